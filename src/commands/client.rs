@@ -1,0 +1,5 @@
+//! (family client: commands are added here)
+
+use super::Command;
+
+crate::commands! { pub static COMMANDS = []; }

@@ -1,0 +1,1 @@
+//! Command documentation (COMMAND DOCS): summaries, groups and argument grammar.

@@ -1,0 +1,154 @@
+//! The command table: every family's entries gathered into one lookup structure.
+
+use std::collections::HashMap;
+
+use super::{Command, RError};
+use crate::commands::{bits, client, connection, introspection, keys, server, strings};
+
+/// All commands, by lower-case name.
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static Command>,
+}
+
+/// The families that make up the table. A new family adds its slice here.
+pub fn families() -> Vec<&'static [Command]> {
+    vec![
+        &connection::COMMANDS,
+        &server::COMMANDS,
+        &client::COMMANDS,
+        &introspection::COMMANDS,
+        &strings::COMMANDS,
+        &bits::COMMANDS,
+        &keys::COMMANDS,
+    ]
+}
+
+/// Redis truncates names and arguments echoed in errors to 128 bytes and keeps them on
+/// one line.
+fn sanitize(arg: &[u8], max: usize) -> String {
+    let s = &arg[..arg.len().min(max)];
+    String::from_utf8_lossy(s).replace(['\r', '\n'], " ")
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CommandTable {
+    pub fn new() -> CommandTable {
+        let mut by_name = HashMap::new();
+        for fam in families() {
+            for c in fam {
+                let prev = by_name.insert(c.name, c);
+                debug_assert!(prev.is_none(), "duplicate command {}", c.name);
+            }
+        }
+        CommandTable { by_name }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'static Command> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Looks up by raw client bytes, case-insensitively, without allocating.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let s = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        self.get(s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// All top-level commands, sorted by name.
+    pub fn all(&self) -> Vec<&'static Command> {
+        let mut v: Vec<_> = self.by_name.values().copied().collect();
+        v.sort_by_key(|c| c.name);
+        v
+    }
+
+    /// Resolves the command (and subcommand) for `args` and checks arity, producing
+    /// Redis's exact errors. Returns the command to run and its parent, if it is a
+    /// subcommand.
+    pub fn resolve(
+        &self,
+        args: &[&[u8]],
+    ) -> Result<(&'static Command, Option<&'static Command>), RError> {
+        let Some(cmd) = self.lookup(args[0]) else {
+            let mut rest = String::new();
+            for a in &args[1..] {
+                if rest.len() >= 128 {
+                    break;
+                }
+                let room = 128 - rest.len();
+                rest.push('\'');
+                rest.push_str(&sanitize(a, room));
+                rest.push_str("' ");
+            }
+            return Err(RError::owned(format!(
+                "ERR unknown command '{}', with args beginning with: {}",
+                sanitize(args[0], 128),
+                rest
+            )));
+        };
+        if cmd.subcommands.is_empty() {
+            check_arity(cmd, None, args.len())?;
+            return Ok((cmd, None));
+        }
+        if args.len() < 2 {
+            return Err(RError::owned(format!(
+                "ERR wrong number of arguments for '{}' command",
+                cmd.name
+            )));
+        }
+        let sub_name = args[1].to_ascii_lowercase();
+        let sub = cmd
+            .subcommands
+            .iter()
+            .find(|s| s.name.as_bytes() == sub_name.as_slice());
+        match sub {
+            Some(sub) => {
+                check_arity(sub, Some(cmd), args.len())?;
+                Ok((sub, Some(cmd)))
+            }
+            None => Err(RError::owned(format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                sanitize(args[1], 128),
+                cmd.name.to_ascii_uppercase()
+            ))),
+        }
+    }
+}
+
+/// `name` or `parent|name`, as Redis prints command names in errors and stats.
+pub fn full_name(cmd: &Command, parent: Option<&Command>) -> String {
+    match parent {
+        Some(p) => format!("{}|{}", p.name, cmd.name),
+        None => cmd.name.to_string(),
+    }
+}
+
+fn check_arity(cmd: &Command, parent: Option<&Command>, argc: usize) -> Result<(), RError> {
+    let a = cmd.arity;
+    let argc = argc as i32;
+    if (a > 0 && argc != a) || argc < -a {
+        return Err(RError::owned(format!(
+            "ERR wrong number of arguments for '{}' command",
+            full_name(cmd, parent)
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,385 @@
+//! `Dict`: the chained hash table that stores one keyspace shard.
+//!
+//! Written by hand (rather than using `HashMap`) for one property Redis users rely on:
+//! **SCAN's guarantee** that a full iteration returns every key present for its whole
+//! duration, even when the table grows or shrinks between calls. That needs Redis's
+//! reverse-binary cursor over a power-of-two table where a key's bucket is
+//! `hash & mask`: growing or shrinking the table keeps every bucket's keys inside the
+//! buckets the cursor has not visited yet (see [`Dict::scan`]).
+//!
+//! Invariants:
+//! * `table.len()` is 0 or a power of two; a key lives in bucket `hash(key) & (len - 1)`.
+//! * `len` is the number of entries; the table grows when `len >= buckets` and shrinks
+//!   when fewer than 1/8 of the buckets would be used, so chains stay short.
+//! * Resizing is done at once. The keyspace is split into many shards, so one shard's
+//!   rehash touches only a small fraction of the keys and pauses only that shard.
+//!
+//! Hashes are computed by the caller (the keyspace hashes once to pick the shard and
+//! passes the same hash down); rehashing recomputes them with the function provided.
+
+/// One entry of a bucket chain.
+pub struct Node<V> {
+    pub key: Box<[u8]>,
+    pub value: V,
+    next: Option<Box<Node<V>>>,
+}
+
+pub struct Dict<V> {
+    table: Vec<Option<Box<Node<V>>>>,
+    len: usize,
+}
+
+const MIN_BUCKETS: usize = 4;
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Dict::new()
+    }
+}
+
+impl<V> Dict<V> {
+    pub const fn new() -> Self {
+        Dict {
+            table: Vec::new(),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of buckets (for MEMORY/DEBUG statistics).
+    pub fn buckets(&self) -> usize {
+        self.table.len()
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.table.len().wrapping_sub(1)
+    }
+
+    pub fn get(&self, hash: u64, key: &[u8]) -> Option<&V> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mut cur = self.table[hash as usize & self.mask()].as_deref();
+        while let Some(n) = cur {
+            if &*n.key == key {
+                return Some(&n.value);
+            }
+            cur = n.next.as_deref();
+        }
+        None
+    }
+
+    pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut V> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let idx = hash as usize & self.mask();
+        let mut cur = self.table[idx].as_deref_mut();
+        while let Some(n) = cur {
+            if &*n.key == key {
+                return Some(&mut n.value);
+            }
+            cur = n.next.as_deref_mut();
+        }
+        None
+    }
+
+    /// Inserts or replaces; returns the previous value if the key existed.
+    pub fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: V,
+        rehash: &dyn Fn(&[u8]) -> u64,
+    ) -> Option<V> {
+        if let Some(v) = self.get_mut(hash, key) {
+            return Some(std::mem::replace(v, value));
+        }
+        self.insert_new(hash, key.into(), value, rehash);
+        None
+    }
+
+    /// Inserts a key known to be absent.
+    pub fn insert_new(
+        &mut self,
+        hash: u64,
+        key: Box<[u8]>,
+        value: V,
+        rehash: &dyn Fn(&[u8]) -> u64,
+    ) -> &mut V {
+        if self.len >= self.table.len() {
+            let want = (self.table.len() * 2).max(MIN_BUCKETS);
+            self.resize(want, rehash);
+        }
+        let idx = hash as usize & self.mask();
+        let next = self.table[idx].take();
+        self.table[idx] = Some(Box::new(Node { key, value, next }));
+        self.len += 1;
+        match self.table[idx].as_deref_mut() {
+            Some(n) => &mut n.value,
+            None => unreachable!("bucket was just filled"),
+        }
+    }
+
+    /// Removes a key, returning its owned key and value.
+    pub fn remove(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        rehash: &dyn Fn(&[u8]) -> u64,
+    ) -> Option<(Box<[u8]>, V)> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let idx = hash as usize & self.mask();
+        let mut link = &mut self.table[idx];
+        loop {
+            match link {
+                None => return None,
+                Some(n) if &*n.key == key => {
+                    let mut node = link.take()?;
+                    *link = node.next.take();
+                    self.len -= 1;
+                    self.maybe_shrink(rehash);
+                    let Node { key, value, .. } = *node;
+                    return Some((key, value));
+                }
+                Some(n) => link = &mut n.next,
+            }
+        }
+    }
+
+    fn maybe_shrink(&mut self, rehash: &dyn Fn(&[u8]) -> u64) {
+        let buckets = self.table.len();
+        if buckets > MIN_BUCKETS && self.len * 8 < buckets {
+            let want = self.len.next_power_of_two().max(MIN_BUCKETS);
+            self.resize(want, rehash);
+        }
+    }
+
+    fn resize(&mut self, buckets: usize, rehash: &dyn Fn(&[u8]) -> u64) {
+        debug_assert!(buckets.is_power_of_two());
+        let old = std::mem::take(&mut self.table);
+        self.table.resize_with(buckets, || None);
+        let mask = buckets - 1;
+        for mut chain in old {
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let idx = rehash(&node.key) as usize & mask;
+                node.next = self.table[idx].take();
+                self.table[idx] = Some(node);
+            }
+        }
+    }
+
+    /// Removes everything and releases the table.
+    pub fn clear(&mut self) {
+        // Unlink chains iteratively so dropping a long chain cannot overflow the stack.
+        for slot in self.table.iter_mut() {
+            let mut chain = slot.take();
+            while let Some(mut n) = chain {
+                chain = n.next.take();
+            }
+        }
+        self.table = Vec::new();
+        self.len = 0;
+    }
+
+    /// Visits every entry (no guarantee of order).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &V)) {
+        for slot in &self.table {
+            let mut cur = slot.as_deref();
+            while let Some(n) = cur {
+                f(&n.key, &n.value);
+                cur = n.next.as_deref();
+            }
+        }
+    }
+
+    /// One step of Redis's reverse-binary scan: visits every entry of the bucket the cursor
+    /// points at and returns the next cursor (0 when the iteration is complete).
+    ///
+    /// The cursor's bits are incremented from the most significant end of the mask. A
+    /// bucket `b` of a table of size `2^n` holds exactly the keys of buckets `b` and
+    /// `b + 2^n` of a table of size `2^(n+1)`; reversing the bits makes those two
+    /// adjacent in cursor order, so after a resize the cursor neither skips the keys
+    /// that were split off nor the ones merged in (shrinking may repeat some).
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &V)) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let mask = self.mask() as u64;
+        let mut cur = self.table[(cursor & mask) as usize].as_deref();
+        while let Some(n) = cur {
+            f(&n.key, &n.value);
+            cur = n.next.as_deref();
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits();
+        v = v.wrapping_add(1);
+        v.reverse_bits()
+    }
+
+    /// Like [`Dict::scan`] but lets the visitor remove entries (`f` returns true to remove).
+    /// Used by active expiry, which walks the table incrementally.
+    pub fn scan_remove(&mut self, cursor: u64, mut f: impl FnMut(&[u8], &mut V) -> bool) -> (u64, Vec<(Box<[u8]>, V)>) {
+        let mut removed = Vec::new();
+        if self.table.is_empty() {
+            return (0, removed);
+        }
+        let mask = self.mask() as u64;
+        let idx = (cursor & mask) as usize;
+        let mut link = &mut self.table[idx];
+        loop {
+            let remove = match link {
+                None => break,
+                Some(n) => f(&n.key, &mut n.value),
+            };
+            if remove {
+                if let Some(mut node) = link.take() {
+                    *link = node.next.take();
+                    self.len -= 1;
+                    let Node { key, value, .. } = *node;
+                    removed.push((key, value));
+                }
+            } else if let Some(n) = link {
+                link = &mut n.next;
+            }
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits();
+        v = v.wrapping_add(1);
+        (v.reverse_bits(), removed)
+    }
+
+    /// Shrinks the table if it became sparse (after `scan_remove`).
+    pub fn shrink_if_sparse(&mut self, rehash: &dyn Fn(&[u8]) -> u64) {
+        self.maybe_shrink(rehash);
+    }
+
+    /// A random entry, chosen as Redis does: a random non-empty bucket, then a random
+    /// element of its chain. `rand` yields uniformly random u64s.
+    pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &V)> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.mask() as u64;
+        loop {
+            let idx = (rand() & mask) as usize;
+            if let Some(head) = self.table[idx].as_deref() {
+                let mut chain_len = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    chain_len += 1;
+                    cur = n.next.as_deref();
+                }
+                let mut pick = (rand() % chain_len) as usize;
+                let mut cur = head;
+                while pick > 0 {
+                    match cur.next.as_deref() {
+                        Some(n) => cur = n,
+                        None => break,
+                    }
+                    pick -= 1;
+                }
+                return Some((&cur.key, &cur.value));
+            }
+        }
+    }
+}
+
+impl<V> Drop for Dict<V> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn h(k: &[u8]) -> u64 {
+        // A deterministic but well-mixed hash for tests.
+        let mut x: u64 = 0xcbf29ce484222325;
+        for &b in k {
+            x ^= b as u64;
+            x = x.wrapping_mul(0x100000001b3);
+        }
+        x ^ (x >> 29)
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let mut d: Dict<u32> = Dict::new();
+        for i in 0..1000u32 {
+            let k = i.to_string();
+            assert!(d.insert(h(k.as_bytes()), k.as_bytes(), i, &h).is_none());
+        }
+        assert_eq!(d.len(), 1000);
+        for i in 0..1000u32 {
+            let k = i.to_string();
+            assert_eq!(d.get(h(k.as_bytes()), k.as_bytes()), Some(&i));
+        }
+        for i in 0..990u32 {
+            let k = i.to_string();
+            assert!(d.remove(h(k.as_bytes()), k.as_bytes(), &h).is_some());
+        }
+        assert_eq!(d.len(), 10);
+        assert!(d.buckets() <= 32, "table shrank: {}", d.buckets());
+    }
+
+    #[test]
+    fn scan_survives_resizes() {
+        let mut d: Dict<()> = Dict::new();
+        for i in 0..500 {
+            let k = format!("stable:{i}");
+            d.insert(h(k.as_bytes()), k.as_bytes(), (), &h);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = d.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            // Churn: grow, then shrink, while the scan is in progress.
+            step += 1;
+            if step % 3 == 0 {
+                for j in 0..50 {
+                    let k = format!("tmp:{step}:{j}");
+                    d.insert(h(k.as_bytes()), k.as_bytes(), (), &h);
+                }
+            }
+            if step % 7 == 0 {
+                let tmp: Vec<Vec<u8>> = {
+                    let mut v = Vec::new();
+                    d.for_each(|k, _| {
+                        if k.starts_with(b"tmp:") {
+                            v.push(k.to_vec())
+                        }
+                    });
+                    v
+                };
+                for k in tmp {
+                    d.remove(h(&k), &k, &h);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            let k = format!("stable:{i}");
+            assert!(seen.contains(k.as_bytes()), "missing {k}");
+        }
+    }
+}

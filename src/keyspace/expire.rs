@@ -1,0 +1,145 @@
+//! Active expiry: reclaims keys whose TTL passed even if no client ever touches them.
+//!
+//! Redis samples 20 keys of its `expires` dictionary and repeats while more than 10%
+//! of a sample was expired, within a CPU budget (25% of each 100 ms cron period). We do
+//! the same per shard, walking each shard's table incrementally with the SCAN cursor
+//! (so every key is eventually visited, and table resizes do not make us skip keys).
+//! A shard is locked only for one short step at a time, so clients using that shard
+//! wait at most one step.
+
+use std::time::{Duration, Instant};
+
+use super::{Keyspace, SHARDS};
+
+/// Volatile entries examined per sample (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+const SAMPLE: usize = 20;
+/// Keep sampling a shard while more than this percentage of a sample was expired.
+const ACCEPTABLE_STALE_PCT: usize = 10;
+/// Upper bound of buckets visited in one locked step.
+const MAX_BUCKETS_PER_STEP: usize = 400;
+
+/// Where the cycle resumes next time, so every shard gets its turn even when one cycle
+/// runs out of time.
+#[derive(Default)]
+pub struct ExpireCursor {
+    db: usize,
+    shard: usize,
+}
+
+/// Outcome of one cycle.
+#[derive(Default, Debug)]
+pub struct CycleStats {
+    pub expired: u64,
+    pub sampled: u64,
+    pub timed_out: bool,
+}
+
+/// Runs one active expiry cycle with the given time budget. `on_expired` is called for
+/// every key removed (outside the shard lock), so the server can propagate a DEL and
+/// publish the `expired` event.
+pub fn active_expire_cycle(
+    ks: &Keyspace,
+    cursor: &mut ExpireCursor,
+    now_ms: impl Fn() -> u64,
+    budget: Duration,
+    on_expired: &mut dyn FnMut(usize, Box<[u8]>),
+) -> CycleStats {
+    let start = Instant::now();
+    let mut stats = CycleStats::default();
+    let total = ks.num_dbs() * SHARDS;
+    for _ in 0..total {
+        if cursor.db >= ks.num_dbs() {
+            cursor.db = 0;
+            cursor.shard = 0;
+        }
+        let (db, s) = (cursor.db, cursor.shard);
+        cursor.shard += 1;
+        if cursor.shard == SHARDS {
+            cursor.shard = 0;
+            cursor.db += 1;
+        }
+        loop {
+            let mut removed = Vec::new();
+            let (sampled, expired) = {
+                let _gate = ks.gate.read();
+                let mut shard = ks.dbs[db].shards[s].lock();
+                if shard.volatile == 0 {
+                    break;
+                }
+                let now = now_ms();
+                let mut sampled = 0;
+                let mut buckets = 0;
+                let mut c = shard.expire_cursor;
+                while sampled < SAMPLE && buckets < MAX_BUCKETS_PER_STEP {
+                    let (next, mut gone) = shard.dict.scan_remove(c, |_, e| {
+                        if e.expire == 0 {
+                            return false;
+                        }
+                        sampled += 1;
+                        e.expire <= now
+                    });
+                    removed.append(&mut gone);
+                    buckets += 1;
+                    c = next;
+                    if c == 0 {
+                        break;
+                    }
+                }
+                shard.expire_cursor = c;
+                let n = removed.len();
+                shard.volatile -= n;
+                shard.expired += n as u64;
+                let rehash = |k: &[u8]| ks.hash(k);
+                shard.dict.shrink_if_sparse(&rehash);
+                (sampled, n)
+            };
+            stats.sampled += sampled as u64;
+            stats.expired += expired as u64;
+            for (k, _value) in removed {
+                on_expired(db, k);
+            }
+            if start.elapsed() >= budget {
+                stats.timed_out = true;
+                return stats;
+            }
+            if sampled == 0 || expired * 100 <= sampled * ACCEPTABLE_STALE_PCT {
+                break;
+            }
+        }
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Txn;
+    use crate::types::{StrValue, Value};
+
+    #[test]
+    fn reclaims_untouched_keys() {
+        let ks = Keyspace::new(2);
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            for i in 0..10_000 {
+                let k = format!("k{i}");
+                t.set(i % 2, k.as_bytes(), Value::Str(StrValue::from_bytes(b"v")), false);
+                if i % 10 != 0 {
+                    t.set_expire(i % 2, k.as_bytes(), 2000);
+                }
+            }
+        }
+        let mut cursor = ExpireCursor::default();
+        let mut seen = 0;
+        for _ in 0..1000 {
+            active_expire_cycle(&ks, &mut cursor, || 5000, Duration::from_millis(50), &mut |_, _| seen += 1);
+            if ks.db_counts(0).0 + ks.db_counts(1).0 == 1000 {
+                break;
+            }
+        }
+        assert_eq!(seen, 9000);
+        assert_eq!(ks.db_counts(0), (500, 0));
+        assert_eq!(ks.db_counts(1), (500, 0));
+    }
+}

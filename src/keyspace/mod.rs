@@ -1,0 +1,524 @@
+//! The keyspace: 16 (configurable) logical databases, each split into shards that are
+//! locked independently, with TTLs, lazy expiry on access and an active expiry cycle.
+//!
+//! ## Concurrency model
+//!
+//! * Every database is split into [`SHARDS`] shards, each a [`Dict`] behind its own
+//!   mutex. A key's shard is chosen by the top bits of its hash.
+//! * A global reader/writer **gate** sits above all shards. Ordinary commands run while
+//!   holding the gate *shared*; they lock the shards of the keys they declare (the
+//!   command table knows the key positions) **in ascending order**, all at once, before
+//!   running. So two commands on independent keys never wait for each other, a
+//!   multi-key command (MSET, RENAME, ...) is atomic, and there can be no deadlock.
+//! * Commands that touch keys nobody can know in advance (MULTI/EXEC, Lua scripts,
+//!   FLUSHALL, SWAPDB, MOVE) hold the gate *exclusively*: nothing else runs meanwhile,
+//!   exactly Redis's semantics, and they may lock any shard on demand.
+//!
+//! [`Txn`] is the locked view a command works through: it owns the shard guards for
+//! the duration of one command and implements lookups with lazy expiry, writes that
+//! keep the per-shard volatile-key counters right, and statistics.
+
+pub mod dict;
+pub mod expire;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use smallvec::SmallVec;
+
+pub use dict::Dict;
+
+use crate::types::Value;
+
+/// log2 of the number of shards per database.
+pub const SHARD_BITS: u32 = 7;
+/// Shards per database.
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// What is stored under a key.
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means no TTL. Private so the shard's
+    /// volatile-key count stays exact: change it through [`Txn::set_expire`].
+    expire: u64,
+    /// LRU clock (seconds, 32 bits) of the last access, for OBJECT IDLETIME.
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn expire(&self) -> u64 {
+        self.expire
+    }
+}
+
+/// One shard of a database.
+#[derive(Default)]
+pub struct Shard {
+    pub dict: Dict<Entry>,
+    /// Number of entries with a TTL (drives active expiry effort).
+    pub volatile: usize,
+    /// Where the active expiry cycle resumes in this shard.
+    pub expire_cursor: u64,
+    /// keyspace_hits / keyspace_misses / expired_keys, counted under the shard lock
+    /// (no shared cache line is written on the hot path).
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Db {
+    pub shards: Box<[Mutex<Shard>]>,
+}
+
+impl Db {
+    fn new() -> Db {
+        Db {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+}
+
+pub struct Keyspace {
+    pub dbs: Box<[Db]>,
+    /// The gate (see module docs). Holders of the write side may lock any shard.
+    pub gate: RwLock<()>,
+    hasher: ahash::RandomState,
+}
+
+/// Seconds-resolution LRU clock, as Redis's LRU_CLOCK (wraps after 2^32 s).
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            gate: RwLock::new(()),
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    pub fn shard_index(hash: u64) -> usize {
+        (hash >> (64 - SHARD_BITS)) as usize
+    }
+
+    pub fn num_dbs(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Sum of a per-shard statistic over all shards (locks each shard briefly).
+    pub fn sum_stat(&self, f: impl Fn(&Shard) -> u64) -> u64 {
+        let mut total = 0;
+        for db in self.dbs.iter() {
+            for s in db.shards.iter() {
+                total += f(&s.lock());
+            }
+        }
+        total
+    }
+
+    /// (keys, volatile keys) of a database, counted shard by shard.
+    pub fn db_counts(&self, db: usize) -> (usize, usize) {
+        let mut keys = 0;
+        let mut vol = 0;
+        for s in self.dbs[db].shards.iter() {
+            let s = s.lock();
+            keys += s.dict.len();
+            vol += s.volatile;
+        }
+        (keys, vol)
+    }
+}
+
+/// Shard guards held by one command, tagged with `db * SHARDS + shard`.
+type Guards<'a> = SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>;
+
+/// A key expired lazily during a command (to be propagated as a DEL and notified).
+pub struct ExpiredKey {
+    pub db: usize,
+    pub key: Box<[u8]>,
+}
+
+/// The locked view of the keyspace one command works through. See the module docs.
+pub struct Txn<'a> {
+    pub ks: &'a Keyspace,
+    exclusive: bool,
+    guards: Guards<'a>,
+    /// The command's notion of "now" (Unix ms), fixed for its whole duration as in Redis,
+    /// so a key cannot expire half-way through a command.
+    pub now: u64,
+    /// Number of changes made (Redis's `server.dirty`).
+    pub dirty: u64,
+    /// Keys deleted by lazy expiry during this command.
+    pub expired: Vec<ExpiredKey>,
+}
+
+impl<'a> Txn<'a> {
+    /// A view for a caller that holds the gate shared. Call [`Txn::lock_keys`] or
+    /// [`Txn::lock_db`] before touching keys.
+    pub fn shared(ks: &'a Keyspace, now: u64) -> Txn<'a> {
+        Txn {
+            ks,
+            exclusive: false,
+            guards: SmallVec::new(),
+            now,
+            dirty: 0,
+            expired: Vec::new(),
+        }
+    }
+
+    /// A view for a caller that holds the gate exclusively: shards are locked on demand.
+    pub fn exclusive(ks: &'a Keyspace, now: u64) -> Txn<'a> {
+        Txn {
+            exclusive: true,
+            ..Txn::shared(ks, now)
+        }
+    }
+
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Locks the shards of `keys` in database `db`, in ascending order. Must be called
+    /// at most once per command, before any access, when running shared.
+    pub fn lock_keys<'k>(&mut self, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
+        let mut ids: SmallVec<[usize; 8]> = keys
+            .map(|k| db * SHARDS + Keyspace::shard_index(self.ks.hash(k)))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if !self.guards.iter().any(|(g, _)| *g == id) {
+                let guard = self.ks.dbs[id / SHARDS].shards[id % SHARDS].lock();
+                self.guards.push((id, guard));
+            }
+        }
+    }
+
+    /// Locks every shard of database `db` (ascending), for whole-database commands.
+    pub fn lock_db(&mut self, db: usize) {
+        for s in 0..SHARDS {
+            let id = db * SHARDS + s;
+            if !self.guards.iter().any(|(g, _)| *g == id) {
+                let guard = self.ks.dbs[db].shards[s].lock();
+                self.guards.push((id, guard));
+            }
+        }
+    }
+
+    /// Releases every shard lock (used between steps of commands such as SCAN).
+    pub fn unlock_all(&mut self) {
+        self.guards.clear();
+    }
+
+    /// The shard with index `id` (= db * SHARDS + shard), locking it if allowed.
+    fn shard_by_id(&mut self, id: usize) -> &mut Shard {
+        let pos = match self.guards.iter().position(|(g, _)| *g == id) {
+            Some(p) => p,
+            None => {
+                // Shared mode must have pre-locked every shard it touches; on-demand
+                // locking there could deadlock. It is a bug in a command's key spec.
+                debug_assert!(
+                    self.exclusive,
+                    "shard {id} accessed without being locked; fix the command's key spec"
+                );
+                let guard = self.ks.dbs[id / SHARDS].shards[id % SHARDS].lock();
+                self.guards.push((id, guard));
+                self.guards.len() - 1
+            }
+        };
+        &mut self.guards[pos].1
+    }
+
+    /// The (locked) shard that holds `key` in `db`, with the key's hash.
+    pub fn shard_for(&mut self, db: usize, key: &[u8]) -> (&mut Shard, u64) {
+        let h = self.ks.hash(key);
+        let id = db * SHARDS + Keyspace::shard_index(h);
+        (self.shard_by_id(id), h)
+    }
+
+    /// Shard `s` of database `db` (locking it on demand in exclusive mode).
+    pub fn shard_at(&mut self, db: usize, s: usize) -> &mut Shard {
+        self.shard_by_id(db * SHARDS + s)
+    }
+
+    fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let now = self.now;
+        let ks = self.ks;
+        let (shard, h) = self.shard_for(db, key);
+        let expired = match shard.dict.get(h, key) {
+            Some(e) => e.expire != 0 && e.expire <= now,
+            None => return false,
+        };
+        if expired {
+            let rehash = |k: &[u8]| ks.hash(k);
+            if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
+                shard.volatile -= 1;
+                shard.expired += 1;
+                self.expired.push(ExpiredKey { db, key: k });
+            }
+        }
+        expired
+    }
+
+    /// Looks a key up for writing (lazy expiry applied, no hit/miss accounting).
+    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let (shard, h) = self.shard_for(db, key);
+        shard.dict.get_mut(h, key)
+    }
+
+    /// Looks a key up for reading: lazy expiry, keyspace_hits/misses, LRU touch.
+    pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let lru = lru_clock(self.now);
+        let (shard, h) = self.shard_for(db, key);
+        match shard.dict.get_mut(h, key) {
+            Some(e) => {
+                shard.hits += 1;
+                e.lru = lru;
+                Some(e)
+            }
+            None => {
+                shard.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up without touching statistics or LRU (TYPE-like introspection still
+    /// expires it lazily, as Redis's LOOKUP_NOTOUCH does).
+    pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        let (shard, h) = self.shard_for(db, key);
+        shard.dict.get(h, key).map(|e| &*e)
+    }
+
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.peek(db, key).is_some()
+    }
+
+    /// Stores `value` under `key`. With `keep_ttl` an existing TTL is kept (SET KEEPTTL,
+    /// SETRANGE...), otherwise the key becomes persistent (plain SET semantics).
+    /// Returns the entry.
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> &mut Entry {
+        self.expire_if_needed(db, key);
+        let lru = lru_clock(self.now);
+        let ks = self.ks;
+        self.dirty += 1;
+        let (shard, h) = self.shard_for(db, key);
+        // Borrow dance: decide first whether the key exists.
+        if shard.dict.get(h, key).is_some() {
+            let e = match shard.dict.get_mut(h, key) {
+                Some(e) => e,
+                None => unreachable!("checked above"),
+            };
+            if !keep_ttl && e.expire != 0 {
+                e.expire = 0;
+                shard.volatile -= 1;
+            }
+            let e = match shard.dict.get_mut(h, key) {
+                Some(e) => e,
+                None => unreachable!("checked above"),
+            };
+            e.value = value;
+            e.lru = lru;
+            e
+        } else {
+            let rehash = |k: &[u8]| ks.hash(k);
+            shard.dict.insert_new(
+                h,
+                key.into(),
+                Entry {
+                    value,
+                    expire: 0,
+                    lru,
+                },
+                &rehash,
+            )
+        }
+    }
+
+    /// Sets (`at_ms > 0`) or clears (`at_ms == 0`) the TTL of an existing key.
+    /// Returns false if the key does not exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: u64) -> bool {
+        let (shard, h) = self.shard_for(db, key);
+        let Some(e) = shard.dict.get_mut(h, key) else {
+            return false;
+        };
+        let was = e.expire != 0;
+        e.expire = at_ms;
+        let is = at_ms != 0;
+        match (was, is) {
+            (false, true) => shard.volatile += 1,
+            (true, false) => shard.volatile -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    /// Deletes a key, returning its entry.
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.expire_if_needed(db, key);
+        let ks = self.ks;
+        let (shard, h) = self.shard_for(db, key);
+        let rehash = |k: &[u8]| ks.hash(k);
+        let (_, e) = shard.dict.remove(h, key, &rehash)?;
+        if e.expire != 0 {
+            shard.volatile -= 1;
+        }
+        self.dirty += 1;
+        Some(e)
+    }
+
+    /// Inserts a whole entry (value and TTL) under a key known to be absent (RENAME,
+    /// MOVE, COPY). The entry's LRU is preserved.
+    pub fn insert_entry(&mut self, db: usize, key: &[u8], value: Value, expire: u64, lru: u32) {
+        let ks = self.ks;
+        self.dirty += 1;
+        let (shard, h) = self.shard_for(db, key);
+        let rehash = |k: &[u8]| ks.hash(k);
+        if let Some((_, old)) = shard.dict.remove(h, key, &rehash) {
+            if old.expire != 0 {
+                shard.volatile -= 1;
+            }
+        }
+        if expire != 0 {
+            shard.volatile += 1;
+        }
+        shard
+            .dict
+            .insert_new(h, key.into(), Entry { value, expire, lru }, &rehash);
+    }
+
+    /// Number of keys in `db` (all shards must be locked, or the view exclusive).
+    pub fn db_len(&mut self, db: usize) -> usize {
+        (0..SHARDS).map(|s| self.shard_at(db, s).dict.len()).sum()
+    }
+
+    /// Removes every key of `db`; returns how many there were. Requires all its shards.
+    pub fn flush_db(&mut self, db: usize) -> usize {
+        let mut n = 0;
+        for s in 0..SHARDS {
+            let shard = self.shard_at(db, s);
+            n += shard.dict.len();
+            shard.dict.clear();
+            shard.volatile = 0;
+            shard.expire_cursor = 0;
+        }
+        self.dirty += n as u64;
+        n
+    }
+
+    /// Swaps the contents of two databases (exclusive view only).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        debug_assert!(self.exclusive);
+        if a == b {
+            return;
+        }
+        for s in 0..SHARDS {
+            let ia = a * SHARDS + s;
+            let ib = b * SHARDS + s;
+            self.shard_by_id(ia);
+            self.shard_by_id(ib);
+            let pa = self.guards.iter().position(|(g, _)| *g == ia);
+            let pb = self.guards.iter().position(|(g, _)| *g == ib);
+            if let (Some(pa), Some(pb)) = (pa, pb) {
+                let (lo, hi) = if pa < pb { (pa, pb) } else { (pb, pa) };
+                let (left, right) = self.guards.split_at_mut(hi);
+                std::mem::swap(&mut *left[lo].1, &mut *right[0].1);
+            }
+        }
+    }
+
+    /// A random key of `db` that is not expired (RANDOMKEY). Shards must be locked.
+    pub fn random_key(&mut self, db: usize) -> Option<Vec<u8>> {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        // Expired keys found while sampling are deleted, as Redis's dbRandomKey does;
+        // bound the attempts so a database full of expired keys cannot spin forever.
+        for _ in 0..100 {
+            let total = self.db_len(db);
+            if total == 0 {
+                return None;
+            }
+            // Pick a shard weighted by its size, then a random key in it.
+            let mut pick = rng.gen_range(0..total);
+            let mut chosen = None;
+            for s in 0..SHARDS {
+                let len = self.shard_at(db, s).dict.len();
+                if pick < len {
+                    chosen = Some(s);
+                    break;
+                }
+                pick -= len;
+            }
+            let s = chosen?;
+            let now = self.now;
+            let shard = self.shard_at(db, s);
+            let (key, expired) = {
+                let (k, e) = shard.dict.random(|| rng.gen())?;
+                (k.to_vec(), e.expire != 0 && e.expire <= now)
+            };
+            if expired {
+                self.expire_if_needed(db, &key);
+                continue;
+            }
+            return Some(key);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StrValue;
+
+    fn s(v: &[u8]) -> Value {
+        Value::Str(StrValue::from_bytes(v))
+    }
+
+    #[test]
+    fn set_get_expire() {
+        let ks = Keyspace::new(2);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"a", s(b"1"), false);
+        assert!(t.set_expire(0, b"a", 1500));
+        assert_eq!(ks.dbs[0].shards.len(), SHARDS);
+        assert!(t.get_read(0, b"a").is_some());
+        t.now = 1500;
+        assert!(t.get_read(0, b"a").is_none());
+        assert_eq!(t.expired.len(), 1);
+        assert_eq!(t.db_len(0), 0);
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"a", s(b"1"), false);
+        t.set_expire(0, b"a", 5000);
+        t.set(0, b"a", s(b"2"), true);
+        assert_eq!(t.peek(0, b"a").map(|e| e.expire()), Some(5000));
+        t.set(0, b"a", s(b"3"), false);
+        assert_eq!(t.peek(0, b"a").map(|e| e.expire()), Some(0));
+        let (shard, _) = t.shard_for(0, b"a");
+        assert_eq!(shard.volatile, 0);
+    }
+
+    #[test]
+    fn swap() {
+        let ks = Keyspace::new(2);
+        let mut t = Txn::exclusive(&ks, 1);
+        t.set(0, b"a", s(b"1"), false);
+        t.swap_dbs(0, 1);
+        assert!(!t.exists(0, b"a"));
+        assert!(t.exists(1, b"a"));
+    }
+}

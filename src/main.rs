@@ -1,0 +1,138 @@
+//! `ferrodis-server`: starts the server with `redis-server`'s command line:
+//! `ferrodis-server [/path/to/redis.conf] [--directive value ...]`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use ferrodis::config::Config;
+use ferrodis::server::{cron, listener, log, Server, ShutdownRequest};
+use ferrodis::{VERSION, VERSION_REDIS};
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn usage() -> ! {
+    eprintln!(
+        "Usage: ./ferrodis-server [/path/to/redis.conf] [options] [-]\n       ./ferrodis-server - (read config from stdin)\n       ./ferrodis-server -v or --version\n       ./ferrodis-server -h or --help\n\nExamples:\n       ./ferrodis-server (run the server with default conf)\n       ./ferrodis-server /etc/redis/6379.conf\n       ./ferrodis-server --port 7777\n       ./ferrodis-server /etc/myredis.conf --loglevel verbose -"
+    );
+    std::process::exit(1);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-v" | "--version" => {
+                println!(
+                    "Ferrodis server v={VERSION} (Redis-compatible v={VERSION_REDIS}) bits=64"
+                );
+                return;
+            }
+            "-h" | "--help" => usage(),
+            _ => {}
+        }
+    }
+    let config = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if config.bool("daemonize") {
+        eprintln!("Ferrodis does not daemonize itself; run it under a supervisor (daemonize no).");
+        std::process::exit(1);
+    }
+    if let Err(e) = log::init(&config.str("loglevel"), &config.str("logfile")) {
+        eprintln!("Can't open the log file: {e}");
+        std::process::exit(1);
+    }
+    log::warning("oO0OoO0OoO0Oo Ferrodis is starting oO0OoO0OoO0Oo");
+    log::warning(&format!(
+        "Ferrodis version={VERSION}, redis_version={VERSION_REDIS}, bits=64, pid={}, just started",
+        std::process::id()
+    ));
+    match &config.file {
+        Some(f) => log::warning(&format!("Configuration loaded from {f}")),
+        None => log::warning("Warning: no config file specified, using the default config. In order to specify a config file use ferrodis-server /path/to/redis.conf"),
+    }
+
+    let port = config.int("port") as u16;
+    let bind = config.str("bind");
+    let backlog = config.int("tcp-backlog") as i32;
+    let srv = Server::new(config);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferrodis-io")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            log::warning(&format!("Failed to start the runtime: {e}"));
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(run(srv, bind, port, backlog));
+    std::process::exit(code);
+}
+
+async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
+    let listeners = match listener::bind_all(&bind, port, backlog) {
+        Ok(l) => l,
+        Err(e) => {
+            log::warning(&e);
+            return 1;
+        }
+    };
+    let actual = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .unwrap_or(port);
+    srv.port.store(actual as u64, Ordering::Relaxed);
+    log::notice(&format!("Running mode=standalone, port={actual}."));
+    if let Err(e) = cron::spawn(srv.clone()) {
+        log::warning(&format!("Can't start the background thread: {e}"));
+        return 1;
+    }
+    log::notice("Server initialized");
+    for l in listeners {
+        tokio::spawn(listener::accept_loop(srv.clone(), l));
+    }
+    log::notice("Ready to accept connections tcp");
+
+    let req = wait_for_shutdown(&srv).await;
+    if let Some(sig) = req.signal {
+        log::warning(&format!("Received {sig} scheduling shutdown..."));
+    }
+    log::warning("User requested shutdown...");
+    srv.shutting_down.store(true, Ordering::SeqCst);
+    for c in srv.clients.snapshot() {
+        c.kill();
+    }
+    // Persistence hooks in here (save on shutdown when save points are configured).
+    log::warning("Ferrodis is now ready to exit, bye bye...");
+    0
+}
+
+/// Waits for SIGINT, SIGTERM or a SHUTDOWN command.
+async fn wait_for_shutdown(srv: &Server) -> ShutdownRequest {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        _ => {
+            srv.shutdown.notified().await;
+            return srv.shutdown_request.lock().take().unwrap_or_default();
+        }
+    };
+    tokio::select! {
+        _ = int.recv() => ShutdownRequest { signal: Some("SIGINT"), ..Default::default() },
+        _ = term.recv() => ShutdownRequest { signal: Some("SIGTERM"), ..Default::default() },
+        _ = srv.shutdown.notified() => srv.shutdown_request.lock().take().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,187 @@
+//! Clients: the per-connection state a command can change ([`ClientState`], owned by the
+//! connection task) and the part other clients can see or act on ([`ClientInfo`], shared
+//! through the [`Registry`] for CLIENT LIST, CLIENT KILL, INFO clients).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::commands::Command;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Currently skipping (set from SkipNext for the duration of one command).
+    Skip,
+}
+
+/// Per-connection state, owned by the connection task.
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub authenticated: bool,
+    pub user: String,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once pending replies are written (QUIT, protocol errors,
+    /// CLIENT KILL of oneself).
+    pub close_after_reply: bool,
+    pub info: Arc<ClientInfo>,
+}
+
+impl ClientState {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
+        ClientState {
+            id: info.id,
+            db: 0,
+            authenticated,
+            user: "default".into(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            info,
+        }
+    }
+}
+
+/// The name-like fields a client can set (CLIENT SETNAME / SETINFO).
+#[derive(Default, Clone)]
+pub struct Names {
+    pub name: String,
+    pub lib_name: String,
+    pub lib_ver: String,
+}
+
+/// What other clients can observe about a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    /// Unix ms of connection and of the last command.
+    pub created_ms: u64,
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub names: Mutex<Names>,
+    /// The last command run, as `(command, parent)` for CLIENT LIST's `cmd=`.
+    pub last_cmd: Mutex<Option<(&'static Command, Option<&'static Command>)>>,
+    /// Bytes in the query buffer and output buffer (approximate, updated per batch).
+    pub qbuf: AtomicU64,
+    pub omem: AtomicU64,
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL; the connection notices it and closes.
+    pub killed: AtomicBool,
+    pub kill_notify: tokio::sync::Notify,
+    pub user: Mutex<String>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32, now_ms: u64) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicU64::new(now_ms),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            names: Mutex::new(Names::default()),
+            last_cmd: Mutex::new(None),
+            qbuf: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_notify: tokio::sync::Notify::new(),
+            user: Mutex::new("default".into()),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL, shutdown).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, fields in Redis 7's order.
+    pub fn describe(&self, now_ms: u64) -> String {
+        let names = self.names.lock().clone();
+        let cmd = match *self.last_cmd.lock() {
+            Some((c, Some(p))) => format!("{}|{}", p.name, c.name),
+            Some((c, None)) => c.name.to_string(),
+            None => "NULL".to_string(),
+        };
+        let age = now_ms.saturating_sub(self.created_ms) / 1000;
+        let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let omem = self.omem.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            names.name,
+            age,
+            idle,
+            if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
+            self.db.load(Ordering::Relaxed),
+            qbuf,
+            16384u64.saturating_sub(qbuf),
+            16384,
+            qbuf,
+            omem,
+            16384 + omem + qbuf,
+            cmd,
+            self.user.lock(),
+            self.resp.load(Ordering::Relaxed),
+            names.lib_name,
+            names.lib_ver,
+        )
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct Registry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    /// Allocates a client id (ids start at 1 and are never reused, as in Redis).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn add(&self, info: Arc<ClientInfo>) {
+        self.clients.lock().insert(info.id, info);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, ordered by id.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}

@@ -1,0 +1,192 @@
+//! The per-connection loop: read what the client sent, execute every complete command
+//! in the buffer (pipelining), write all replies with one write, repeat.
+//!
+//! A command runs only once all its bytes have arrived, so a client that disconnects
+//! mid-command changes nothing. The read buffer is bounded by
+//! `client-query-buffer-limit`; bulk lengths are bounded by the parser.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
+use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
+use crate::server::client::{ClientInfo, ClientState};
+use crate::server::dispatch::{execute, Gate};
+use crate::server::{log, Server};
+use crate::util::time::now_ms;
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What processing the buffered input decided.
+struct Progress {
+    /// Bytes of input consumed by complete commands.
+    consumed: usize,
+    /// Total buffer size needed to make progress on a partial command (0: unknown).
+    hint: usize,
+    commands: u64,
+}
+
+/// Parses and executes every complete command at the front of `input`.
+fn process_input(
+    srv: &Server,
+    client: &mut ClientState,
+    parser: &mut Parser,
+    input: &[u8],
+    out: &mut Reply,
+) -> Progress {
+    let mut pos = 0;
+    let mut commands = 0;
+    let mut gate = Gate::Open;
+    let mut argv: SmallVec<[&[u8]; 16]> = SmallVec::new();
+    let limits = Limits {
+        proto_max_bulk_len: srv.hot.proto_max_bulk_len.load(Ordering::Relaxed) as i64,
+        unauthenticated: !client.authenticated,
+    };
+    let mut hint = 0;
+    while pos < input.len() && !client.close_after_reply {
+        let rest = &input[pos..];
+        match parser.parse(rest, limits) {
+            Parsed::Command { consumed } => {
+                if !parser.spans().is_empty() {
+                    commands += 1;
+                    let quoted = parser.last_was_inline()
+                        && parser
+                            .spans()
+                            .iter()
+                            .any(|&(s, e)| inline_token_is_quoted(&rest[s..e]));
+                    if quoted {
+                        let owned: Vec<Vec<u8>> = parser
+                            .spans()
+                            .iter()
+                            .map(|&(s, e)| decode_inline_token(&rest[s..e]))
+                            .collect();
+                        let refs: Vec<&[u8]> = owned.iter().map(|v| v.as_slice()).collect();
+                        execute(srv, client, out, &refs, &mut gate);
+                    } else {
+                        argv.clear();
+                        argv.extend(parser.spans().iter().map(|&(s, e)| &rest[s..e]));
+                        execute(srv, client, out, &argv, &mut gate);
+                    }
+                }
+                pos += consumed;
+            }
+            Parsed::Incomplete { hint: h } => {
+                hint = if h > 0 { pos + h } else { 0 };
+                break;
+            }
+            Parsed::Error(msg) => {
+                out.error(&format!("ERR {msg}"));
+                log::verbose(&format!(
+                    "Protocol error ({msg}) from client: id={} addr={}",
+                    client.id, client.info.addr
+                ));
+                client.close_after_reply = true;
+                pos = input.len();
+            }
+        }
+    }
+    gate.release();
+    Progress {
+        consumed: pos,
+        hint,
+        commands,
+    }
+}
+
+/// Serves one client until it disconnects, is killed, times out or breaks the protocol.
+pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
+    let authenticated = srv.hot.requirepass.read().is_none();
+    let mut client = ClientState::new(info.clone(), authenticated);
+    let mut parser = Parser::new();
+    let mut out = Reply::new(Proto::Resp2);
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut start = 0usize; // consumed prefix of `input` not yet drained
+
+    loop {
+        // Make room for the next read.
+        if start > 0 && (start == input.len() || start >= input.capacity() / 2) {
+            input.drain(..start);
+            start = 0;
+        }
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let timeout = srv.hot.timeout_secs.load(Ordering::Relaxed);
+        let read = async {
+            if timeout > 0 {
+                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut input)).await {
+                    Ok(r) => r.map(Some),
+                    Err(_) => Ok(None),
+                }
+            } else {
+                stream.read_buf(&mut input).await.map(Some)
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = info.kill_notify.notified() => break,
+        };
+        let n = match n {
+            Ok(Some(0)) | Err(_) => break,
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                log::verbose("Closing idle client");
+                break;
+            }
+        };
+        if info.killed.load(Ordering::Relaxed) {
+            break;
+        }
+        srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
+
+        let progress = process_input(&srv, &mut client, &mut parser, &input[start..], &mut out);
+        start += progress.consumed;
+        if progress.commands > 0 {
+            srv.stats
+                .total_commands_processed
+                .fetch_add(progress.commands, Ordering::Relaxed);
+        }
+        let pending = input.len() - start;
+        info.qbuf.store(pending as u64, Ordering::Relaxed);
+        if progress.hint > 0 {
+            let need = progress.hint.saturating_sub(input.len() - start);
+            input.reserve(need);
+        }
+        if pending as u64 > srv.hot.client_query_buffer_limit.load(Ordering::Relaxed) {
+            log::warning(&format!(
+                "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                client.id,
+                info.addr,
+                String::from_utf8_lossy(&input[start..start + pending.min(64)])
+            ));
+            break;
+        }
+        if !out.buf.is_empty() {
+            srv.stats
+                .net_output_bytes
+                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+            srv.stats
+                .total_error_replies
+                .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
+            if stream.write_all(&out.buf).await.is_err() {
+                break;
+            }
+            out.buf.clear();
+            if out.buf.capacity() > 1024 * 1024 {
+                out.buf.shrink_to(16 * 1024);
+            }
+        }
+        info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
+        if client.close_after_reply {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,52 @@
+//! Background jobs, run by a dedicated thread `hz` times per second (Redis's
+//! `serverCron`): the active expiry cycle and memory-peak tracking.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::keyspace::expire::{active_expire_cycle, ExpireCursor};
+use crate::server::Server;
+use crate::util::time::now_ms;
+
+/// Share of each cron period the expiry cycle may use (Redis: 25%).
+const EXPIRE_CPU_PCT: u32 = 25;
+
+pub fn spawn(srv: Arc<Server>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ferrodis-cron".into())
+        .spawn(move || run(srv))
+}
+
+fn run(srv: Arc<Server>) {
+    let mut cursor = ExpireCursor::default();
+    while !srv.shutting_down.load(Ordering::Relaxed) {
+        let hz = srv.config.read().int("hz").clamp(1, 500) as u32;
+        let period = Duration::from_secs(1) / hz;
+        let started = Instant::now();
+        let budget = period * EXPIRE_CPU_PCT / 100;
+        let stats = active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |_db, _key| {
+            // Propagation of the DEL and the `expired` notification hook in here.
+        });
+        if stats.expired > 0 {
+            srv.stats
+                .expired_keys_active
+                .fetch_add(stats.expired, Ordering::Relaxed);
+            srv.stats
+                .dirty
+                .fetch_add(stats.expired, Ordering::Relaxed);
+        }
+        srv.stats
+            .expire_cycle_cpu_ms
+            .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let used = crate::memory::used_memory();
+        srv.mem_peak.fetch_max(used, Ordering::Relaxed);
+        // When the cycle ran out of time there is more to expire: go again sooner.
+        let sleep = if stats.timed_out {
+            period / 4
+        } else {
+            period.saturating_sub(started.elapsed())
+        };
+        std::thread::sleep(sleep);
+    }
+}

@@ -1,0 +1,159 @@
+//! Command dispatch: resolve the command, check arity and authentication, take the
+//! right locks (see `keyspace` docs), run the handler, account statistics.
+//!
+//! This is the single place every command passes through, which is where write
+//! propagation (AOF, replicas), keyspace notifications and MULTI queueing hook in.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+
+use crate::commands::{flags, Ctx, Lock};
+use crate::keyspace::Txn;
+use crate::protocol::Reply;
+use crate::server::client::{ClientState, ReplyMode};
+use crate::server::Server;
+use crate::util::time::now_ms;
+
+/// How the connection currently holds the keyspace gate. Held across a batch of
+/// pipelined commands so the gate is taken once per batch, not once per command.
+pub enum Gate<'a> {
+    Open,
+    Shared(RwLockReadGuard<'a, ()>),
+    Exclusive(RwLockWriteGuard<'a, ()>),
+}
+
+impl<'a> Gate<'a> {
+    fn ensure_shared(&mut self, srv: &'a Server) {
+        match self {
+            Gate::Shared(_) => {}
+            Gate::Open => *self = Gate::Shared(srv.ks.gate.read()),
+            Gate::Exclusive(_) => {
+                // Give other clients their turn: downgrade instead of keeping them out.
+                if let Gate::Exclusive(w) = std::mem::replace(self, Gate::Open) {
+                    *self = Gate::Shared(RwLockWriteGuard::downgrade(w));
+                }
+            }
+        }
+    }
+
+    fn ensure_exclusive(&mut self, srv: &'a Server) {
+        if !matches!(self, Gate::Exclusive(_)) {
+            *self = Gate::Open; // release shared first, or we would wait for ourselves
+            *self = Gate::Exclusive(srv.ks.gate.write());
+        }
+    }
+
+    /// Releases the gate (end of a batch, or before blocking).
+    pub fn release(&mut self) {
+        *self = Gate::Open;
+    }
+}
+
+/// Runs one command and writes its reply into `out`.
+pub fn execute<'a>(
+    srv: &'a Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    args: &[&[u8]],
+    gate: &mut Gate<'a>,
+) {
+    let reply_start = out.buf.len();
+    let suppress = match client.reply_mode {
+        ReplyMode::SkipNext => {
+            client.reply_mode = ReplyMode::Skip;
+            true
+        }
+        ReplyMode::Off => true,
+        _ => false,
+    };
+    run(srv, client, out, args, gate);
+    // CLIENT REPLY OFF/SKIP: drop what the command wrote (the command itself may have
+    // switched the mode, e.g. CLIENT REPLY ON replies OK).
+    if suppress && client.reply_mode != ReplyMode::On {
+        out.buf.truncate(reply_start);
+    }
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::On;
+    }
+}
+
+fn run<'a>(
+    srv: &'a Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    args: &[&[u8]],
+    gate: &mut Gate<'a>,
+) {
+    let (cmd, parent) = match srv.commands.resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            out.error(&e.0);
+            return;
+        }
+    };
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        out.error("NOAUTH Authentication required.");
+        return;
+    }
+
+    let exclusive = cmd.lock == Lock::Exclusive;
+    if exclusive {
+        gate.ensure_exclusive(srv);
+    } else {
+        gate.ensure_shared(srv);
+    }
+    let now = now_ms();
+    let mut txn = if matches!(gate, Gate::Exclusive(_)) {
+        Txn::exclusive(&srv.ks, now)
+    } else {
+        Txn::shared(&srv.ks, now)
+    };
+    match cmd.lock {
+        Lock::Keys => {
+            let idx = cmd.key_indexes(args);
+            txn.lock_keys(client.db, idx.iter().map(|&i| args[i]));
+        }
+        Lock::Db => txn.lock_db(client.db),
+        Lock::None | Lock::Exclusive | Lock::Stepwise => {}
+    }
+
+    let started = Instant::now();
+    let errors_before = out.errors;
+    let result = {
+        let mut ctx = Ctx {
+            srv,
+            client,
+            out,
+            txn: &mut txn,
+            cmd,
+        };
+        (cmd.handler)(&mut ctx, args)
+    };
+    let dirty = txn.dirty;
+    let expired = std::mem::take(&mut txn.expired);
+    drop(txn); // release shard locks before bookkeeping
+    let failed = match result {
+        Ok(()) => out.errors > errors_before,
+        Err(e) => {
+            out.error(&e.0);
+            true
+        }
+    };
+    let usec = started.elapsed().as_micros() as u64;
+    cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
+    cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
+    if failed {
+        cmd.stats.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    if dirty > 0 {
+        srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
+    }
+    // Lazily expired keys: this is where their DEL will be propagated and the `expired`
+    // event published once persistence and notifications exist.
+    drop(expired);
+    client.info.db.store(client.db, Ordering::Relaxed);
+    *client.info.last_cmd.lock() = Some((cmd, parent));
+}

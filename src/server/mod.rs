@@ -1,0 +1,149 @@
+//! The server layer: shared state ([`Server`]), the listener and per-connection loop
+//! ([`connection`]), command dispatch ([`dispatch`]), client registry ([`client`]),
+//! background jobs ([`cron`]) and logging ([`log`]).
+
+pub mod client;
+pub mod connection;
+pub mod cron;
+pub mod dispatch;
+pub mod listener;
+pub mod log;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::commands::table::CommandTable;
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use client::Registry;
+
+/// Server-wide counters reported by INFO stats. Updated with relaxed atomics, mostly
+/// once per batch of pipelined commands rather than per command.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    /// Changes since the last save (Redis's `server.dirty`).
+    pub dirty: AtomicU64,
+    pub expired_keys_active: AtomicU64,
+    pub expire_cycle_cpu_ms: AtomicU64,
+}
+
+/// Values read on every request, cached out of the configuration so the hot path does
+/// not take the configuration lock.
+pub struct Hot {
+    pub proto_max_bulk_len: AtomicU64,
+    pub client_query_buffer_limit: AtomicU64,
+    pub maxclients: AtomicU64,
+    pub timeout_secs: AtomicU64,
+    pub requirepass: RwLock<Option<String>>,
+}
+
+/// State shared by every connection and background job.
+pub struct Server {
+    pub ks: Keyspace,
+    pub config: RwLock<Config>,
+    pub hot: Hot,
+    pub commands: CommandTable,
+    pub clients: Registry,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_unix_ms: u64,
+    /// Unix seconds of the last successful save (LASTSAVE); the start time until then.
+    pub lastsave: AtomicU64,
+    /// 40 hex characters identifying this run (INFO `run_id`).
+    pub run_id: String,
+    /// Set once shutdown begins; connections stop accepting commands.
+    pub shutting_down: AtomicBool,
+    /// Wakes the main task to perform a shutdown requested by SHUTDOWN or a signal.
+    pub shutdown: tokio::sync::Notify,
+    /// The shutdown mode requested (flags from SHUTDOWN's arguments).
+    pub shutdown_request: Mutex<Option<ShutdownRequest>>,
+    /// Highest memory usage seen (INFO used_memory_peak).
+    pub mem_peak: AtomicU64,
+    /// Port actually listened on (the configured one, or the OS's choice for port 0).
+    pub port: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+    /// Exit code the process should end with.
+    pub signal: Option<&'static str>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Arc<Server> {
+        let databases = config.int("databases").max(1) as usize;
+        let hot = Hot {
+            proto_max_bulk_len: AtomicU64::new(config.int("proto-max-bulk-len") as u64),
+            client_query_buffer_limit: AtomicU64::new(config.int("client-query-buffer-limit") as u64),
+            maxclients: AtomicU64::new(config.int("maxclients") as u64),
+            timeout_secs: AtomicU64::new(config.int("timeout") as u64),
+            requirepass: RwLock::new(None),
+        };
+        let srv = Server {
+            ks: Keyspace::new(databases),
+            config: RwLock::new(config),
+            hot,
+            commands: CommandTable::new(),
+            clients: Registry::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            started_unix_ms: crate::util::time::now_ms(),
+            lastsave: AtomicU64::new(crate::util::time::now_ms() / 1000),
+            run_id: random_hex(40),
+            shutting_down: AtomicBool::new(false),
+            shutdown: tokio::sync::Notify::new(),
+            shutdown_request: Mutex::new(None),
+            mem_peak: AtomicU64::new(0),
+            port: AtomicU64::new(0),
+        };
+        srv.refresh_hot();
+        Arc::new(srv)
+    }
+
+    /// Re-reads the cached hot values after a configuration change.
+    pub fn refresh_hot(&self) {
+        let c = self.config.read();
+        let h = &self.hot;
+        h.proto_max_bulk_len
+            .store(c.int("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        h.client_query_buffer_limit
+            .store(c.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
+        h.maxclients.store(c.int("maxclients") as u64, Ordering::Relaxed);
+        h.timeout_secs.store(c.int("timeout") as u64, Ordering::Relaxed);
+        let pass = c.str("requirepass");
+        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+    }
+
+    /// Asks the main task to shut down.
+    pub fn request_shutdown(&self, req: ShutdownRequest) {
+        *self.shutdown_request.lock() = Some(req);
+        self.shutdown.notify_one();
+    }
+
+    /// Number of configured databases.
+    pub fn databases(&self) -> usize {
+        self.ks.num_dbs()
+    }
+}
+
+/// `n` random lower-case hex characters.
+pub fn random_hex(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}

@@ -1,0 +1,130 @@
+//! String values with Redis's three encodings.
+//!
+//! * `int`: the string is the canonical decimal form of an i64 (what `SET k 123` and
+//!   `INCR` store); kept as the number, no heap allocation.
+//! * `embstr`: a short string (at most 44 bytes, Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT)
+//!   stored exactly sized.
+//! * `raw`: any other string, or one that was modified in place (APPEND, SETRANGE,
+//!   SETBIT), kept with spare capacity so repeated appends are amortised.
+//!
+//! The distinction between embstr and raw is only visible through OBJECT ENCODING, but
+//! clients and test suites look at it, so it is tracked exactly as Redis does.
+
+use crate::util::num::parse_i64;
+
+/// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
+pub const EMBSTR_LIMIT: usize = 44;
+
+pub enum StrValue {
+    Int(i64),
+    Emb(Box<[u8]>),
+    Raw(Box<Vec<u8>>),
+}
+
+impl StrValue {
+    /// Creates a value from bytes a client sent, choosing the encoding as Redis's
+    /// `tryObjectEncoding` does for SET.
+    pub fn from_bytes(b: &[u8]) -> StrValue {
+        if b.len() <= 20 {
+            if let Some(n) = parse_i64(b) {
+                return StrValue::Int(n);
+            }
+        }
+        if b.len() <= EMBSTR_LIMIT {
+            StrValue::Emb(b.into())
+        } else {
+            // Redis's raw strings from the network are trimmed to size too.
+            StrValue::Raw(Box::new(b.to_vec()))
+        }
+    }
+
+    /// A raw (mutable) string, as produced by APPEND/SETRANGE on a new key.
+    pub fn raw(v: Vec<u8>) -> StrValue {
+        StrValue::Raw(Box::new(v))
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrValue::Int(_) => "int",
+            StrValue::Emb(_) => "embstr",
+            StrValue::Raw(_) => "raw",
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            StrValue::Int(_) => 0,
+            StrValue::Emb(b) => b.len(),
+            StrValue::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+        }
+    }
+
+    /// Length of the string form.
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(n) => itoa::Buffer::new().format(*n).len(),
+            StrValue::Emb(b) => b.len(),
+            StrValue::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with the string form (formats integers on the stack).
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            StrValue::Int(n) => {
+                let mut b = itoa::Buffer::new();
+                f(b.format(*n).as_bytes())
+            }
+            StrValue::Emb(b) => f(b),
+            StrValue::Raw(v) => f(v),
+        }
+    }
+
+    /// Owned copy of the string form.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.with_bytes(|b| b.to_vec())
+    }
+
+    /// The integer value, if the string is a valid integer (as INCR accepts it).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(n) => Some(*n),
+            StrValue::Emb(b) => parse_i64(b),
+            StrValue::Raw(v) => parse_i64(v),
+        }
+    }
+
+    /// Converts to the `raw` encoding in place and returns the mutable buffer
+    /// (for APPEND, SETRANGE, SETBIT, BITFIELD).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            let v = self.to_vec();
+            *self = StrValue::Raw(Box::new(v));
+        }
+        match self {
+            StrValue::Raw(v) => v,
+            _ => unreachable!("converted to raw above"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        assert_eq!(StrValue::from_bytes(b"123").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut s = StrValue::from_bytes(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!(s.to_vec(), b"123");
+        assert_eq!(s.encoding(), "raw");
+    }
+}

@@ -1,0 +1,6 @@
+//! Small helpers shared by every layer: Redis-compatible number parsing and
+//! formatting, glob matching, time.
+
+pub mod glob;
+pub mod num;
+pub mod time;
