@@ -1,5 +1,3 @@
 //! (family client: commands are added here)
 
-use super::Command;
-
 crate::commands! { pub static COMMANDS = []; }

@@ -1,5 +1,3 @@
 //! (family introspection: commands are added here)
 
-use super::Command;
-
 crate::commands! { pub static COMMANDS = []; }

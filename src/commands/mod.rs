@@ -11,6 +11,7 @@ pub mod args;
 pub mod bits;
 pub mod client;
 pub mod connection;
+pub mod db;
 pub mod docs;
 pub mod introspection;
 pub mod keys;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Command, RError};
-use crate::commands::{bits, client, connection, introspection, keys, server, strings};
+use crate::commands::{bits, client, connection, db, introspection, keys, server, strings};
 
 /// All commands, by lower-case name.
 pub struct CommandTable {
@@ -15,6 +15,7 @@ pub fn families() -> Vec<&'static [Command]> {
     vec![
         &connection::COMMANDS,
         &server::COMMANDS,
+        &db::COMMANDS,
         &client::COMMANDS,
         &introspection::COMMANDS,
         &strings::COMMANDS,

@@ -1,0 +1,334 @@
+//! Test support: start Ferrodis and the reference redis-server on free ports, and a
+//! raw RESP client that returns replies byte for byte.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process killed when dropped.
+pub struct ServerProc {
+    pub child: Child,
+    pub port: u16,
+    pub name: &'static str,
+    pub dir: PathBuf,
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl ServerProc {
+    pub fn client(&self) -> RawClient {
+        RawClient::connect(self.port)
+    }
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ferrodis-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+fn wait_ready(port: u16, child: &mut Child, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited during startup: {status}");
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(b"PING\r\n").is_ok() {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    if n > 0 && buf[0] == b'+' {
+                        return;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{name} did not start listening on port {port}");
+}
+
+/// Path of the Ferrodis binary built for this test run.
+pub fn ferrodis_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ferrodis-server")
+}
+
+/// Starts Ferrodis on a free port with extra `--directive value` arguments.
+pub fn ferrodis(extra: &[&str]) -> ServerProc {
+    let port = free_port();
+    let dir = temp_dir("ferrodis");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut child = Command::new(ferrodis_bin())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn ferrodis-server");
+    wait_ready(port, &mut child, "ferrodis-server");
+    ServerProc {
+        child,
+        port,
+        name: "ferrodis",
+        dir,
+    }
+}
+
+/// Path of the reference redis-server. Fails (never skips) when it is missing.
+pub fn redis_server_bin() -> String {
+    for p in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] {
+        if std::path::Path::new(p).exists() {
+            return p.to_string();
+        }
+    }
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v redis-server"]).output() {
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !s.is_empty() {
+            return s;
+        }
+    }
+    panic!(
+        "the reference redis-server is not installed: the differential tests need it. \
+         Install it with `apt-get install -y redis-server` (scripts/test.sh does this)."
+    );
+}
+
+/// Starts the reference redis-server on a free port.
+pub fn redis(extra: &[&str]) -> ServerProc {
+    let port = free_port();
+    let dir = temp_dir("redis");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--daemonize".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--enable-debug-command".into(),
+        "yes".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut child = Command::new(redis_server_bin())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn redis-server");
+    wait_ready(port, &mut child, "redis-server");
+    ServerProc {
+        child,
+        port,
+        name: "redis",
+        dir,
+    }
+}
+
+/// A minimal RESP client that returns each reply as the exact bytes the server sent.
+pub struct RawClient {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> RawClient {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        s.set_nodelay(true).ok();
+        RawClient {
+            reader: BufReader::new(s.try_clone().expect("clone stream")),
+            writer: s,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command and returns the raw reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_raw(&encode(args));
+        self.read_reply()
+    }
+
+    /// Convenience: command from string arguments.
+    pub fn cmds(&mut self, args: &[&str]) -> Vec<u8> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd(&a)
+    }
+
+    /// Reads one complete reply (RESP2 or RESP3) and returns its bytes. Returns an empty
+    /// vector if the connection was closed.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.read_into(&mut out).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        }
+        out.extend_from_slice(&line);
+        Ok(line)
+    }
+
+    fn read_into(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let line = self.read_line(out)?;
+        let body = &line[1..line.len().saturating_sub(2)];
+        let num = || -> i64 { String::from_utf8_lossy(body).parse().unwrap_or(-1) };
+        match line[0] {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(()),
+            b'$' | b'=' | b'!' => {
+                let n = num();
+                if n >= 0 {
+                    let mut buf = vec![0u8; n as usize + 2];
+                    self.reader.read_exact(&mut buf)?;
+                    out.extend_from_slice(&buf);
+                }
+                Ok(())
+            }
+            b'*' | b'~' | b'>' => {
+                for _ in 0..num().max(0) {
+                    self.read_into(out)?;
+                }
+                Ok(())
+            }
+            b'%' | b'|' => {
+                let n = num().max(0);
+                for _ in 0..2 * n {
+                    self.read_into(out)?;
+                }
+                if line[0] == b'|' {
+                    // attribute: the real reply follows
+                    self.read_into(out)?;
+                }
+                Ok(())
+            }
+            _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply")),
+        }
+    }
+}
+
+/// Splits a RESP reply (an aggregate) into its top-level elements' raw bytes.
+pub fn split_elements(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut c = Cursor { b: reply, pos: 0 };
+    let header_end = c.line_end();
+    let header = reply[..header_end].to_vec();
+    let kind = reply[0];
+    let n: i64 = String::from_utf8_lossy(&reply[1..header_end - 2]).parse().unwrap_or(0);
+    let count = match kind {
+        b'*' | b'~' | b'>' => n,
+        b'%' => 2 * n,
+        _ => return (reply.to_vec(), Vec::new()),
+    };
+    c.pos = header_end;
+    let mut elems = Vec::new();
+    for _ in 0..count.max(0) {
+        let start = c.pos;
+        c.skip();
+        elems.push(reply[start..c.pos].to_vec());
+    }
+    (header, elems)
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn line_end(&self) -> usize {
+        let mut i = self.pos;
+        while i + 1 < self.b.len() && !(self.b[i] == b'\r' && self.b[i + 1] == b'\n') {
+            i += 1;
+        }
+        i + 2
+    }
+    fn skip(&mut self) {
+        let end = self.line_end();
+        let kind = self.b[self.pos];
+        let n: i64 = String::from_utf8_lossy(&self.b[self.pos + 1..end - 2])
+            .parse()
+            .unwrap_or(-1);
+        self.pos = end;
+        match kind {
+            b'$' | b'=' | b'!' if n >= 0 => self.pos += n as usize + 2,
+            b'*' | b'~' | b'>' => {
+                for _ in 0..n.max(0) {
+                    self.skip()
+                }
+            }
+            b'%' => {
+                for _ in 0..2 * n.max(0) {
+                    self.skip()
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Printable form of raw protocol bytes for assertion messages.
+pub fn show(b: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in b {
+        match c {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
