@@ -158,6 +158,9 @@ pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 /// argument indexes of the keys).
 pub type GetKeys = fn(&[&[u8]]) -> Vec<usize>;
 
+/// Argument positions of a command's keys (inline for the common few-key case).
+pub type KeyIndexes = smallvec::SmallVec<[usize; 8]>;
+
 /// Per-command counters for INFO commandstats.
 #[derive(Default, Debug)]
 pub struct CmdStats {
@@ -246,11 +249,11 @@ impl Command {
     }
 
     /// Argument indexes of the keys in `args` (args[0] is the command name).
-    pub fn key_indexes(&self, args: &[&[u8]]) -> Vec<usize> {
+    pub fn key_indexes(&self, args: &[&[u8]]) -> KeyIndexes {
         if let Some(f) = self.getkeys {
-            return f(args);
+            return f(args).into_iter().collect();
         }
-        let mut out = Vec::new();
+        let mut out = KeyIndexes::new();
         if self.first_key <= 0 || self.step <= 0 {
             return out;
         }

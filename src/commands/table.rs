@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
+type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
+
 use super::{Command, RError};
 use crate::commands::{bits, client, connection, db, introspection, keys, server, strings};
 
 /// All commands, by lower-case name.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static Command>,
+    by_name: Map,
 }
 
 /// The families that make up the table. A new family adds its slice here.
@@ -39,7 +41,7 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> CommandTable {
-        let mut by_name = HashMap::new();
+        let mut by_name = Map::default();
         for fam in families() {
             for c in fam {
                 let prev = by_name.insert(c.name, c);

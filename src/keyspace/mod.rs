@@ -216,9 +216,9 @@ impl<'a> Txn<'a> {
         self.guards.clear();
     }
 
-    /// The shard with index `id` (= db * SHARDS + shard), locking it if allowed.
-    fn shard_by_id(&mut self, id: usize) -> &mut Shard {
-        let pos = match self.guards.iter().position(|(g, _)| *g == id) {
+    /// Position in `guards` of shard `id` (= db * SHARDS + shard), locking it if allowed.
+    fn guard_pos(&mut self, id: usize) -> usize {
+        match self.guards.iter().position(|(g, _)| *g == id) {
             Some(p) => p,
             None => {
                 // Shared mode must have pre-locked every shard it touches; on-demand
@@ -231,7 +231,11 @@ impl<'a> Txn<'a> {
                 self.guards.push((id, guard));
                 self.guards.len() - 1
             }
-        };
+        }
+    }
+
+    fn shard_by_id(&mut self, id: usize) -> &mut Shard {
+        let pos = self.guard_pos(id);
         &mut self.guards[pos].1
     }
 
@@ -247,101 +251,102 @@ impl<'a> Txn<'a> {
         self.shard_by_id(db * SHARDS + s)
     }
 
-    fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+    /// The one lookup every access starts with: hashes the key once, finds its shard,
+    /// and deletes the key if its TTL has passed (lazy expiry). Returns the guard
+    /// position, the hash, and whether a live entry exists.
+    #[inline]
+    fn locate(&mut self, db: usize, key: &[u8]) -> (usize, u64, bool) {
+        let h = self.ks.hash(key);
+        let pos = self.guard_pos(db * SHARDS + Keyspace::shard_index(h));
         let now = self.now;
         let ks = self.ks;
-        let (shard, h) = self.shard_for(db, key);
-        let expired = match shard.dict.get(h, key) {
-            Some(e) => e.expire != 0 && e.expire <= now,
-            None => return false,
-        };
-        if expired {
-            let rehash = |k: &[u8]| ks.hash(k);
-            if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
-                shard.volatile -= 1;
-                shard.expired += 1;
-                self.expired.push(ExpiredKey { db, key: k });
+        let shard: &mut Shard = &mut self.guards[pos].1;
+        let live = match shard.dict.get(h, key) {
+            None => false,
+            Some(e) if e.expire != 0 && e.expire <= now => {
+                let rehash = |k: &[u8]| ks.hash(k);
+                if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
+                    shard.volatile -= 1;
+                    shard.expired += 1;
+                    self.expired.push(ExpiredKey { db, key: k });
+                }
+                false
             }
-        }
-        expired
+            Some(_) => true,
+        };
+        (pos, h, live)
     }
 
     /// Looks a key up for writing (lazy expiry applied, no hit/miss accounting).
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
-        let (shard, h) = self.shard_for(db, key);
-        shard.dict.get_mut(h, key)
+        let (pos, h, live) = self.locate(db, key);
+        if !live {
+            return None;
+        }
+        self.guards[pos].1.dict.get_mut(h, key)
     }
 
     /// Looks a key up for reading: lazy expiry, keyspace_hits/misses, LRU touch.
     pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        let (pos, h, live) = self.locate(db, key);
         let lru = lru_clock(self.now);
-        let (shard, h) = self.shard_for(db, key);
-        match shard.dict.get_mut(h, key) {
-            Some(e) => {
-                shard.hits += 1;
-                e.lru = lru;
-                Some(e)
-            }
-            None => {
-                shard.misses += 1;
-                None
-            }
+        let shard: &mut Shard = &mut self.guards[pos].1;
+        if !live {
+            shard.misses += 1;
+            return None;
         }
+        shard.hits += 1;
+        let e = shard.dict.get_mut(h, key)?;
+        e.lru = lru;
+        Some(e)
     }
 
-    /// Looks a key up without touching statistics or LRU (TYPE-like introspection still
-    /// expires it lazily, as Redis's LOOKUP_NOTOUCH does).
+    /// Looks a key up without touching statistics or LRU (lazy expiry still applies,
+    /// as with Redis's LOOKUP_NOTOUCH).
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(db, key);
-        let (shard, h) = self.shard_for(db, key);
-        shard.dict.get(h, key).map(|e| &*e)
+        let (pos, h, live) = self.locate(db, key);
+        if !live {
+            return None;
+        }
+        self.guards[pos].1.dict.get(h, key)
     }
 
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
-        self.peek(db, key).is_some()
+        self.locate(db, key).2
     }
 
     /// Stores `value` under `key`. With `keep_ttl` an existing TTL is kept (SET KEEPTTL,
     /// SETRANGE...), otherwise the key becomes persistent (plain SET semantics).
     /// Returns the entry.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> &mut Entry {
-        self.expire_if_needed(db, key);
+        let (pos, h, live) = self.locate(db, key);
         let lru = lru_clock(self.now);
         let ks = self.ks;
         self.dirty += 1;
-        let (shard, h) = self.shard_for(db, key);
-        // Borrow dance: decide first whether the key exists.
-        if shard.dict.get(h, key).is_some() {
-            let e = match shard.dict.get_mut(h, key) {
-                Some(e) => e,
-                None => unreachable!("checked above"),
+        let shard: &mut Shard = &mut self.guards[pos].1;
+        if live {
+            let Some(e) = shard.dict.get_mut(h, key) else {
+                unreachable!("locate() found the key under the same lock")
             };
             if !keep_ttl && e.expire != 0 {
                 e.expire = 0;
                 shard.volatile -= 1;
             }
-            let e = match shard.dict.get_mut(h, key) {
-                Some(e) => e,
-                None => unreachable!("checked above"),
-            };
             e.value = value;
             e.lru = lru;
-            e
-        } else {
-            let rehash = |k: &[u8]| ks.hash(k);
-            shard.dict.insert_new(
-                h,
-                key.into(),
-                Entry {
-                    value,
-                    expire: 0,
-                    lru,
-                },
-                &rehash,
-            )
+            return e;
         }
+        let rehash = |k: &[u8]| ks.hash(k);
+        shard.dict.insert_new(
+            h,
+            key.into(),
+            Entry {
+                value,
+                expire: 0,
+                lru,
+            },
+            &rehash,
+        )
     }
 
     /// Sets (`at_ms > 0`) or clears (`at_ms == 0`) the TTL of an existing key.
@@ -364,9 +369,12 @@ impl<'a> Txn<'a> {
 
     /// Deletes a key, returning its entry.
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
-        self.expire_if_needed(db, key);
+        let (pos, h, live) = self.locate(db, key);
+        if !live {
+            return None;
+        }
         let ks = self.ks;
-        let (shard, h) = self.shard_for(db, key);
+        let shard: &mut Shard = &mut self.guards[pos].1;
         let rehash = |k: &[u8]| ks.hash(k);
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         if e.expire != 0 {
@@ -466,7 +474,7 @@ impl<'a> Txn<'a> {
                 (k.to_vec(), e.expire != 0 && e.expire <= now)
             };
             if expired {
-                self.expire_if_needed(db, &key);
+                self.locate(db, &key);
                 continue;
             }
             return Some(key);

@@ -32,10 +32,20 @@ pub struct ClientState {
     /// Close the connection once pending replies are written (QUIT, protocol errors,
     /// CLIENT KILL of oneself).
     pub close_after_reply: bool,
+    /// The last command run; published to `info` once per batch (CLIENT LIST `cmd=`).
+    pub last_cmd: Option<(&'static Command, Option<&'static Command>)>,
     pub info: Arc<ClientInfo>,
 }
 
 impl ClientState {
+    /// Publishes what other clients may observe (db, last command) to `info`.
+    pub fn publish(&mut self) {
+        self.info.db.store(self.db, Ordering::Relaxed);
+        if let Some(c) = self.last_cmd.take() {
+            *self.info.last_cmd.lock() = Some(c);
+        }
+    }
+
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
         ClientState {
             id: info.id,
@@ -44,6 +54,7 @@ impl ClientState {
             user: "default".into(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            last_cmd: None,
             info,
         }
     }

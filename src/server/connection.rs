@@ -92,6 +92,7 @@ fn process_input(
         }
     }
     gate.release();
+    client.publish();
     Progress {
         consumed: pos,
         hint,

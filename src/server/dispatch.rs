@@ -154,6 +154,5 @@ fn run<'a>(
     // Lazily expired keys: this is where their DEL will be propagated and the `expired`
     // event published once persistence and notifications exist.
     drop(expired);
-    client.info.db.store(client.db, Ordering::Relaxed);
-    *client.info.last_cmd.lock() = Some((cmd, parent));
+    client.last_cmd = Some((cmd, parent));
 }

@@ -2,10 +2,13 @@
 //!
 //! * `int`: the string is the canonical decimal form of an i64 (what `SET k 123` and
 //!   `INCR` store); kept as the number, no heap allocation.
-//! * `embstr`: a short string (at most 44 bytes, Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT)
-//!   stored exactly sized.
-//! * `raw`: any other string, or one that was modified in place (APPEND, SETRANGE,
-//!   SETBIT), kept with spare capacity so repeated appends are amortised.
+//! * `embstr`: a short string (at most 44 bytes, Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+//! * `raw`: a longer string, or one that was modified in place (APPEND, SETRANGE,
+//!   SETBIT), which is then kept with spare capacity so repeated appends are amortised.
+//!
+//! Strings that were never modified are stored in one exactly-sized allocation
+//! ([`StrValue::Emb`]) whatever their length; the reported encoding follows Redis's
+//! rule from the length. Only modified strings pay for a growable buffer.
 //!
 //! The distinction between embstr and raw is only visible through OBJECT ENCODING, but
 //! clients and test suites look at it, so it is tracked exactly as Redis does.
@@ -17,7 +20,9 @@ pub const EMBSTR_LIMIT: usize = 44;
 
 pub enum StrValue {
     Int(i64),
+    /// An unmodified string, exactly sized (`embstr` up to 44 bytes, `raw` above).
     Emb(Box<[u8]>),
+    /// A string modified in place, with spare capacity (always `raw`).
     Raw(Box<Vec<u8>>),
 }
 
@@ -30,12 +35,7 @@ impl StrValue {
                 return StrValue::Int(n);
             }
         }
-        if b.len() <= EMBSTR_LIMIT {
-            StrValue::Emb(b.into())
-        } else {
-            // Redis's raw strings from the network are trimmed to size too.
-            StrValue::Raw(Box::new(b.to_vec()))
-        }
+        StrValue::Emb(b.into())
     }
 
     /// A raw (mutable) string, as produced by APPEND/SETRANGE on a new key.
@@ -46,8 +46,8 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
-            StrValue::Emb(_) => "embstr",
-            StrValue::Raw(_) => "raw",
+            StrValue::Emb(b) if b.len() <= EMBSTR_LIMIT => "embstr",
+            StrValue::Emb(_) | StrValue::Raw(_) => "raw",
         }
     }
 
