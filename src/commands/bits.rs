@@ -163,14 +163,10 @@ fn popcount(b: &[u8]) -> i64 {
 /// BITCOUNT key [start end [BYTE|BIT]]
 fn bitcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
-    let p = match ctx.txn.get_read(db, argv[1]) {
-        None => {
-            ctx.out.int(0);
-            return Ok(());
-        }
-        Some(e) => str_ref(&e.value)?.to_vec(),
+    let n = match ctx.txn.get_read(db, argv[1]) {
+        None => 0,
+        Some(e) => str_ref(&e.value)?.with_bytes(|p| bitcount_range(p, &argv[2..]))?,
     };
-    let n = bitcount_range(&p, &argv[2..])?;
     ctx.out.int(n);
     Ok(())
 }
@@ -254,14 +250,16 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(RError::raw("ERR The bit argument must be 1 or 0."));
     }
     let db = ctx.db();
-    let p = match ctx.txn.get_read(db, argv[1]) {
+    let n = match ctx.txn.get_read(db, argv[1]) {
         None => {
-            ctx.out.int(if bit == 1 { -1 } else { 0 });
-            return Ok(());
+            if bit == 1 {
+                -1
+            } else {
+                0
+            }
         }
-        Some(e) => str_ref(&e.value)?.to_vec(),
+        Some(e) => str_ref(&e.value)?.with_bytes(|p| bitpos_range(p, bit == 1, &argv[3..]))?,
     };
-    let n = bitpos_range(&p, bit == 1, &argv[3..])?;
     ctx.out.int(n);
     Ok(())
 }
@@ -647,13 +645,10 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_command: bool) -> CmdResul
     let db = ctx.db();
     let key = argv[1];
     if readonly {
-        let src = match ctx.txn.get_read(db, key) {
-            None => Vec::new(),
-            Some(e) => str_ref(&e.value)?.to_vec(),
-        };
-        ctx.out.array(ops.len());
-        for op in &ops {
-            reply_get(ctx, &src, op);
+        let out = &mut *ctx.out;
+        match ctx.txn.get_read(db, key) {
+            None => reply_gets(out, &[], &ops),
+            Some(e) => str_ref(&e.value)?.with_bytes(|src| reply_gets(out, src, &ops)),
         }
         return Ok(());
     }
@@ -726,13 +721,17 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_command: bool) -> CmdResul
     Ok(())
 }
 
-fn reply_get(ctx: &mut Ctx, src: &[u8], op: &BitfieldOp) {
-    let v = if op.signed {
-        get_signed(src, op.offset, op.bits)
-    } else {
-        get_unsigned(src, op.offset, op.bits) as i64
-    };
-    ctx.out.int(v);
+/// Replies to a BITFIELD made of GET operations only, reading from `src`.
+fn reply_gets(out: &mut crate::protocol::Reply, src: &[u8], ops: &[BitfieldOp]) {
+    out.array(ops.len());
+    for op in ops {
+        let v = if op.signed {
+            get_signed(src, op.offset, op.bits)
+        } else {
+            get_unsigned(src, op.offset, op.bits) as i64
+        };
+        out.int(v);
+    }
 }
 
 #[cfg(test)]

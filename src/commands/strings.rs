@@ -766,6 +766,57 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Runs commands through the real dispatcher on an in-process server, for tests of
+/// what the differential suite cannot see (encodings, TTLs, RESP3 shapes).
+#[cfg(test)]
+pub(crate) mod harness {
+    use std::sync::Arc;
+
+    use crate::config::Config;
+    use crate::keyspace::Txn;
+    use crate::protocol::reply::{Proto, Reply};
+    use crate::server::client::{ClientInfo, ClientState};
+    use crate::server::dispatch::{execute, Gate};
+    use crate::server::Server;
+
+    pub struct Harness {
+        pub srv: Arc<Server>,
+        pub client: ClientState,
+        pub proto: Proto,
+    }
+
+    impl Harness {
+        pub fn new() -> Harness {
+            let srv = Server::new(Config::default());
+            let addr = "127.0.0.1:1".parse().expect("literal address");
+            let info = Arc::new(ClientInfo::new(1, addr, addr, -1, 0));
+            Harness {
+                srv,
+                client: ClientState::new(info, true),
+                proto: Proto::Resp2,
+            }
+        }
+
+        /// Runs one command (space separated words) and returns the raw reply.
+        pub fn run(&mut self, line: &str) -> String {
+            let words: Vec<&[u8]> = line.split(' ').map(|w| w.as_bytes()).collect();
+            let mut out = Reply::new(self.proto);
+            let mut gate = Gate::Open;
+            execute(&self.srv, &mut self.client, &mut out, &words, &mut gate);
+            gate.release();
+            String::from_utf8_lossy(&out.buf).into_owned()
+        }
+
+        /// (OBJECT ENCODING, absolute expiry ms or 0) of a key in db 0.
+        pub fn key(&self, key: &str) -> Option<(&'static str, u64)> {
+            let _gate = self.srv.ks.gate.write();
+            let mut t = Txn::exclusive(&self.srv.ks, crate::util::time::now_ms());
+            t.peek(0, key.as_bytes())
+                .map(|e| (e.value.encoding(), e.expire()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,5 +863,103 @@ mod tests {
             p(&["getex", "k", "persist", "ex", "1"], false),
             Err(errors::SYNTAX)
         );
+    }
+
+    use harness::Harness;
+
+    #[test]
+    fn encodings_follow_redis() {
+        let mut h = Harness::new();
+        let cases: &[(&str, &str, &str)] = &[
+            ("SET k 123", "k", "int"),
+            ("SET k abc", "k", "embstr"),
+            ("APPEND k d", "k", "raw"),
+            ("SET k 1", "k", "int"),
+            ("APPEND k 2", "k", "raw"),
+            ("APPEND new 7", "new", "int"),
+            ("APPEND new2 xyz", "new2", "embstr"),
+            ("SETRANGE sr 0 5", "sr", "raw"),
+            ("SET sr2 abc", "sr2", "embstr"),
+            ("SETRANGE sr2 1 x", "sr2", "raw"),
+            ("INCR i", "i", "int"),
+            ("SET i2 abc", "i2", "embstr"),
+            ("SET i2 5", "i2", "int"),
+            ("INCRBY i2 5", "i2", "int"),
+            ("INCRBYFLOAT f 3", "f", "embstr"),
+            ("INCRBYFLOAT f 1.5", "f", "embstr"),
+            ("INCRBYFLOAT f2 1e60", "f2", "raw"),
+            ("GETSET g 10", "g", "int"),
+            ("MSET m1 10 m2 x", "m1", "int"),
+            ("SETBIT b 3 1", "b", "raw"),
+            ("SET b2 12", "b2", "int"),
+            ("SETBIT b2 0 0", "b2", "raw"),
+            ("BITOP NOT bo b", "bo", "raw"),
+            ("BITFIELD bf SET u8 0 1", "bf", "raw"),
+            ("SET bf2 abc", "bf2", "embstr"),
+            ("BITFIELD bf2 GET u8 0", "bf2", "embstr"),
+        ];
+        for (cmd, key, enc) in cases {
+            h.run(cmd);
+            assert_eq!(h.key(key).map(|k| k.0), Some(*enc), "after {cmd}");
+        }
+    }
+
+    #[test]
+    fn ttl_kept_or_cleared() {
+        let mut h = Harness::new();
+        let keeps = [
+            "APPEND k x",
+            "SETRANGE k 0 y",
+            "INCR k",
+            "INCRBYFLOAT k 1",
+            "SETBIT k 1 1",
+            "BITFIELD k SET u8 0 50",
+            "SET k v KEEPTTL",
+            "GETEX k",
+            "SET k 5 XX KEEPTTL GET",
+        ];
+        for cmd in keeps {
+            h.run("SET k 1 EX 100");
+            h.run(cmd);
+            assert_ne!(h.key("k").map(|k| k.1), Some(0), "{cmd} must keep the TTL");
+        }
+        let clears = [
+            "SET k v",
+            "GETSET k v",
+            "MSET k v",
+            "SET k v GET",
+            "GETEX k PERSIST",
+            "BITOP OR k k",
+        ];
+        for cmd in clears {
+            h.run("SET k 1 EX 100");
+            h.run(cmd);
+            assert_eq!(h.key("k").map(|k| k.1), Some(0), "{cmd} must clear the TTL");
+        }
+        h.run("SET k v");
+        h.run("GETEX k PX 5000");
+        assert_ne!(h.key("k").map(|k| k.1), Some(0));
+        h.run("SETEX k 10 v");
+        assert_ne!(h.key("k").map(|k| k.1), Some(0));
+    }
+
+    #[test]
+    fn lcs_reply_shapes() {
+        let mut h = Harness::new();
+        h.run("MSET a ohmytext b mynewtext");
+        let idx = h.run("LCS a b IDX MINMATCHLEN 4 WITHMATCHLEN");
+        assert_eq!(
+            idx,
+            "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+        );
+        h.proto = crate::protocol::reply::Proto::Resp3;
+        let idx3 = h.run("LCS a b IDX MINMATCHLEN 4 WITHMATCHLEN");
+        assert_eq!(idx3, idx.replacen("*4", "%2", 1));
+        assert_eq!(h.run("GET nokey"), "_\r\n");
+        assert_eq!(
+            h.run("BITFIELD a OVERFLOW FAIL INCRBY u2 0 100"),
+            "*1\r\n_\r\n"
+        );
+        assert_eq!(h.run("LCS a b"), "$6\r\nmytext\r\n");
     }
 }
