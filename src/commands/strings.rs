@@ -962,4 +962,49 @@ mod tests {
         );
         assert_eq!(h.run("LCS a b"), "$6\r\nmytext\r\n");
     }
+
+    #[test]
+    fn size_limits_follow_proto_max_bulk_len() {
+        let mut h = Harness::new();
+        h.srv
+            .config
+            .write()
+            .set("proto-max-bulk-len", &["1mb".to_string()], true)
+            .expect("settable");
+        h.srv.refresh_hot();
+        let mb = 1024 * 1024;
+        let too_long = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+        let big = "x".repeat(mb - 1);
+        assert_eq!(
+            h.run(&format!("APPEND a {big}")),
+            format!(":{}\r\n", mb - 1)
+        );
+        assert_eq!(h.run("APPEND a y"), format!(":{mb}\r\n"));
+        assert_eq!(h.run("APPEND a z"), too_long);
+        assert_eq!(
+            h.run(&format!("SETRANGE s {} x", mb - 1)),
+            format!(":{mb}\r\n")
+        );
+        assert_eq!(h.run(&format!("SETRANGE s {mb} x")), too_long);
+        assert_eq!(h.run(&format!("SETRANGE s2 {mb} x")), too_long);
+        assert_eq!(h.run("EXISTS s2"), ":0\r\n");
+        let bad_offset = "-ERR bit offset is not an integer or out of range\r\n";
+        assert_eq!(h.run(&format!("SETBIT b {} 1", mb * 8 - 1)), ":0\r\n");
+        assert_eq!(h.run(&format!("SETBIT b {} 1", mb * 8)), bad_offset);
+        assert_eq!(h.run(&format!("GETBIT b {}", mb * 8)), bad_offset);
+        assert_eq!(
+            h.run(&format!("BITFIELD b GET u8 #{}", mb - 1)),
+            "*1\r\n:1\r\n"
+        );
+        assert_eq!(h.run(&format!("BITFIELD b GET u8 #{mb}")), bad_offset);
+        let (x, y) = ("a".repeat(400), "b".repeat(400));
+        assert_eq!(h.run(&format!("MSET x {x} y {y}")), "+OK\r\n");
+        assert_eq!(h.run("LCS x y LEN"), ":0\r\n");
+        let (x, y) = ("a".repeat(600), "b".repeat(600));
+        h.run(&format!("MSET x {x} y {y}"));
+        assert_eq!(
+            h.run("LCS x y LEN"),
+            "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
+        );
+    }
 }
