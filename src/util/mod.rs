@@ -2,5 +2,6 @@
 //! formatting, glob matching, time.
 
 pub mod glob;
+pub mod longdouble;
 pub mod num;
 pub mod time;
