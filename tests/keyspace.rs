@@ -119,6 +119,65 @@ fn active_expiry_reclaims_a_million_untouched_keys() {
     assert_eq!(int(&c.cmds(&["DBSIZE"])), 1);
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The harder case for active expiry: a large number of keys that all expire at the
+/// same instant, after loading has finished (absolute PXAT times chosen from the
+/// measured loading speed), so the cycle must reclaim nearly all of them at once.
+#[test]
+fn active_expiry_reclaims_keys_expiring_together() {
+    let srv = common::ferrodis(&[]);
+    let mut c = srv.client();
+    const N: usize = 500_000;
+    const PROBE: usize = 50_000;
+    let probe_start = Instant::now();
+    pipeline(
+        &mut c,
+        (0..PROBE).map(|i| args(&["SET", &format!("probe:{i}"), "v"])),
+        b'+',
+    );
+    let per_probe = probe_start.elapsed();
+    assert_eq!(c.cmds(&["FLUSHALL"]), b"+OK\r\n");
+    // Twice the projected loading time, plus a margin.
+    let projected = per_probe * (2 * N / PROBE) as u32 + Duration::from_secs(2);
+    let at = unix_ms() + projected.as_millis() as u64;
+    let at_str = at.to_string();
+    pipeline(
+        &mut c,
+        (0..N).map(|i| args(&["SET", &format!("vol:{i}"), "v", "PXAT", &at_str])),
+        b'+',
+    );
+    let present = int(&c.cmds(&["DBSIZE"]));
+    eprintln!("{present} of {N} keys present after loading, all expiring at the same instant");
+    while unix_ms() < at {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let expired_at = Instant::now();
+    let mut last = i64::MAX;
+    while expired_at.elapsed() < Duration::from_secs(30) {
+        last = int(&c.cmds(&["DBSIZE"]));
+        if last == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = expired_at.elapsed();
+    eprintln!(
+        "{present} keys expiring together reclaimed in {:.2} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(last, 0, "active expiry left {last} keys after {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "active expiry too slow: {took:?}"
+    );
+}
+
 #[test]
 fn scan_returns_every_stable_key_despite_concurrent_churn() {
     let srv = common::ferrodis(&[]);
