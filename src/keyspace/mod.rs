@@ -211,6 +211,16 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Locks shard `s` of database `db` (for commands that lock shards one at a time
+    /// themselves, such as SCAN; release it with [`Txn::unlock_all`] before the next).
+    pub fn lock_shard(&mut self, db: usize, s: usize) {
+        let id = db * SHARDS + s;
+        if !self.guards.iter().any(|(g, _)| *g == id) {
+            let guard = self.ks.dbs[db].shards[s].lock();
+            self.guards.push((id, guard));
+        }
+    }
+
     /// Releases every shard lock (used between steps of commands such as SCAN).
     pub fn unlock_all(&mut self) {
         self.guards.clear();

@@ -10,6 +10,7 @@ pub use string::StrValue;
 ///
 /// The enum is kept at 24 bytes: variants hold at most one pointer-sized payload pair,
 /// larger structures are boxed.
+#[derive(Clone)]
 pub enum Value {
     Str(StrValue),
 }

@@ -18,6 +18,7 @@ use crate::util::num::parse_i64;
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 pub const EMBSTR_LIMIT: usize = 44;
 
+#[derive(Clone)]
 pub enum StrValue {
     Int(i64),
     /// An unmodified string, exactly sized (`embstr` up to 44 bytes, `raw` above).
