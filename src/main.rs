@@ -63,11 +63,7 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("ferrodis-io")
-        .build()
-    {
+    let runtime = match build_runtime() {
         Ok(r) => r,
         Err(e) => {
             log::warning(&format!("Failed to start the runtime: {e}"));
@@ -76,6 +72,29 @@ fn main() {
     };
     let code = runtime.block_on(run(srv, bind, port, backlog));
     std::process::exit(code);
+}
+
+/// The I/O runtime: one tokio worker thread per core (override with the environment
+/// variable `FERRODIS_THREADS`; 1 selects a single-threaded runtime, Redis's model).
+fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = std::env::var("FERRODIS_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .thread_name("ferrodis-io")
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("ferrodis-io")
+            .build(),
+    }
 }
 
 async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
