@@ -42,11 +42,14 @@ def read_tsv(name, ncols):
 
 
 def arg(a):
-    out = {"name": a["name"], "type": a["type"]}
+    # Redis lower-cases argument names and upper-cases tokens when it builds its table.
+    out = {"name": a["name"].lower(), "type": a["type"]}
     if "key_spec_index" in a:
         out["key_spec_index"] = a["key_spec_index"]
     if "token" in a:
-        out["token"] = a["token"]
+        # Redis's generated C source turns the token `""` (MIGRATE's empty key) into
+        # an empty string; reproduce what the server replies.
+        out["token"] = "" if a["token"] == '""' else a["token"].upper()
     if "since" in a:
         out["since"] = a["since"]
     if "deprecated_since" in a:

@@ -166,10 +166,7 @@ pub fn write_docs(out: &mut Reply, cmd: &Command, parent: Option<&Command>) {
 }
 
 /// Looks a command up by full name (`get`, `CONFIG|GET`), as COMMAND INFO/DOCS do.
-fn lookup_full(
-    ctx: &Ctx,
-    name: &[u8],
-) -> Option<(&'static Command, Option<&'static Command>)> {
+fn lookup_full(ctx: &Ctx, name: &[u8]) -> Option<(&'static Command, Option<&'static Command>)> {
     let mut parts = name.split(|&b| b == b'|');
     let base = ctx.srv.commands.lookup(parts.next()?)?;
     let Some(sub) = parts.next() else {
