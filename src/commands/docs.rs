@@ -227,22 +227,23 @@ pub fn names() -> Vec<&'static str> {
 impl KeySpec {
     /// Argument indexes of the keys this spec finds in `args` (args[0] is the command
     /// name; for subcommands too, positions count from the container's name), following
-    /// Redis's `getKeysUsingKeySpecs`. `None` when the spec cannot tell (unknown search
-    /// or find, or a bad key count).
+    /// Redis's `getKeysUsingKeySpecs`: `Some(vec![])` when a keyword is absent, `None`
+    /// when the spec cannot tell (unknown search, bad key count, out of range).
     pub fn find(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
         let argc = args.len() as i64;
         let first = match &self.begin {
             BeginSearch::Unknown => return None,
             BeginSearch::Index(i) => *i,
             BeginSearch::Keyword { keyword, startfrom } => {
-                let (start, end, step) = if *startfrom >= 0 {
-                    (*startfrom, argc - 1, 1)
+                let start = if *startfrom > 0 {
+                    *startfrom
                 } else {
-                    (argc + startfrom, 1, -1)
+                    argc + startfrom
                 };
+                let end = if *startfrom > 0 { argc - 1 } else { 0 };
                 let mut i = start;
                 let mut found = None;
-                while (step > 0 && i <= end) || (step < 0 && i >= end) {
+                while i != end {
                     if i < 0 || i >= argc {
                         break;
                     }
@@ -250,12 +251,15 @@ impl KeySpec {
                         found = Some(i + 1);
                         break;
                     }
-                    i += step;
+                    i += if start <= end { 1 } else { -1 };
                 }
-                found?
+                match found {
+                    Some(f) => f,
+                    None => return Some(Vec::new()),
+                }
             }
         };
-        let (first, last, step) = match self.find {
+        let (last, step) = match self.find {
             FindKeys::Unknown => return None,
             FindKeys::Range {
                 lastkey,
@@ -264,12 +268,12 @@ impl KeySpec {
             } => {
                 let last = if lastkey >= 0 {
                     first + lastkey
-                } else if limit <= 1 {
+                } else if limit == 0 {
                     argc + lastkey
                 } else {
                     first + ((argc - first) / limit + lastkey)
                 };
-                (first, last, step)
+                (last, step)
             }
             FindKeys::Keynum {
                 keynumidx,
@@ -282,27 +286,13 @@ impl KeySpec {
                 }
                 let n = std::str::from_utf8(args[idx as usize])
                     .ok()
-                    .and_then(|t| t.parse::<i64>().ok())?;
-                if n < 0 {
-                    return None;
-                }
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .filter(|&n| n >= 0)?;
                 let f = first + firstkey;
-                (f, f + n.saturating_mul(step) - 1, step)
+                return collect(f, f.saturating_add(n) - 1, step, argc);
             }
         };
-        let mut out = Vec::new();
-        if step <= 0 {
-            return Some(out);
-        }
-        let mut i = first;
-        while i <= last {
-            if i < 1 || i >= argc {
-                return None;
-            }
-            out.push(i as usize);
-            i += step;
-        }
-        Some(out)
+        collect(first, last, step, argc)
     }
 
     /// COMMAND INFO's map for this spec.
@@ -381,6 +371,20 @@ impl KeySpec {
             }
         }
     }
+}
+
+/// Positions `first..=last` every `step`, or `None` when the range is out of bounds
+/// (Redis treats that as a syntax error of the command line).
+fn collect(first: i64, last: i64, step: i64, argc: i64) -> Option<Vec<usize>> {
+    if last >= argc || last < first || first >= argc || first < 1 || step <= 0 {
+        return None;
+    }
+    Some(
+        (first..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect(),
+    )
 }
 
 /// A set of status strings (how Redis replies with flag lists).

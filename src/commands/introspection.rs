@@ -303,13 +303,27 @@ fn keys_and_flags(ctx: &Ctx, target: &[&[u8]]) -> Result<Vec<(usize, Vec<String>
             .ok_or_else(invalid)?;
         (sub, Some(base))
     };
-    let doc = docs::get(&full_name(cmd, parent));
-    let specs = doc.map(|d| &d.key_specs[..]).unwrap_or(&[]);
+    command_keys(cmd, parent, target)
+}
+
+/// The keys of the command line `target` (which starts at the command name) for `cmd`
+/// (a subcommand of `parent`), with each key's flags, as COMMAND GETKEYSANDFLAGS
+/// reports them; or its error.
+pub fn command_keys(
+    cmd: &Command,
+    parent: Option<&Command>,
+    target: &[&[u8]],
+) -> Result<Vec<(usize, Vec<String>)>, RError> {
+    let full = full_name(cmd, parent);
+    let specs = docs::get(&full).map(|d| &d.key_specs[..]).unwrap_or(&[]);
+    let is_key = |s: &&docs::KeySpec| !s.flags.iter().any(|f| f == "not_key");
+    let has_keyspec = specs.iter().any(|s| is_key(&s));
     let has_keys = cmd.getkeys.is_some()
-        || cmd.first_key > 0
-        || specs
-            .iter()
-            .any(|s| !s.flags.iter().any(|f| f == "not_key"));
+        || if specs.is_empty() {
+            cmd.first_key > 0
+        } else {
+            has_keyspec
+        };
     if !has_keys {
         return Err(RError::raw("ERR The command has no key arguments"));
     }
@@ -319,27 +333,66 @@ fn keys_and_flags(ctx: &Ctx, target: &[&[u8]]) -> Result<Vec<(usize, Vec<String>
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let idx = cmd.key_indexes(target);
-    if idx.is_empty() && !cmd.has(NO_MANDATORY_KEYS) {
-        return Err(RError::raw("ERR Invalid arguments specified for command"));
-    }
-    let full = full_name(cmd, parent);
-    let found: Vec<Option<Vec<usize>>> = specs.iter().map(|s| s.find(target)).collect();
-    Ok(idx
-        .into_iter()
-        .filter(|&i| i < target.len())
-        .map(|i| {
-            let flags = variable_key_flags(&full, target).unwrap_or_else(|| {
+    // Keys found by each key spec (None: the spec cannot tell).
+    let found: Vec<Option<Vec<usize>>> = specs
+        .iter()
+        .map(|s| {
+            if is_key(&s) {
+                s.find(target)
+            } else {
+                Some(Vec::new())
+            }
+        })
+        .collect();
+    let from_specs = |partial: bool| -> Option<Vec<(usize, Vec<String>)>> {
+        let mut out = Vec::new();
+        for (s, f) in specs.iter().zip(&found) {
+            // An incomplete spec may miss keys: only good for a best effort.
+            if !partial && s.flags.iter().any(|f| f == "incomplete") {
+                return None;
+            }
+            match f {
+                Some(keys) => out.extend(keys.iter().map(|&i| (i, s.flags.clone()))),
+                None if partial => {}
+                None => return None,
+            }
+        }
+        Some(out)
+    };
+    let varflags = specs
+        .iter()
+        .any(|s| s.flags.iter().any(|f| f == "variable_flags"));
+    // Like Redis: key specs when they are reliable, else the command's own key
+    // extraction, else whatever the specs can tell, else the legacy range.
+    let mut keys = match (has_keyspec && !varflags)
+        .then(|| from_specs(false))
+        .flatten()
+    {
+        Some(k) => k,
+        None if cmd.getkeys.is_some() || specs.is_empty() => cmd
+            .key_indexes(target)
+            .into_iter()
+            .filter(|&i| i < target.len())
+            .map(|i| {
                 let spec = found
                     .iter()
                     .position(|f| f.as_ref().is_some_and(|v| v.contains(&i)))
                     .and_then(|n| specs.get(n))
                     .or(specs.first());
-                spec.map(|s| s.flags.clone()).unwrap_or_default()
-            });
-            (i, flags)
-        })
-        .collect())
+                (i, spec.map(|s| s.flags.clone()).unwrap_or_default())
+            })
+            .collect(),
+        None => from_specs(true).unwrap_or_default(),
+    };
+    if let Some(flags) = variable_key_flags(&full, target) {
+        for k in &mut keys {
+            k.1 = flags.clone();
+        }
+    }
+    if keys.is_empty() && !cmd.has(NO_MANDATORY_KEYS) {
+        return Err(RError::raw("ERR Invalid arguments specified for command"));
+    }
+    Ok(keys)
 }
 
 /// Key flags of the commands whose key spec says `variable_flags`: they depend on the
