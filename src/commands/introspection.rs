@@ -485,3 +485,93 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::reply::Proto;
+
+    fn entry(name: &str) -> &'static Command {
+        crate::commands::table::CommandTable::new()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not in the table"))
+    }
+
+    /// RESP3 bytes of `COMMAND INFO get` as the reference server (7.0.15, same as 7.2
+    /// for GET) sends them after `HELLO 3`: sets for flags, categories, tips and key
+    /// specs, maps inside key specs, an empty set for no subcommands.
+    #[test]
+    fn info_resp3_shape_matches_redis() {
+        let mut r = Reply::new(Proto::Resp3);
+        write_info(&mut r, entry("get"), None);
+        let want = "*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+            ~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n\
+            +access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n\
+            %1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n\
+            $4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n\
+            ~0\r\n";
+        assert_eq!(String::from_utf8_lossy(&r.buf), want);
+    }
+
+    #[test]
+    fn info_of_a_container_nests_subcommands_as_an_array() {
+        let mut r = Reply::new(Proto::Resp3);
+        let cmd = entry("command");
+        write_info(&mut r, cmd, None);
+        let s = String::from_utf8_lossy(&r.buf).into_owned();
+        assert!(s.starts_with("*10\r\n$7\r\ncommand\r\n:-1\r\n~2\r\n+loading\r\n+stale\r\n"));
+        let subs = format!(
+            "~0\r\n*{}\r\n*10\r\n$13\r\ncommand|count\r\n",
+            cmd.subcommands.len()
+        );
+        assert!(s.contains(&subs), "{s}");
+    }
+
+    /// COMMAND DOCS: a map per command; arguments an array of maps with flags as a set;
+    /// subcommands a map keyed by full name.
+    #[test]
+    fn docs_resp3_shape() {
+        let mut r = Reply::new(Proto::Resp3);
+        write_docs(&mut r, entry("get"), None);
+        let s = String::from_utf8_lossy(&r.buf).into_owned();
+        assert!(s.starts_with("%4\r\n$7\r\nsummary\r\n"), "{s}");
+        assert!(s.contains(
+            "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n\
+             $12\r\ndisplay_text\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n"
+        ));
+        let mut r = Reply::new(Proto::Resp3);
+        write_docs(&mut r, entry("set"), None);
+        let s = String::from_utf8_lossy(&r.buf).into_owned();
+        assert!(s.contains("$5\r\nflags\r\n~1\r\n+optional\r\n"), "{s}");
+        let mut r = Reply::new(Proto::Resp3);
+        let cmd = entry("command");
+        write_docs(&mut r, cmd, None);
+        let s = String::from_utf8_lossy(&r.buf).into_owned();
+        let subs = format!(
+            "$11\r\nsubcommands\r\n%{}\r\n$13\r\ncommand|count\r\n%",
+            cmd.subcommands.len()
+        );
+        assert!(s.contains(&subs), "{s}");
+        // RESP2: the same maps flattened.
+        let mut r = Reply::new(Proto::Resp2);
+        write_docs(&mut r, entry("get"), None);
+        assert!(r.buf.starts_with(b"*8\r\n$7\r\nsummary\r\n"));
+    }
+
+    #[test]
+    fn acl_categories_add_implicit_ones_in_redis_order() {
+        let c = Command::new("x", 1, WRITE | ADMIN, crate::commands::container).acl(&["keyspace"]);
+        assert_eq!(
+            acl_categories(&c),
+            ["keyspace", "write", "admin", "slow", "dangerous"]
+        );
+        let c = Command::new(
+            "y",
+            1,
+            READONLY | FAST | BLOCKING,
+            crate::commands::container,
+        )
+        .acl(&["@list"]);
+        assert_eq!(acl_categories(&c), ["read", "list", "fast", "blocking"]);
+    }
+}
