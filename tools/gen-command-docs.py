@@ -108,6 +108,8 @@ def main():
             full = f"{container}|{name.lower()}" if container else name.lower()
             if full not in summaries:
                 sys.exit(f"no summary for {full} in tools/summaries.tsv")
+            if summaries[full].strip(". ").lower() == c.get("summary", "").strip(". ").lower():
+                sys.exit(f"the summary of {full} is Redis's text: write our own")
             e = {"summary": summaries[full], "since": c["since"],
                  "group": c["group"].replace("_", "-")}
             doc_flags = [f.lower() for f in c.get("doc_flags", [])]
