@@ -4,7 +4,7 @@ use super::{args, flags::*, CmdResult, Command, Ctx, RError};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("ping", -1, FAST | SENTINEL, ping).acl(&["fast", "connection"]),
-    Command::new("echo", 2, FAST, echo).acl(&["fast", "connection"]),
+    Command::new("echo", 2, LOADING | STALE | FAST, echo).acl(&["fast", "connection"]),
     Command::new("quit", -1, ALLOW_BUSY | NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, quit)
         .acl(&["fast", "connection"]),
     Command::new("select", 2, LOADING | STALE | FAST, select).acl(&["fast", "connection"]),

@@ -186,8 +186,8 @@ pub struct Command {
     pub lock: Lock,
     pub handler: Handler,
     pub getkeys: Option<GetKeys>,
-    /// Subcommands (CONFIG GET, CLIENT LIST, ...); the container's handler is unused
-    /// when this is non-empty.
+    /// Subcommands (CONFIG GET, CLIENT LIST, ...); the container's handler only runs
+    /// when it is called alone and its arity allows that (plain `COMMAND`).
     pub subcommands: &'static [Command],
     pub stats: CmdStats,
 }

@@ -112,10 +112,10 @@ impl CommandTable {
             return Ok((cmd, None));
         }
         if args.len() < 2 {
-            return Err(RError::owned(format!(
-                "ERR wrong number of arguments for '{}' command",
-                cmd.name
-            )));
+            // A container alone runs its own handler if its arity allows (COMMAND);
+            // otherwise this is the usual arity error.
+            check_arity(cmd, None, args.len())?;
+            return Ok((cmd, None));
         }
         let sub_name = args[1].to_ascii_lowercase();
         let sub = cmd
