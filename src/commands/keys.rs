@@ -554,3 +554,59 @@ fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Keyspace;
+    use crate::types::{StrValue, Value};
+
+    #[test]
+    fn notouch_lookup_counts_stats_but_keeps_lru() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::exclusive(&ks, 1_000_000);
+        t.set(0, b"k", Value::Str(StrValue::from_bytes(b"v")), false);
+        t.now = 5_000_000;
+        assert!(lookup_notouch(&mut t, 0, b"k").is_some());
+        assert!(lookup_notouch(&mut t, 0, b"nope").is_none());
+        assert_eq!(t.peek(0, b"k").map(|e| e.lru), Some(lru_clock(1_000_000)));
+        drop(t); // release the shard locks the view holds
+        let hits = ks.dbs[0].shards.iter().map(|s| s.lock().hits).sum::<u64>();
+        let misses = ks.dbs[0]
+            .shards
+            .iter()
+            .map(|s| s.lock().misses)
+            .sum::<u64>();
+        assert_eq!((hits, misses), (1, 1));
+    }
+
+    #[test]
+    fn int32_arguments() {
+        assert_eq!(int32_arg(b"-2147483648", None), Ok(i32::MIN));
+        assert!(int32_arg(b"2147483648", None)
+            .is_err_and(|e| e.0.contains("must between -2147483648 and 2147483647")));
+        assert_eq!(int32_arg(b"x", None), Err(errors::NOT_INT));
+        assert_eq!(
+            int32_arg(b"2147483648", Some("ERR invalid first DB index")),
+            Err(RError::raw("ERR invalid first DB index"))
+        );
+        assert_eq!(db_arg(b"3", 16), Ok(3));
+        assert_eq!(db_arg(b"16", 16), Err(errors::DB_RANGE));
+        assert_eq!(db_arg(b"-1", 16), Err(errors::DB_RANGE));
+    }
+
+    #[test]
+    fn expire_option_errors() {
+        let argv: Vec<&[u8]> = vec![b"expire", b"k", b"10", b"nx", b"gt"];
+        assert!(expire_flags(&argv).is_err_and(|e| e.0.starts_with("ERR NX and XX")));
+        let argv: Vec<&[u8]> = vec![b"expire", b"k", b"10", b"gt", b"LT"];
+        assert!(expire_flags(&argv).is_err_and(|e| e.0.starts_with("ERR GT and LT")));
+        let argv: Vec<&[u8]> = vec![b"expire", b"k", b"10", b"x\0y"];
+        assert_eq!(
+            expire_flags(&argv),
+            Err(RError::raw("ERR Unsupported option x"))
+        );
+        let argv: Vec<&[u8]> = vec![b"expire", b"k", b"10", b"xx", b"GT"];
+        assert_eq!(expire_flags(&argv), Ok(EXPIRE_XX | EXPIRE_GT));
+    }
+}
