@@ -54,7 +54,13 @@ use Kind::*;
 /// Every directive of Redis 7.0 (names and defaults as `CONFIG GET *` prints them on a
 /// server started without a configuration file).
 pub static DIRECTIVES: &[Directive] = &[
-    d("acl-pubsub-default", &[], Enum(&["allchannels", "resetchannels"]), "resetchannels", true),
+    d(
+        "acl-pubsub-default",
+        &[],
+        Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        true,
+    ),
     d("aclfile", &[], Str, "", false),
     d("acllog-max-len", &[], Int, "128", true),
     d("active-defrag-cycle-max", &[], Int, "25", true),
@@ -74,8 +80,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d("aof-use-rdb-preamble", &[], Bool, "yes", true),
     d("aof_rewrite_cpulist", &[], Str, "", false),
     d("appenddirname", &[], Str, "appendonlydir", false),
-    d("appendfilename", &[], Str, "appendonly.aof", true),
-    d("appendfsync", &[], Enum(&["always", "everysec", "no"]), "everysec", true),
+    d("appendfilename", &[], Str, "appendonly.aof", false),
+    d(
+        "appendfsync",
+        &[],
+        Enum(&["everysec", "always", "no"]),
+        "everysec",
+        true,
+    ),
     d("appendonly", &[], Bool, "no", true),
     d("auto-aof-rewrite-min-size", &[], Mem, "67108864", true),
     d("auto-aof-rewrite-percentage", &[], Int, "100", true),
@@ -83,10 +95,28 @@ pub static DIRECTIVES: &[Directive] = &[
     d("bind", &[], Special, "* -::*", true),
     d("bind-source-addr", &[], Str, "", true),
     d("bio_cpulist", &[], Str, "", false),
-    d("busy-reply-threshold", &["lua-time-limit"], Int, "5000", true),
-    d("client-output-buffer-limit", &[], Special, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
+    d(
+        "busy-reply-threshold",
+        &["lua-time-limit"],
+        Int,
+        "5000",
+        true,
+    ),
+    d(
+        "client-output-buffer-limit",
+        &[],
+        Special,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+    ),
     d("client-query-buffer-limit", &[], Mem, "1073741824", true),
-    d("cluster-allow-pubsubshard-when-down", &[], Bool, "yes", true),
+    d(
+        "cluster-allow-pubsubshard-when-down",
+        &[],
+        Bool,
+        "yes",
+        true,
+    ),
     d("cluster-allow-reads-when-down", &[], Bool, "no", true),
     d("cluster-allow-replica-migration", &[], Bool, "yes", true),
     d("cluster-announce-bus-port", &[], Int, "0", true),
@@ -100,32 +130,86 @@ pub static DIRECTIVES: &[Directive] = &[
     d("cluster-migration-barrier", &[], Int, "1", true),
     d("cluster-node-timeout", &[], Int, "15000", true),
     d("cluster-port", &[], Int, "0", false),
-    d("cluster-preferred-endpoint-type", &[], Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", true),
-    d("cluster-replica-no-failover", &["cluster-slave-no-failover"], Bool, "no", true),
-    d("cluster-replica-validity-factor", &["cluster-slave-validity-factor"], Int, "10", true),
+    d(
+        "cluster-preferred-endpoint-type",
+        &[],
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        true,
+    ),
+    d(
+        "cluster-replica-no-failover",
+        &["cluster-slave-no-failover"],
+        Bool,
+        "no",
+        true,
+    ),
+    d(
+        "cluster-replica-validity-factor",
+        &["cluster-slave-validity-factor"],
+        Int,
+        "10",
+        true,
+    ),
     d("cluster-require-full-coverage", &[], Bool, "yes", true),
-    d("crash-log-enabled", &[], Bool, "yes", false),
-    d("crash-memcheck-enabled", &[], Bool, "yes", false),
+    d("crash-log-enabled", &[], Bool, "yes", true),
+    d("crash-memcheck-enabled", &[], Bool, "yes", true),
     d("daemonize", &[], Bool, "no", false),
     d("databases", &[], Int, "16", false),
     d("dbfilename", &[], Str, "dump.rdb", true),
     d("dir", &[], Special, "", true),
     d("disable-thp", &[], Bool, "yes", false),
     d("dynamic-hz", &[], Bool, "yes", true),
-    d("enable-debug-command", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-module-command", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-protected-configs", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("hash-max-listpack-entries", &["hash-max-ziplist-entries"], Int, "512", true),
-    d("hash-max-listpack-value", &["hash-max-ziplist-value"], Mem, "64", true),
+    d(
+        "enable-debug-command",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-module-command",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-protected-configs",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "hash-max-listpack-entries",
+        &["hash-max-ziplist-entries"],
+        Int,
+        "512",
+        true,
+    ),
+    d(
+        "hash-max-listpack-value",
+        &["hash-max-ziplist-value"],
+        Mem,
+        "64",
+        true,
+    ),
     d("hll-sparse-max-bytes", &[], Mem, "3000", true),
     d("hz", &[], Int, "10", true),
-    d("ignore-warnings", &[], Str, "", false),
+    d("ignore-warnings", &[], Str, "", true),
     d("io-threads", &[], Int, "1", false),
     d("io-threads-do-reads", &[], Bool, "no", false),
-    d("jemalloc-bg-thread", &[], Bool, "yes", false),
+    d("jemalloc-bg-thread", &[], Bool, "yes", true),
     d("latency-monitor-threshold", &[], Int, "0", true),
     d("latency-tracking", &[], Bool, "yes", true),
-    d("latency-tracking-info-percentiles", &[], Special, "50 99 99.9", true),
+    d(
+        "latency-tracking-info-percentiles",
+        &[],
+        Special,
+        "50 99 99.9",
+        true,
+    ),
     d("lazyfree-lazy-eviction", &[], Bool, "no", true),
     d("lazyfree-lazy-expire", &[], Bool, "no", true),
     d("lazyfree-lazy-server-del", &[], Bool, "no", true),
@@ -134,70 +218,195 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lfu-decay-time", &[], Int, "1", true),
     d("lfu-log-factor", &[], Int, "10", true),
     d("list-compress-depth", &[], Int, "0", true),
-    d("list-max-listpack-size", &["list-max-ziplist-size"], Int, "-2", true),
+    d(
+        "list-max-listpack-size",
+        &["list-max-ziplist-size"],
+        Int,
+        "-2",
+        true,
+    ),
     d("logfile", &[], Str, "", false),
-    d("loglevel", &[], Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true),
+    d(
+        "loglevel",
+        &[],
+        Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+        true,
+    ),
     d("masterauth", &[], Str, "", true),
     d("masteruser", &[], Str, "", true),
     d("maxclients", &[], Int, "10000", true),
     d("maxmemory", &[], Mem, "0", true),
     d("maxmemory-clients", &[], Mem, "0", true),
     d("maxmemory-eviction-tenacity", &[], Int, "10", true),
-    d("maxmemory-policy", &[], Enum(&["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction", true),
+    d(
+        "maxmemory-policy",
+        &[],
+        Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "noeviction",
+        true,
+    ),
     d("maxmemory-samples", &[], Int, "5", true),
-    d("min-replicas-max-lag", &["min-slaves-max-lag"], Int, "10", true),
-    d("min-replicas-to-write", &["min-slaves-to-write"], Int, "0", true),
+    d(
+        "min-replicas-max-lag",
+        &["min-slaves-max-lag"],
+        Int,
+        "10",
+        true,
+    ),
+    d(
+        "min-replicas-to-write",
+        &["min-slaves-to-write"],
+        Int,
+        "0",
+        true,
+    ),
     d("no-appendfsync-on-rewrite", &[], Bool, "no", true),
     d("notify-keyspace-events", &[], Special, "", true),
-    d("oom-score-adj", &[], Enum(&["no", "yes", "relative", "absolute"]), "no", true),
-    d("oom-score-adj-values", &[], Special, "0 200 800", false),
+    d(
+        "oom-score-adj",
+        &[],
+        Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+        true,
+    ),
+    d("oom-score-adj-values", &[], Special, "0 200 800", true),
     d("pidfile", &[], Str, "", false),
     d("port", &[], Int, "6379", true),
-    d("proc-title-template", &[], Str, "{title} {listen-addr} {server-mode}", true),
-    d("propagation-error-behavior", &[], Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", true),
+    d(
+        "proc-title-template",
+        &[],
+        Str,
+        "{title} {listen-addr} {server-mode}",
+        true,
+    ),
+    d(
+        "propagation-error-behavior",
+        &[],
+        Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+        true,
+    ),
     d("protected-mode", &[], Bool, "yes", true),
     d("proto-max-bulk-len", &[], Mem, "536870912", true),
     d("rdb-del-sync-files", &[], Bool, "no", true),
     d("rdb-save-incremental-fsync", &[], Bool, "yes", true),
-    d("rdbchecksum", &[], Bool, "yes", true),
+    d("rdbchecksum", &[], Bool, "yes", false),
     d("rdbcompression", &[], Bool, "yes", true),
     d("repl-backlog-size", &[], Mem, "1048576", true),
     d("repl-backlog-ttl", &[], Int, "3600", true),
     d("repl-disable-tcp-nodelay", &[], Bool, "no", true),
-    d("repl-diskless-load", &[], Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true),
+    d(
+        "repl-diskless-load",
+        &[],
+        Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        true,
+    ),
     d("repl-diskless-sync", &[], Bool, "yes", true),
     d("repl-diskless-sync-delay", &[], Int, "5", true),
     d("repl-diskless-sync-max-replicas", &[], Int, "0", true),
-    d("repl-ping-replica-period", &["repl-ping-slave-period"], Int, "10", true),
+    d(
+        "repl-ping-replica-period",
+        &["repl-ping-slave-period"],
+        Int,
+        "10",
+        true,
+    ),
     d("repl-timeout", &[], Int, "60", true),
     d("replica-announce-ip", &["slave-announce-ip"], Str, "", true),
-    d("replica-announce-port", &["slave-announce-port"], Int, "0", true),
+    d(
+        "replica-announce-port",
+        &["slave-announce-port"],
+        Int,
+        "0",
+        true,
+    ),
     d("replica-announced", &[], Bool, "yes", true),
     d("replica-ignore-disk-write-errors", &[], Bool, "no", true),
-    d("replica-ignore-maxmemory", &["slave-ignore-maxmemory"], Bool, "yes", true),
-    d("replica-lazy-flush", &["slave-lazy-flush"], Bool, "no", true),
+    d(
+        "replica-ignore-maxmemory",
+        &["slave-ignore-maxmemory"],
+        Bool,
+        "yes",
+        true,
+    ),
+    d(
+        "replica-lazy-flush",
+        &["slave-lazy-flush"],
+        Bool,
+        "no",
+        true,
+    ),
     d("replica-priority", &["slave-priority"], Int, "100", true),
     d("replica-read-only", &["slave-read-only"], Bool, "yes", true),
-    d("replica-serve-stale-data", &["slave-serve-stale-data"], Bool, "yes", true),
-    d("replicaof", &["slaveof"], Special, "", true),
+    d(
+        "replica-serve-stale-data",
+        &["slave-serve-stale-data"],
+        Bool,
+        "yes",
+        true,
+    ),
+    d("replicaof", &["slaveof"], Special, "", false),
     d("requirepass", &[], Str, "", true),
-    d("sanitize-dump-payload", &[], Enum(&["no", "yes", "clients"]), "no", true),
+    d(
+        "sanitize-dump-payload",
+        &[],
+        Enum(&["no", "yes", "clients"]),
+        "no",
+        true,
+    ),
     d("save", &[], Special, "3600 1 300 100 60 10000", true),
     d("server_cpulist", &[], Str, "", false),
     d("set-max-intset-entries", &[], Int, "512", true),
     d("set-proc-title", &[], Bool, "yes", false),
-    d("shutdown-on-sigint", &[], Enum(&["default", "save", "nosave", "now", "force"]), "default", true),
-    d("shutdown-on-sigterm", &[], Enum(&["default", "save", "nosave", "now", "force"]), "default", true),
+    d(
+        "shutdown-on-sigint",
+        &[],
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+        true,
+    ),
+    d(
+        "shutdown-on-sigterm",
+        &[],
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+        true,
+    ),
     d("shutdown-timeout", &[], Int, "10", true),
     d("slowlog-log-slower-than", &[], Int, "10000", true),
     d("slowlog-max-len", &[], Int, "128", true),
-    d("socket-mark-id", &[], Int, "0", true),
+    d("socket-mark-id", &[], Int, "0", false),
     d("stop-writes-on-bgsave-error", &[], Bool, "yes", true),
     d("stream-node-max-bytes", &[], Mem, "4096", true),
     d("stream-node-max-entries", &[], Int, "100", true),
-    d("supervised", &[], Enum(&["upstart", "systemd", "auto", "no"]), "no", false),
+    d(
+        "supervised",
+        &[],
+        Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        false,
+    ),
     d("syslog-enabled", &[], Bool, "no", false),
-    d("syslog-facility", &[], Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", false),
+    d(
+        "syslog-facility",
+        &[],
+        Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        ]),
+        "local0",
+        false,
+    ),
     d("syslog-ident", &[], Str, "redis", false),
     d("tcp-backlog", &[], Int, "511", false),
     d("tcp-keepalive", &[], Int, "300", true),
@@ -211,26 +420,49 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tls-client-cert-file", &[], Str, "", true),
     d("tls-client-key-file", &[], Str, "", true),
     d("tls-client-key-file-pass", &[], Str, "", true),
-    d("tls-cluster", &[], Bool, "no", false),
+    d("tls-cluster", &[], Bool, "no", true),
     d("tls-dh-params-file", &[], Str, "", true),
     d("tls-key-file", &[], Str, "", true),
     d("tls-key-file-pass", &[], Str, "", true),
     d("tls-port", &[], Int, "0", true),
     d("tls-prefer-server-ciphers", &[], Bool, "no", true),
     d("tls-protocols", &[], Str, "", true),
-    d("tls-replication", &[], Bool, "no", false),
+    d("tls-replication", &[], Bool, "no", true),
     d("tls-session-cache-size", &[], Int, "20480", true),
     d("tls-session-cache-timeout", &[], Int, "300", true),
     d("tls-session-caching", &[], Bool, "yes", true),
     d("tracking-table-max-keys", &[], Int, "1000000", true),
     d("unixsocket", &[], Str, "", false),
     d("unixsocketperm", &[], Special, "0", false),
-    d("zset-max-listpack-entries", &["zset-max-ziplist-entries"], Int, "128", true),
-    d("zset-max-listpack-value", &["zset-max-ziplist-value"], Mem, "64", true),
+    d(
+        "zset-max-listpack-entries",
+        &["zset-max-ziplist-entries"],
+        Int,
+        "128",
+        true,
+    ),
+    d(
+        "zset-max-listpack-value",
+        &["zset-max-ziplist-value"],
+        Mem,
+        "64",
+        true,
+    ),
 ];
 
 /// Directives accepted in a configuration file but not stored as a single value.
-const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+const FILE_ONLY: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
+
+/// Directives CONFIG SET refuses unless `enable-protected-configs` allows it.
+pub fn is_protected(name: &str) -> bool {
+    matches!(name, "dir" | "dbfilename")
+}
 
 pub fn find(name: &str) -> Option<&'static Directive> {
     let n = name.to_ascii_lowercase();
@@ -276,6 +508,18 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         _ => return None,
     };
     num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// `maxmemory-clients`: a memory value or a percentage of `maxmemory` (`5%`).
+fn parse_memory_or_percent(s: &str) -> Option<String> {
+    if let Some(p) = s.strip_suffix('%') {
+        let n: u64 = p.parse().ok()?;
+        return Some(format!("{n}%"));
+    }
+    if s.is_empty() {
+        return Some("0".into());
+    }
+    parse_memory(s).map(|v| v.to_string())
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -324,8 +568,15 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (Redis {VERSION_REDIS}) ***")?;
-        writeln!(f, "Reading the configuration file, at line {}", self.line_no)?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Redis {VERSION_REDIS}) ***"
+        )?;
+        writeln!(
+            f,
+            "Reading the configuration file, at line {}",
+            self.line_no
+        )?;
         writeln!(f, ">>> '{}'", self.line)?;
         write!(f, "{}", self.msg)
     }
@@ -424,7 +675,8 @@ impl Config {
                 line: line.to_string(),
                 msg,
             };
-            let argv = split_line(line).ok_or_else(|| err("Unbalanced quotes in configuration line".into()))?;
+            let argv = split_line(line)
+                .ok_or_else(|| err("Unbalanced quotes in configuration line".into()))?;
             if argv.is_empty() {
                 continue;
             }
@@ -443,7 +695,8 @@ impl Config {
                     if argv.len() != 3 {
                         return Err(err("wrong number of arguments".into()));
                     }
-                    self.renames.push((argv[1].to_ascii_lowercase(), argv[2].clone()));
+                    self.renames
+                        .push((argv[1].to_ascii_lowercase(), argv[2].clone()));
                     continue;
                 }
                 "loadmodule" => {
@@ -479,18 +732,24 @@ impl Config {
                         if b { "yes" } else { "no" }.to_string()
                     }
                     Int => {
-                        let v: i64 = a
-                            .parse()
-                            .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                        let v: i64 = a.parse().map_err(|_| {
+                            "argument couldn't be parsed into an integer".to_string()
+                        })?;
                         let (lo, hi) = int_range(d.name);
                         if v < lo || v > hi {
-                            return Err(format!("argument must be between {lo} and {hi} inclusive"));
+                            return Err(format!(
+                                "argument must be between {lo} and {hi} inclusive"
+                            ));
                         }
                         v.to_string()
                     }
                     Mem => {
-                        if d.name == "maxmemory-clients" && a.ends_with('%') {
-                            a.clone()
+                        if d.name == "maxmemory-clients" {
+                            parse_memory_or_percent(a)
+                                .ok_or("argument must be a memory or percent value")?
+                        } else if a.is_empty() {
+                            // Redis's memtoull reads an empty string as 0.
+                            "0".to_string()
                         } else {
                             parse_memory(a)
                                 .ok_or("argument must be a memory value")?
@@ -523,7 +782,7 @@ impl Config {
                     return Ok(String::new());
                 }
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.len() % 2 != 0 {
+                if !parts.len().is_multiple_of(2) {
                     return Err("Invalid save parameters".into());
                 }
                 for p in &parts {
@@ -554,7 +813,7 @@ impl Config {
             }
             "client-output-buffer-limit" => {
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.is_empty() || parts.len() % 4 != 0 {
+                if parts.is_empty() || !parts.len().is_multiple_of(4) {
                     return Err("Wrong number of arguments in buffer limit configuration.".into());
                 }
                 let mut current: BTreeMap<&str, [String; 3]> = BTreeMap::new();
@@ -570,12 +829,22 @@ impl Config {
                         "normal" => "normal",
                         "slave" | "replica" => "slave",
                         "pubsub" => "pubsub",
-                        _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                        _ => {
+                            return Err(
+                                "Invalid client class specified in buffer limit configuration."
+                                    .into(),
+                            )
+                        }
                     };
                     let hard = parse_memory(c[1]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
                     let soft = parse_memory(c[2]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
-                    let secs: u64 = c[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
-                    current.insert(class, [hard.to_string(), soft.to_string(), secs.to_string()]);
+                    let secs: u64 = c[3].parse().map_err(|_| {
+                        "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    })?;
+                    current.insert(
+                        class,
+                        [hard.to_string(), soft.to_string(), secs.to_string()],
+                    );
                 }
                 let mut out = Vec::new();
                 for class in ["normal", "slave", "pubsub"] {
@@ -641,6 +910,72 @@ impl Config {
         self.get(name).as_deref() == Some("yes")
     }
 
+    /// The configuration file rewritten for CONFIG REWRITE: comments and lines Ferrodis
+    /// does not store (include, rename-command, ...) stay; each known directive keeps its
+    /// first line, updated to the current value; directives changed from their default
+    /// but absent from the file are appended after Redis's marker comment.
+    pub fn rewrite_text(&self, original: &str) -> String {
+        const MARKER: &str = "# Generated by CONFIG REWRITE";
+        let mut out = String::new();
+        let mut written = std::collections::HashSet::new();
+        for raw in original.lines() {
+            if raw.trim() == MARKER {
+                continue;
+            }
+            let line = raw.trim();
+            let d = if line.is_empty() || line.starts_with('#') {
+                None
+            } else {
+                split_line(line)
+                    .and_then(|a| a.first().cloned())
+                    .and_then(|n| find(&n))
+            };
+            match d {
+                Some(d) => {
+                    if written.insert(d.name) {
+                        out.push_str(&self.directive_line(d));
+                        out.push('\n');
+                    }
+                }
+                None => {
+                    out.push_str(raw);
+                    out.push('\n');
+                }
+            }
+        }
+        let mut extra = String::new();
+        for d in DIRECTIVES {
+            if written.contains(d.name) || matches!(d.name, "dir") {
+                continue;
+            }
+            let v = self.values.get(d.name).map(String::as_str).unwrap_or("");
+            if v != d.default {
+                extra.push_str(&self.directive_line(d));
+                extra.push('\n');
+            }
+        }
+        if !extra.is_empty() {
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            out.push_str(MARKER);
+            out.push('\n');
+            out.push_str(&extra);
+        }
+        out
+    }
+
+    fn directive_line(&self, d: &Directive) -> String {
+        let v = self.values.get(d.name).cloned().unwrap_or_default();
+        match d.kind {
+            // Multi-word values are written as separate arguments.
+            Special if d.name != "notify-keyspace-events" && !v.is_empty() => {
+                format!("{} {}", d.name, v)
+            }
+            _ => format!("{} {}", d.name, quote(&v)),
+        }
+    }
+
     /// `save` points as (seconds, changes) pairs.
     pub fn save_points(&self) -> Vec<(u64, u64)> {
         let v: Vec<u64> = self
@@ -658,7 +993,11 @@ impl Config {
 /// Quotes a command-line argument so that it survives `split_line` (Redis's
 /// `sdscatrepr` for arguments when composing options into config text).
 fn quote(a: &str) -> String {
-    if !a.is_empty() && !a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+    if !a.is_empty()
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
         return a.to_string();
     }
     let mut s = String::from("\"");
@@ -693,7 +1032,8 @@ pub mod notify {
     pub const LOADED: u32 = 1 << 12;
     pub const MODULE: u32 = 1 << 13;
     pub const NEW: u32 = 1 << 14;
-    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
 /// Parses a `notify-keyspace-events` string (Redis's `keyspaceEventsStringToFlags`).
@@ -782,7 +1122,15 @@ mod tests {
 
     #[test]
     fn command_line_options() {
-        let c = Config::from_args(&args(&["--port", "7001", "--save", "", "--maxmemory", "100mb"])).unwrap();
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7001",
+            "--save",
+            "",
+            "--maxmemory",
+            "100mb",
+        ]))
+        .unwrap();
         assert_eq!(c.str("port"), "7001");
         assert_eq!(c.str("save"), "");
         assert_eq!(c.str("maxmemory"), "104857600");
@@ -793,16 +1141,33 @@ mod tests {
         let e = Config::from_args(&args(&["--port", "7001", "--bogus", "1"])).unwrap_err();
         assert!(e.contains("at line 2"), "{e}");
         assert!(e.contains(">>> 'bogus 1'"), "{e}");
-        assert!(e.contains("Bad directive or wrong number of arguments"), "{e}");
+        assert!(
+            e.contains("Bad directive or wrong number of arguments"),
+            "{e}"
+        );
     }
 
     #[test]
     fn validation() {
         let mut c = Config::default();
-        assert_eq!(c.set("port", &args(&["x"]), false).unwrap_err(), "argument couldn't be parsed into an integer");
-        assert_eq!(c.set("appendonly", &args(&["maybe"]), false).unwrap_err(), "argument must be 'yes' or 'no'");
-        assert_eq!(c.set("databases", &args(&["4"]), true).unwrap_err(), "can't set immutable config");
-        assert!(c.set("maxmemory-policy", &args(&["allkeys-lru"]), true).is_ok());
-        assert_eq!(keyspace_events_to_str(keyspace_events_from_str("KEA").unwrap()), "AKE");
+        assert_eq!(
+            c.set("port", &args(&["x"]), false).unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            c.set("appendonly", &args(&["maybe"]), false).unwrap_err(),
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            c.set("databases", &args(&["4"]), true).unwrap_err(),
+            "can't set immutable config"
+        );
+        assert!(c
+            .set("maxmemory-policy", &args(&["allkeys-lru"]), true)
+            .is_ok());
+        assert_eq!(
+            keyspace_events_to_str(keyspace_events_from_str("KEA").unwrap()),
+            "AKE"
+        );
     }
 }
