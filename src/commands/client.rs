@@ -231,6 +231,8 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             kill_self = true;
         } else {
             c.kill();
+            // Gone at once, as in Redis, even before its task notices.
+            ctx.srv.clients.remove(c.id);
         }
         killed += 1;
     }

@@ -162,7 +162,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         login(ctx, user);
     }
     if !ctx.client.authenticated {
-        return Err(RError::raw("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(RError::raw("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         super::client::set_name(ctx, n)?;
