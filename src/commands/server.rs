@@ -669,11 +669,18 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
         );
         return Ok(());
+    }
+    if args::is(sub, "protocol") && argv.len() == 3 {
+        return debug_protocol(ctx, argv[2]);
     }
     if args::is(sub, "sleep") && argv.len() == 3 {
         let secs = atof(argv[2]);
@@ -688,6 +695,76 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         args::text(sub)
     )))
+}
+
+/// DEBUG PROTOCOL <type>: a sample reply of each RESP type (client library tests).
+fn debug_protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    let resp3 = out.is_resp3();
+    let n = name.to_ascii_lowercase();
+    match n.as_slice() {
+        b"string" => out.bulk(b"Hello World"),
+        b"integer" => out.int(12345),
+        b"double" => {
+            if resp3 {
+                out.raw(b",3.141\r\n");
+            } else {
+                out.bulk(b"3.141");
+            }
+        }
+        b"bignum" => {
+            let v = b"1234567999999999999999999999999999999";
+            if resp3 {
+                out.raw(b"(");
+                out.raw(v);
+                out.raw(b"\r\n");
+            } else {
+                out.bulk(v);
+            }
+        }
+        b"null" => out.null(),
+        b"array" | b"set" => {
+            if n == b"set" {
+                out.set(3);
+            } else {
+                out.array(3);
+            }
+            for j in 0..3 {
+                out.int(j);
+            }
+        }
+        b"map" => {
+            out.map(3);
+            for j in 0..3 {
+                out.int(j);
+                out.boolean(j == 1);
+            }
+        }
+        b"attrib" => {
+            if resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk(b"key-popularity");
+                out.array(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !resp3 {
+                return Err(RError::raw("ERR RESP2 is not supported by this command"));
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.bulk(b"Some real reply following the push reply");
+        }
+        b"verbatim" => out.verbatim(b"This is a verbatim\nstring", "txt"),
+        b"true" => out.boolean(true),
+        b"false" => out.boolean(false),
+        _ => return Err(RError::raw("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")),
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- SHUTDOWN
@@ -727,7 +804,6 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         None
     };
-    log::warning("User requested shutdown...");
     ctx.srv.request_shutdown(req);
     // Redis does not reply to a successful SHUTDOWN: the connection just closes.
     ctx.client.close_after_reply = true;
