@@ -12,7 +12,9 @@ const ADMIN_CONN: &[&str] = &["admin", "slow", "dangerous", "connection"];
 const CLIENT_FLAGS: u64 = NOSCRIPT | LOADING | STALE | SENTINEL;
 
 crate::commands! { pub static COMMANDS = [
-    Command::new("client", -2, SENTINEL, super::container).subcommands(&SUBCOMMANDS),
+    Command::new("client", -2, SENTINEL, super::container)
+        .acl(&["slow"])
+        .subcommands(&SUBCOMMANDS),
 ]; }
 
 crate::commands! { static SUBCOMMANDS = [
@@ -26,6 +28,8 @@ crate::commands! { static SUBCOMMANDS = [
     Command::new("no-evict", 3, ADMIN | CLIENT_FLAGS, client_no_evict).acl(ADMIN_CONN),
     Command::new("no-touch", 3, NOSCRIPT | LOADING | STALE, client_no_touch).acl(CONN),
     Command::new("reply", 3, CLIENT_FLAGS, client_reply).acl(CONN),
+    Command::new("getredir", 2, CLIENT_FLAGS, client_getredir).acl(CONN),
+    Command::new("trackinginfo", 2, CLIENT_FLAGS, client_trackinginfo).acl(CONN),
     Command::new("help", 2, LOADING | STALE | SENTINEL, client_help).acl(CONN),
 ]; }
 
@@ -318,6 +322,26 @@ fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         return Err(errors::SYNTAX);
     }
+    Ok(())
+}
+
+/// CLIENT GETREDIR: client tracking does not exist yet, so never redirecting.
+fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(-1);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: tracking is always off until client tracking exists.
+fn client_trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.bulk(b"off");
+    out.bulk(b"redirect");
+    out.int(-1);
+    out.bulk(b"prefixes");
+    out.array(0);
     Ok(())
 }
 

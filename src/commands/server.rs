@@ -14,7 +14,9 @@ const ADMIN_CATS: &[&str] = &["admin", "slow", "dangerous"];
 
 crate::commands! { pub static COMMANDS = [
     Command::new("info", -1, LOADING | STALE | SENTINEL, info).acl(&["slow", "dangerous"]),
-    Command::new("config", -2, 0, super::container).subcommands(&CONFIG_SUBCOMMANDS),
+    Command::new("config", -2, 0, super::container)
+        .acl(&["slow"])
+        .subcommands(&CONFIG_SUBCOMMANDS),
     Command::new("time", 1, LOADING | STALE | FAST, time).acl(&["fast"]),
     Command::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .acl(&["admin", "fast", "dangerous"]),
