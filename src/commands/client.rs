@@ -419,3 +419,30 @@ fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::keyspace::{lru_clock, Keyspace, Txn};
+    use crate::types::{StrValue, Value};
+
+    fn read_lru(ks: &Keyspace, now: u64, no_touch: bool) -> u32 {
+        let _gate = ks.gate.read();
+        let mut t = Txn::shared(ks, now);
+        t.no_touch = no_touch;
+        t.lock_keys(0, [b"k".as_slice()].into_iter());
+        t.get_read(0, b"k").map(|e| e.lru).unwrap_or(0)
+    }
+
+    #[test]
+    fn no_touch_reads_leave_lru_alone() {
+        let ks = Keyspace::new(1);
+        {
+            let _gate = ks.gate.read();
+            let mut t = Txn::shared(&ks, 1_000_000);
+            t.lock_keys(0, [b"k".as_slice()].into_iter());
+            t.set(0, b"k", Value::Str(StrValue::from_bytes(b"v")), false);
+        }
+        assert_eq!(read_lru(&ks, 5_000_000, true), lru_clock(1_000_000));
+        assert_eq!(read_lru(&ks, 5_000_000, false), lru_clock(5_000_000));
+    }
+}

@@ -156,6 +156,8 @@ pub struct Txn<'a> {
     pub dirty: u64,
     /// Keys deleted by lazy expiry during this command.
     pub expired: Vec<ExpiredKey>,
+    /// CLIENT NO-TOUCH: reads leave the keys' LRU/LFU data alone.
+    pub no_touch: bool,
 }
 
 impl<'a> Txn<'a> {
@@ -169,6 +171,7 @@ impl<'a> Txn<'a> {
             now,
             dirty: 0,
             expired: Vec::new(),
+            no_touch: false,
         }
     }
 
@@ -277,11 +280,14 @@ impl<'a> Txn<'a> {
     pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
         let lru = lru_clock(self.now);
+        let touch = !self.no_touch;
         let (shard, h) = self.shard_for(db, key);
         match shard.dict.get_mut(h, key) {
             Some(e) => {
                 shard.hits += 1;
-                e.lru = lru;
+                if touch {
+                    e.lru = lru;
+                }
                 Some(e)
             }
             None => {

@@ -118,6 +118,8 @@ fn run<'a>(
     } else {
         Txn::shared(&srv.ks, now)
     };
+    // CLIENT NO-TOUCH (TOUCH itself still touches, as in Redis).
+    txn.no_touch = client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch";
     match cmd.lock {
         Lock::Keys => {
             let idx = cmd.key_indexes(args);
