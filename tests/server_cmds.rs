@@ -641,3 +641,45 @@ fn debug_sleep_and_time() {
         .expect("int");
     assert!(ls <= now && now - ls < 120);
 }
+
+/// Flat `[k, v, k, v...]` bulk strings of a RESP2 array reply.
+fn flat_pairs(reply: &[u8]) -> Vec<(String, String)> {
+    let (_, elems) = common::split_elements(reply);
+    let vals: Vec<String> = elems.iter().map(|e| payload(e)).collect();
+    vals.chunks(2)
+        .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn config_get_all_matches_reference() {
+    let f = common::ferrodis(&[]);
+    let r = common::redis(&[]);
+    let fm: std::collections::BTreeMap<_, _> =
+        flat_pairs(&f.client().cmds(&["CONFIG", "GET", "*"]))
+            .into_iter()
+            .collect();
+    let rm: std::collections::BTreeMap<_, _> =
+        flat_pairs(&r.client().cmds(&["CONFIG", "GET", "*"]))
+            .into_iter()
+            .collect();
+    assert_eq!(
+        fm.keys().collect::<Vec<_>>(),
+        rm.keys().collect::<Vec<_>>(),
+        "directive names"
+    );
+    // Values that depend on how each server was started.
+    let differ = [
+        "port",
+        "dir",
+        "pidfile",
+        "enable-debug-command",
+        "daemonize",
+    ];
+    for (k, v) in &rm {
+        if differ.contains(&k.as_str()) {
+            continue;
+        }
+        assert_eq!(fm.get(k), Some(v), "value of {k}");
+    }
+}
