@@ -196,7 +196,10 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.info.db.store(0, Ordering::Relaxed);
     set_proto(ctx, 2);
     ctx.client.info.names.lock().name.clear();
-    ctx.client.reply_mode = ReplyMode::On;
+    // RESET ends CLIENT REPLY OFF, but a SKIP in effect still swallows RESET's own reply.
+    if ctx.client.reply_mode != ReplyMode::Skip {
+        ctx.client.reply_mode = ReplyMode::On;
+    }
     ctx.client.info.no_evict.store(false, Ordering::Relaxed);
     ctx.client.info.no_touch.store(false, Ordering::Relaxed);
     ctx.client.user = "default".into();
