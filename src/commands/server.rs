@@ -675,6 +675,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
@@ -683,6 +687,12 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     if args::is(sub, "protocol") && argv.len() == 3 {
         return debug_protocol(ctx, argv[2]);
+    }
+    if args::is(sub, "set-active-expire") && argv.len() == 3 {
+        let on = atof(argv[2]) as i64 != 0;
+        ctx.srv.active_expire.store(on, Ordering::Relaxed);
+        ctx.out.ok();
+        return Ok(());
     }
     if args::is(sub, "sleep") && argv.len() == 3 {
         let secs = atof(argv[2]);
