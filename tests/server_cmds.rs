@@ -752,3 +752,41 @@ fn config_rewrite_updates_the_file() {
     assert_eq!(loaded.str("maxmemory-policy"), "allkeys-lru");
     assert_eq!(loaded.str("save"), "");
 }
+
+#[test]
+fn redis_rs_handshake_with_password_db_and_resp3() {
+    let f = common::ferrodis(&["--requirepass", "s3cret"]);
+    for (proto, resp) in [("resp2", "2"), ("resp3", "3")] {
+        let url = format!("redis://:s3cret@127.0.0.1:{}/2?protocol={proto}", f.port);
+        let client = redis::Client::open(url).expect("client");
+        let mut con = client
+            .get_connection()
+            .expect("connect, authenticate, select");
+        let info: String = redis::cmd("CLIENT")
+            .arg("INFO")
+            .query(&mut con)
+            .expect("CLIENT INFO");
+        assert!(info.contains(" db=2 "), "{info}");
+        assert!(info.contains(&format!(" resp={resp} ")), "{info}");
+        assert!(info.contains(" lib-name=redis-rs lib-ver="), "{info}");
+        let text: String = redis::cmd("INFO")
+            .arg("server")
+            .query(&mut con)
+            .expect("INFO");
+        assert!(text.contains("redis_version:7.2.4"), "{text}");
+        let _: () = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg("rs")
+            .query(&mut con)
+            .expect("SETNAME");
+        let name: Option<String> = redis::cmd("CLIENT")
+            .arg("GETNAME")
+            .query(&mut con)
+            .expect("GETNAME");
+        assert_eq!(name.as_deref(), Some("rs"));
+    }
+    // A wrong password is refused during the handshake.
+    let url = format!("redis://:nope@127.0.0.1:{}/", f.port);
+    let client = redis::Client::open(url).expect("client");
+    assert!(client.get_connection().is_err());
+}
