@@ -80,11 +80,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d("aof-use-rdb-preamble", &[], Bool, "yes", true),
     d("aof_rewrite_cpulist", &[], Str, "", false),
     d("appenddirname", &[], Str, "appendonlydir", false),
-    d("appendfilename", &[], Str, "appendonly.aof", true),
+    d("appendfilename", &[], Str, "appendonly.aof", false),
     d(
         "appendfsync",
         &[],
-        Enum(&["always", "everysec", "no"]),
+        Enum(&["everysec", "always", "no"]),
         "everysec",
         true,
     ),
@@ -152,8 +152,8 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("cluster-require-full-coverage", &[], Bool, "yes", true),
-    d("crash-log-enabled", &[], Bool, "yes", false),
-    d("crash-memcheck-enabled", &[], Bool, "yes", false),
+    d("crash-log-enabled", &[], Bool, "yes", true),
+    d("crash-memcheck-enabled", &[], Bool, "yes", true),
     d("daemonize", &[], Bool, "no", false),
     d("databases", &[], Int, "16", false),
     d("dbfilename", &[], Str, "dump.rdb", true),
@@ -197,10 +197,10 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d("hll-sparse-max-bytes", &[], Mem, "3000", true),
     d("hz", &[], Int, "10", true),
-    d("ignore-warnings", &[], Str, "", false),
+    d("ignore-warnings", &[], Str, "", true),
     d("io-threads", &[], Int, "1", false),
     d("io-threads-do-reads", &[], Bool, "no", false),
-    d("jemalloc-bg-thread", &[], Bool, "yes", false),
+    d("jemalloc-bg-thread", &[], Bool, "yes", true),
     d("latency-monitor-threshold", &[], Int, "0", true),
     d("latency-tracking", &[], Bool, "yes", true),
     d(
@@ -244,12 +244,12 @@ pub static DIRECTIVES: &[Directive] = &[
         &[],
         Enum(&[
             "volatile-lru",
-            "allkeys-lru",
             "volatile-lfu",
-            "allkeys-lfu",
             "volatile-random",
-            "allkeys-random",
             "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
             "noeviction",
         ]),
         "noeviction",
@@ -279,7 +279,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "no",
         true,
     ),
-    d("oom-score-adj-values", &[], Special, "0 200 800", false),
+    d("oom-score-adj-values", &[], Special, "0 200 800", true),
     d("pidfile", &[], Str, "", false),
     d("port", &[], Int, "6379", true),
     d(
@@ -300,7 +300,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", &[], Mem, "536870912", true),
     d("rdb-del-sync-files", &[], Bool, "no", true),
     d("rdb-save-incremental-fsync", &[], Bool, "yes", true),
-    d("rdbchecksum", &[], Bool, "yes", true),
+    d("rdbchecksum", &[], Bool, "yes", false),
     d("rdbcompression", &[], Bool, "yes", true),
     d("repl-backlog-size", &[], Mem, "1048576", true),
     d("repl-backlog-ttl", &[], Int, "3600", true),
@@ -356,7 +356,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "yes",
         true,
     ),
-    d("replicaof", &["slaveof"], Special, "", true),
+    d("replicaof", &["slaveof"], Special, "", false),
     d("requirepass", &[], Str, "", true),
     d(
         "sanitize-dump-payload",
@@ -386,7 +386,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("shutdown-timeout", &[], Int, "10", true),
     d("slowlog-log-slower-than", &[], Int, "10000", true),
     d("slowlog-max-len", &[], Int, "128", true),
-    d("socket-mark-id", &[], Int, "0", true),
+    d("socket-mark-id", &[], Int, "0", false),
     d("stop-writes-on-bgsave-error", &[], Bool, "yes", true),
     d("stream-node-max-bytes", &[], Mem, "4096", true),
     d("stream-node-max-entries", &[], Int, "100", true),
@@ -420,14 +420,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tls-client-cert-file", &[], Str, "", true),
     d("tls-client-key-file", &[], Str, "", true),
     d("tls-client-key-file-pass", &[], Str, "", true),
-    d("tls-cluster", &[], Bool, "no", false),
+    d("tls-cluster", &[], Bool, "no", true),
     d("tls-dh-params-file", &[], Str, "", true),
     d("tls-key-file", &[], Str, "", true),
     d("tls-key-file-pass", &[], Str, "", true),
     d("tls-port", &[], Int, "0", true),
     d("tls-prefer-server-ciphers", &[], Bool, "no", true),
     d("tls-protocols", &[], Str, "", true),
-    d("tls-replication", &[], Bool, "no", false),
+    d("tls-replication", &[], Bool, "no", true),
     d("tls-session-cache-size", &[], Int, "20480", true),
     d("tls-session-cache-timeout", &[], Int, "300", true),
     d("tls-session-caching", &[], Bool, "yes", true),
@@ -458,6 +458,11 @@ const FILE_ONLY: &[&str] = &[
     "loadmodule",
     "sentinel",
 ];
+
+/// Directives CONFIG SET refuses unless `enable-protected-configs` allows it.
+pub fn is_protected(name: &str) -> bool {
+    matches!(name, "dir" | "dbfilename")
+}
 
 pub fn find(name: &str) -> Option<&'static Directive> {
     let n = name.to_ascii_lowercase();
@@ -503,6 +508,18 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         _ => return None,
     };
     num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// `maxmemory-clients`: a memory value or a percentage of `maxmemory` (`5%`).
+fn parse_memory_or_percent(s: &str) -> Option<String> {
+    if let Some(p) = s.strip_suffix('%') {
+        let n: u64 = p.parse().ok()?;
+        return Some(format!("{n}%"));
+    }
+    if s.is_empty() {
+        return Some("0".into());
+    }
+    parse_memory(s).map(|v| v.to_string())
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -727,8 +744,12 @@ impl Config {
                         v.to_string()
                     }
                     Mem => {
-                        if d.name == "maxmemory-clients" && a.ends_with('%') {
-                            a.clone()
+                        if d.name == "maxmemory-clients" {
+                            parse_memory_or_percent(a)
+                                .ok_or("argument must be a memory or percent value")?
+                        } else if a.is_empty() {
+                            // Redis's memtoull reads an empty string as 0.
+                            "0".to_string()
                         } else {
                             parse_memory(a)
                                 .ok_or("argument must be a memory value")?
@@ -887,6 +908,72 @@ impl Config {
 
     pub fn bool(&self, name: &str) -> bool {
         self.get(name).as_deref() == Some("yes")
+    }
+
+    /// The configuration file rewritten for CONFIG REWRITE: comments and lines Ferrodis
+    /// does not store (include, rename-command, ...) stay; each known directive keeps its
+    /// first line, updated to the current value; directives changed from their default
+    /// but absent from the file are appended after Redis's marker comment.
+    pub fn rewrite_text(&self, original: &str) -> String {
+        const MARKER: &str = "# Generated by CONFIG REWRITE";
+        let mut out = String::new();
+        let mut written = std::collections::HashSet::new();
+        for raw in original.lines() {
+            if raw.trim() == MARKER {
+                continue;
+            }
+            let line = raw.trim();
+            let d = if line.is_empty() || line.starts_with('#') {
+                None
+            } else {
+                split_line(line)
+                    .and_then(|a| a.first().cloned())
+                    .and_then(|n| find(&n))
+            };
+            match d {
+                Some(d) => {
+                    if written.insert(d.name) {
+                        out.push_str(&self.directive_line(d));
+                        out.push('\n');
+                    }
+                }
+                None => {
+                    out.push_str(raw);
+                    out.push('\n');
+                }
+            }
+        }
+        let mut extra = String::new();
+        for d in DIRECTIVES {
+            if written.contains(d.name) || matches!(d.name, "dir") {
+                continue;
+            }
+            let v = self.values.get(d.name).map(String::as_str).unwrap_or("");
+            if v != d.default {
+                extra.push_str(&self.directive_line(d));
+                extra.push('\n');
+            }
+        }
+        if !extra.is_empty() {
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            out.push_str(MARKER);
+            out.push('\n');
+            out.push_str(&extra);
+        }
+        out
+    }
+
+    fn directive_line(&self, d: &Directive) -> String {
+        let v = self.values.get(d.name).cloned().unwrap_or_default();
+        match d.kind {
+            // Multi-word values are written as separate arguments.
+            Special if d.name != "notify-keyspace-events" && !v.is_empty() => {
+                format!("{} {}", d.name, v)
+            }
+            _ => format!("{} {}", d.name, quote(&v)),
+        }
     }
 
     /// `save` points as (seconds, changes) pairs.

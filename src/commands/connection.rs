@@ -1,6 +1,10 @@
-//! Connection commands: PING, ECHO, QUIT, SELECT, ...
+//! Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET.
 
-use super::{args, flags::*, CmdResult, Command, Ctx, RError};
+use std::sync::atomic::Ordering;
+
+use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::protocol::Proto;
+use crate::server::client::ReplyMode;
 
 crate::commands! { pub static COMMANDS = [
     Command::new("ping", -1, FAST | SENTINEL, ping).acl(&["fast", "connection"]),
@@ -8,7 +12,26 @@ crate::commands! { pub static COMMANDS = [
     Command::new("quit", -1, ALLOW_BUSY | NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, quit)
         .acl(&["fast", "connection"]),
     Command::new("select", 2, LOADING | STALE | FAST, select).acl(&["fast", "connection"]),
+    Command::new(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        hello
+    )
+    .acl(&["fast", "connection"]),
+    Command::new(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        auth
+    )
+    .acl(&["fast", "connection"]),
+    Command::new("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, reset)
+        .acl(&["fast", "connection"]),
 ]; }
+
+const WRONGPASS: RError =
+    RError::raw("WRONGPASS invalid username-password pair or user is disabled.");
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match argv.len() {
@@ -35,12 +58,153 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let db = args::int(argv[1])
-        .map_err(|_| RError::raw("ERR value is not an integer or out of range"))?;
+    let db = args::int(argv[1])?;
     if db < 0 || db as usize >= ctx.srv.databases() {
-        return Err(super::errors::DB_RANGE);
+        return Err(errors::DB_RANGE);
     }
     ctx.client.db = db as usize;
     ctx.out.ok();
+    Ok(())
+}
+
+/// Checks a username/password pair against the only user Ferrodis has, `default`,
+/// whose password is `requirepass` (no password: any password is accepted, as for
+/// Redis's `nopass` default user).
+fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match ctx.srv.hot.requirepass.read().as_deref() {
+        None => true,
+        Some(p) => constant_time_eq(p.as_bytes(), pass),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn login(ctx: &mut Ctx, user: &[u8]) {
+    ctx.client.authenticated = true;
+    let name = String::from_utf8_lossy(user).into_owned();
+    ctx.client.user = name.clone();
+    *ctx.client.info.user.lock() = name;
+}
+
+/// AUTH [username] password
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX);
+    }
+    let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
+        if ctx.srv.hot.requirepass.read().is_none() {
+            return Err(RError::raw("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        (b"default", argv[1])
+    } else {
+        (argv[1], argv[2])
+    };
+    if !check_credentials(ctx, user, pass) {
+        return Err(WRONGPASS);
+    }
+    login(ctx, user);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Switches the protocol of this connection's replies (HELLO, RESET).
+fn set_proto(ctx: &mut Ctx, ver: u8) {
+    ctx.out.proto = if ver == 3 { Proto::Resp3 } else { Proto::Resp2 };
+    ctx.client.info.resp.store(ver, Ordering::Relaxed);
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut ver: u8 = 0;
+    let mut next = 1;
+    if argv.len() >= 2 {
+        let v = crate::util::num::parse_i64(argv[1]).ok_or(RError::raw(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
+        if !(2..=3).contains(&v) {
+            return Err(RError::raw("NOPROTO unsupported protocol version"));
+        }
+        ver = v as u8;
+        next = 2;
+    }
+    let mut creds: Option<(&[u8], &[u8])> = None;
+    let mut name: Option<&[u8]> = None;
+    let mut j = next;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let opt = argv[j];
+        if args::is(opt, "auth") && more >= 2 {
+            creds = Some((argv[j + 1], argv[j + 2]));
+            j += 2;
+        } else if args::is(opt, "setname") && more >= 1 {
+            name = Some(argv[j + 1]);
+            j += 1;
+        } else {
+            return Err(RError::owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                args::text(opt)
+            )));
+        }
+        j += 1;
+    }
+    if let Some((user, pass)) = creds {
+        if !check_credentials(ctx, user, pass) {
+            return Err(WRONGPASS);
+        }
+        login(ctx, user);
+    }
+    if !ctx.client.authenticated {
+        return Err(RError::raw("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = name {
+        super::client::set_name(ctx, n)?;
+    }
+    if ver != 0 {
+        set_proto(ctx, ver);
+    }
+    let proto = if ctx.out.is_resp3() { 3 } else { 2 };
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::VERSION_REDIS.as_bytes());
+    out.bulk(b"proto");
+    out.int(proto);
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+/// RESET: back to a fresh connection's state.
+fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.client.db = 0;
+    ctx.client.info.db.store(0, Ordering::Relaxed);
+    set_proto(ctx, 2);
+    ctx.client.info.names.lock().name.clear();
+    // RESET ends CLIENT REPLY OFF, but a SKIP in effect still swallows RESET's own reply.
+    if ctx.client.reply_mode != ReplyMode::Skip {
+        ctx.client.reply_mode = ReplyMode::On;
+    }
+    ctx.client.info.no_evict.store(false, Ordering::Relaxed);
+    ctx.client.info.no_touch.store(false, Ordering::Relaxed);
+    ctx.client.user = "default".into();
+    *ctx.client.info.user.lock() = "default".into();
+    ctx.client.authenticated = ctx.srv.hot.requirepass.read().is_none();
+    ctx.out.simple("RESET");
     Ok(())
 }

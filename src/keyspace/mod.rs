@@ -156,6 +156,8 @@ pub struct Txn<'a> {
     pub dirty: u64,
     /// Keys deleted by lazy expiry during this command.
     pub expired: Vec<ExpiredKey>,
+    /// CLIENT NO-TOUCH: reads leave the keys' LRU/LFU data alone.
+    pub no_touch: bool,
 }
 
 impl<'a> Txn<'a> {
@@ -169,6 +171,7 @@ impl<'a> Txn<'a> {
             now,
             dirty: 0,
             expired: Vec::new(),
+            no_touch: false,
         }
     }
 
@@ -306,8 +309,11 @@ impl<'a> Txn<'a> {
             return None;
         }
         shard.hits += 1;
+        let touch = !self.no_touch;
         let e = shard.dict.get_mut(h, key)?;
-        e.lru = lru;
+        if touch {
+            e.lru = lru;
+        }
         Some(e)
     }
 

@@ -86,6 +86,8 @@ pub struct ClientInfo {
     pub qbuf: AtomicU64,
     pub omem: AtomicU64,
     pub no_evict: AtomicBool,
+    /// CLIENT NO-TOUCH: reads by this client do not update keys' LRU/LFU data.
+    pub no_touch: AtomicBool,
     /// Set by CLIENT KILL; the connection notices it and closes.
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
@@ -108,6 +110,7 @@ impl ClientInfo {
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
             no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
             user: Mutex::new("default".into()),
@@ -118,6 +121,21 @@ impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
+    }
+
+    /// CLIENT LIST `flags=` field: `e` no-evict, `T` no-touch, `N` when none.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            f.push('T');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, fields in Redis 7's order.
@@ -141,7 +159,7 @@ impl ClientInfo {
             names.name,
             age,
             idle,
-            if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
+            self.flags(),
             self.db.load(Ordering::Relaxed),
             qbuf,
             16384u64.saturating_sub(qbuf),

@@ -26,9 +26,13 @@ fn run(srv: Arc<Server>) {
         let period = Duration::from_secs(1) / hz;
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
-        let stats = active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |_db, _key| {
-            // Propagation of the DEL and the `expired` notification hook in here.
-        });
+        let stats = if srv.active_expire.load(Ordering::Relaxed) {
+            active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |_db, _key| {
+                // Propagation of the DEL and the `expired` notification hook in here.
+            })
+        } else {
+            Default::default()
+        };
         if stats.expired > 0 {
             srv.stats
                 .expired_keys_active

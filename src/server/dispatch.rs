@@ -68,7 +68,14 @@ pub fn execute<'a>(
         ReplyMode::Off => true,
         _ => false,
     };
+    let errors_before = out.errors;
     run(srv, client, out, args, gate);
+    if out.errors > errors_before {
+        crate::commands::server::record_errors(
+            out.last_error_code.as_deref(),
+            out.errors - errors_before,
+        );
+    }
     // CLIENT REPLY OFF/SKIP: drop what the command wrote (the command itself may have
     // switched the mode, e.g. CLIENT REPLY ON replies OK).
     if suppress && client.reply_mode != ReplyMode::On {
@@ -111,6 +118,8 @@ fn run<'a>(
     } else {
         Txn::shared(&srv.ks, now)
     };
+    // CLIENT NO-TOUCH (TOUCH itself still touches, as in Redis).
+    txn.no_touch = client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch";
     match cmd.lock {
         Lock::Keys => {
             let idx = cmd.key_indexes(args);

@@ -71,6 +71,8 @@ pub struct Server {
     pub mem_peak: AtomicU64,
     /// Port actually listened on (the configured one, or the OS's choice for port 0).
     pub port: AtomicU64,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the cron runs the active expiry cycle.
+    pub active_expire: AtomicBool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -110,6 +112,7 @@ impl Server {
             shutdown_request: Mutex::new(None),
             mem_peak: AtomicU64::new(0),
             port: AtomicU64::new(0),
+            active_expire: AtomicBool::new(true),
         };
         srv.refresh_hot();
         Arc::new(srv)

@@ -59,7 +59,8 @@ fn wait_ready(port: u16, child: &mut Child, name: &str) {
             if s.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
-                    if n > 0 && buf[0] == b'+' {
+                    // `-NOAUTH`: up, but protected by requirepass.
+                    if n > 0 && (buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH")) {
                         return;
                     }
                 }
@@ -67,6 +68,8 @@ fn wait_ready(port: u16, child: &mut Child, name: &str) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("{name} did not start listening on port {port}");
 }
 
