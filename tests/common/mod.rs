@@ -115,10 +115,7 @@ pub fn redis_server_bin() -> String {
             return p.to_string();
         }
     }
-    if let Ok(out) = Command::new("sh")
-        .args(["-c", "command -v redis-server"])
-        .output()
-    {
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v redis-server"]).output() {
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !s.is_empty() {
             return s;
@@ -223,10 +220,7 @@ impl RawClient {
         let mut line = Vec::new();
         let n = self.reader.read_until(b'\n', &mut line)?;
         if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "closed",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
         }
         out.extend_from_slice(&line);
         Ok(line)
@@ -264,10 +258,7 @@ impl RawClient {
                 }
                 Ok(())
             }
-            _ => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "bad reply",
-            )),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply")),
         }
     }
 }
@@ -278,9 +269,7 @@ pub fn split_elements(reply: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     let header_end = c.line_end();
     let header = reply[..header_end].to_vec();
     let kind = reply[0];
-    let n: i64 = String::from_utf8_lossy(&reply[1..header_end - 2])
-        .parse()
-        .unwrap_or(0);
+    let n: i64 = String::from_utf8_lossy(&reply[1..header_end - 2]).parse().unwrap_or(0);
     let count = match kind {
         b'*' | b'~' | b'>' => n,
         b'%' => 2 * n,
