@@ -225,6 +225,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tls-session-caching", &[], Bool, "yes", true),
     d("tracking-table-max-keys", &[], Int, "1000000", true),
     d("unixsocket", &[], Str, "", false),
+    // Ferrodis extension: I/O worker threads; 0 = one per available core.
+    d("worker-threads", &[], Int, "0", false),
     d("unixsocketperm", &[], Special, "0", false),
     d("zset-max-listpack-entries", &["zset-max-ziplist-entries"], Int, "128", true),
     d("zset-max-listpack-value", &["zset-max-ziplist-value"], Mem, "64", true),
@@ -257,6 +259,7 @@ fn int_range(name: &str) -> (i64, i64) {
         "port" | "tls-port" | "cluster-port" | "replica-announce-port" => (0, 65535),
         "databases" | "maxclients" => (1, i32::MAX as i64),
         "hz" => (0, i32::MAX as i64),
+        "worker-threads" => (0, 1024),
         "list-max-listpack-size" => (i32::MIN as i64, i32::MAX as i64),
         "lfu-log-factor" | "tcp-backlog" | "timeout" | "tcp-keepalive" => (0, i32::MAX as i64),
         "maxmemory-samples" => (1, i32::MAX as i64),

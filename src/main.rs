@@ -63,7 +63,8 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
-    let runtime = match build_runtime() {
+    let threads = srv.config.read().int("worker-threads") as usize;
+    let runtime = match build_runtime(threads) {
         Ok(r) => r,
         Err(e) => {
             log::warning(&format!("Failed to start the runtime: {e}"));
@@ -74,13 +75,11 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The I/O runtime: one tokio worker thread per core (override with the environment
-/// variable `FERRODIS_THREADS`; 1 selects a single-threaded runtime, Redis's model).
-fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let threads = std::env::var("FERRODIS_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0);
+/// The I/O runtime: `worker-threads` tokio workers (0, the default: one per core).
+/// 1 selects a single-threaded runtime, Redis's model, which is the most efficient when
+/// the process is confined to one core (as benchmarks that pin servers do).
+fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = Some(threads).filter(|&n| n > 0);
     match threads {
         Some(1) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
