@@ -143,6 +143,7 @@ fn active_expiry_reclaims_keys_expiring_together() {
     );
     let per_probe = probe_start.elapsed();
     assert_eq!(c.cmds(&["FLUSHALL"]), b"+OK\r\n");
+    let mem_empty = used_memory(&mut c);
     // Twice the projected loading time, plus a margin.
     let projected = per_probe * (2 * N / PROBE) as u32 + Duration::from_secs(2);
     let at = unix_ms() + projected.as_millis() as u64;
@@ -153,6 +154,7 @@ fn active_expiry_reclaims_keys_expiring_together() {
         b'+',
     );
     let present = int(&c.cmds(&["DBSIZE"]));
+    let mem_loaded = used_memory(&mut c);
     eprintln!("{present} of {N} keys present after loading, all expiring at the same instant");
     while unix_ms() < at {
         std::thread::sleep(Duration::from_millis(20));
@@ -176,6 +178,28 @@ fn active_expiry_reclaims_keys_expiring_together() {
         took < Duration::from_secs(10),
         "active expiry too slow: {took:?}"
     );
+    // The memory is given back too (allocator statistics, not RSS: the allocator keeps
+    // freed pages for reuse for a while, as Redis's jemalloc does).
+    let mem_after = used_memory(&mut c);
+    eprintln!("used_memory: empty {mem_empty}, loaded {mem_loaded}, after expiry {mem_after}");
+    assert!(
+        mem_loaded > mem_empty + (N as u64) * 50,
+        "load did not show up in used_memory"
+    );
+    assert!(
+        mem_after < mem_empty + (mem_loaded - mem_empty) / 10,
+        "memory of expired keys not reclaimed: empty {mem_empty}, loaded {mem_loaded}, after {mem_after}"
+    );
+}
+
+/// INFO memory's used_memory.
+fn used_memory(c: &mut RawClient) -> u64 {
+    let reply = c.cmds(&["INFO", "memory"]);
+    let text = String::from_utf8_lossy(&reply);
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no used_memory in INFO: {text}"))
 }
 
 #[test]
