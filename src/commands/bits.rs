@@ -148,6 +148,40 @@ fn unit_is_bit(arg: &[u8]) -> Result<bool, RError> {
     }
 }
 
+/// A BITCOUNT/BITPOS range after Redis's normalisation: negative indexes counted from
+/// the end, clamped to the string, and for BIT units turned into a byte range plus the
+/// masks of the bits to ignore in its first and last bytes.
+struct ClampedRange {
+    start: i64,
+    end: i64,
+    masks: Option<(u8, u8)>,
+}
+
+/// `totlen` is the string length in bytes.
+fn clamp_range(mut start: i64, mut end: i64, mut totlen: i64, isbit: bool) -> ClampedRange {
+    if isbit {
+        totlen <<= 3;
+    }
+    if start < 0 {
+        start += totlen;
+    }
+    if end < 0 {
+        end += totlen;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= totlen {
+        end = totlen - 1;
+    }
+    let mut masks = None;
+    if isbit && start <= end {
+        masks = Some(edge_masks(start, end));
+        start >>= 3;
+        end >>= 3;
+    }
+    ClampedRange { start, end, masks }
+}
+
 /// Masks (Redis's "negative masks") of the bits outside a bit range in its first
 /// and last bytes.
 fn edge_masks(start: i64, end: i64) -> (u8, u8) {
@@ -177,9 +211,9 @@ fn bitcount_range(p: &[u8], rest: &[&[u8]]) -> Result<i64, RError> {
     let (mut first_mask, mut last_mask) = (0u8, 0u8);
     let (start, end) = match rest.len() {
         2 | 3 => {
-            let mut totlen = strlen;
-            let mut start = args::int(rest[0])?;
-            let mut end = args::int(rest[1])?;
+            let totlen = strlen;
+            let start = args::int(rest[0])?;
+            let end = args::int(rest[1])?;
             if start < 0 && end < 0 && start > end {
                 return Ok(0);
             }
@@ -187,26 +221,11 @@ fn bitcount_range(p: &[u8], rest: &[&[u8]]) -> Result<i64, RError> {
                 Some(u) => unit_is_bit(u)?,
                 None => false,
             };
-            if isbit {
-                totlen <<= 3;
+            let range = clamp_range(start, end, totlen, isbit);
+            if let Some(masks) = range.masks {
+                (first_mask, last_mask) = masks;
             }
-            if start < 0 {
-                start += totlen;
-            }
-            if end < 0 {
-                end += totlen;
-            }
-            start = start.max(0);
-            end = end.max(0);
-            if end >= totlen {
-                end = totlen - 1;
-            }
-            if isbit && start <= end {
-                (first_mask, last_mask) = edge_masks(start, end);
-                start >>= 3;
-                end >>= 3;
-            }
-            (start, end)
+            (range.start, range.end)
         }
         0 => (0, strlen - 1),
         _ => return Err(errors::SYNTAX),
@@ -272,13 +291,13 @@ fn bitpos_range(p: &[u8], bit: bool, rest: &[&[u8]]) -> Result<i64, RError> {
     let mut end_given = false;
     let (mut start, end) = match rest.len() {
         1..=3 => {
-            let mut totlen = strlen;
-            let mut start = args::int(rest[0])?;
+            let totlen = strlen;
+            let start = args::int(rest[0])?;
             let isbit = match rest.get(2) {
                 Some(u) => unit_is_bit(u)?,
                 None => false,
             };
-            let mut end = match rest.get(1) {
+            let end = match rest.get(1) {
                 Some(e) => {
                     end_given = true;
                     args::int(e)?
@@ -286,26 +305,11 @@ fn bitpos_range(p: &[u8], bit: bool, rest: &[&[u8]]) -> Result<i64, RError> {
                 None if isbit => (totlen << 3) + 7,
                 None => totlen - 1,
             };
-            if isbit {
-                totlen <<= 3;
+            let range = clamp_range(start, end, totlen, isbit);
+            if let Some(masks) = range.masks {
+                (first_mask, last_mask) = masks;
             }
-            if start < 0 {
-                start += totlen;
-            }
-            if end < 0 {
-                end += totlen;
-            }
-            start = start.max(0);
-            end = end.max(0);
-            if end >= totlen {
-                end = totlen - 1;
-            }
-            if isbit && start <= end {
-                (first_mask, last_mask) = edge_masks(start, end);
-                start >>= 3;
-                end >>= 3;
-            }
-            (start, end)
+            (range.start, range.end)
         }
         0 => (0, strlen - 1),
         _ => return Err(errors::SYNTAX),
