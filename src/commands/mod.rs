@@ -13,11 +13,16 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod docs;
+pub mod hash;
+pub mod hll;
 pub mod introspection;
 pub mod keys;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod strings;
 pub mod table;
+pub mod zset;
 
 /// Declares a family's command table as a static array (its length counted for you):
 /// `commands! { pub static COMMANDS = [Command::new(...), ...]; }`.

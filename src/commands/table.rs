@@ -5,7 +5,9 @@ use std::collections::HashMap;
 type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
-use crate::commands::{bits, client, connection, db, introspection, keys, server, strings};
+use crate::commands::{
+    bits, client, connection, db, hash, hll, introspection, keys, list, server, set, strings, zset,
+};
 
 /// All commands, by lower-case name.
 pub struct CommandTable {
@@ -23,6 +25,11 @@ pub fn families() -> Vec<&'static [Command]> {
         &strings::COMMANDS,
         &bits::COMMANDS,
         &keys::COMMANDS,
+        &list::COMMANDS,
+        &hash::COMMANDS,
+        &set::COMMANDS,
+        &zset::COMMANDS,
+        &hll::COMMANDS,
     ]
 }
 

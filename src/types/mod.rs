@@ -2,9 +2,17 @@
 //! `t_*.c` file per type). They hold data and its encodings only; command semantics
 //! live in `commands/`.
 
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
 
+pub use hash::HashValue;
+pub use list::ListValue;
+pub use set::SetValue;
 pub use string::StrValue;
+pub use zset::ZSetValue;
 
 /// A value stored under a key.
 ///
@@ -13,6 +21,10 @@ pub use string::StrValue;
 #[derive(Clone)]
 pub enum Value {
     Str(StrValue),
+    List(Box<ListValue>),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -20,6 +32,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -27,6 +43,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Hash(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
         }
     }
 
@@ -34,9 +54,22 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(v) => v.heap_size(),
+            Value::Hash(v) => v.heap_size(),
+            Value::Set(v) => v.heap_size(),
+            Value::ZSet(v) => v.heap_size(),
         }
     }
 }
 
 /// The error every command gives when a key holds a value of another type.
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_stays_small() {
+        // Every key pays for this in its table node: keep it at 24 bytes.
+        assert!(std::mem::size_of::<super::Value>() <= 24);
+    }
+}

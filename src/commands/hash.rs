@@ -1,0 +1,3 @@
+//! The hash command family (issue 3). Commands are added here.
+
+crate::commands! { pub static COMMANDS = []; }
