@@ -54,7 +54,13 @@ use Kind::*;
 /// Every directive of Redis 7.0 (names and defaults as `CONFIG GET *` prints them on a
 /// server started without a configuration file).
 pub static DIRECTIVES: &[Directive] = &[
-    d("acl-pubsub-default", &[], Enum(&["allchannels", "resetchannels"]), "resetchannels", true),
+    d(
+        "acl-pubsub-default",
+        &[],
+        Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        true,
+    ),
     d("aclfile", &[], Str, "", false),
     d("acllog-max-len", &[], Int, "128", true),
     d("active-defrag-cycle-max", &[], Int, "25", true),
@@ -75,7 +81,13 @@ pub static DIRECTIVES: &[Directive] = &[
     d("aof_rewrite_cpulist", &[], Str, "", false),
     d("appenddirname", &[], Str, "appendonlydir", false),
     d("appendfilename", &[], Str, "appendonly.aof", true),
-    d("appendfsync", &[], Enum(&["always", "everysec", "no"]), "everysec", true),
+    d(
+        "appendfsync",
+        &[],
+        Enum(&["always", "everysec", "no"]),
+        "everysec",
+        true,
+    ),
     d("appendonly", &[], Bool, "no", true),
     d("auto-aof-rewrite-min-size", &[], Mem, "67108864", true),
     d("auto-aof-rewrite-percentage", &[], Int, "100", true),
@@ -83,10 +95,28 @@ pub static DIRECTIVES: &[Directive] = &[
     d("bind", &[], Special, "* -::*", true),
     d("bind-source-addr", &[], Str, "", true),
     d("bio_cpulist", &[], Str, "", false),
-    d("busy-reply-threshold", &["lua-time-limit"], Int, "5000", true),
-    d("client-output-buffer-limit", &[], Special, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
+    d(
+        "busy-reply-threshold",
+        &["lua-time-limit"],
+        Int,
+        "5000",
+        true,
+    ),
+    d(
+        "client-output-buffer-limit",
+        &[],
+        Special,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+    ),
     d("client-query-buffer-limit", &[], Mem, "1073741824", true),
-    d("cluster-allow-pubsubshard-when-down", &[], Bool, "yes", true),
+    d(
+        "cluster-allow-pubsubshard-when-down",
+        &[],
+        Bool,
+        "yes",
+        true,
+    ),
     d("cluster-allow-reads-when-down", &[], Bool, "no", true),
     d("cluster-allow-replica-migration", &[], Bool, "yes", true),
     d("cluster-announce-bus-port", &[], Int, "0", true),
@@ -100,9 +130,27 @@ pub static DIRECTIVES: &[Directive] = &[
     d("cluster-migration-barrier", &[], Int, "1", true),
     d("cluster-node-timeout", &[], Int, "15000", true),
     d("cluster-port", &[], Int, "0", false),
-    d("cluster-preferred-endpoint-type", &[], Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", true),
-    d("cluster-replica-no-failover", &["cluster-slave-no-failover"], Bool, "no", true),
-    d("cluster-replica-validity-factor", &["cluster-slave-validity-factor"], Int, "10", true),
+    d(
+        "cluster-preferred-endpoint-type",
+        &[],
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        true,
+    ),
+    d(
+        "cluster-replica-no-failover",
+        &["cluster-slave-no-failover"],
+        Bool,
+        "no",
+        true,
+    ),
+    d(
+        "cluster-replica-validity-factor",
+        &["cluster-slave-validity-factor"],
+        Int,
+        "10",
+        true,
+    ),
     d("cluster-require-full-coverage", &[], Bool, "yes", true),
     d("crash-log-enabled", &[], Bool, "yes", false),
     d("crash-memcheck-enabled", &[], Bool, "yes", false),
@@ -112,11 +160,41 @@ pub static DIRECTIVES: &[Directive] = &[
     d("dir", &[], Special, "", true),
     d("disable-thp", &[], Bool, "yes", false),
     d("dynamic-hz", &[], Bool, "yes", true),
-    d("enable-debug-command", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-module-command", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("enable-protected-configs", &[], Enum(&["no", "yes", "local"]), "no", false),
-    d("hash-max-listpack-entries", &["hash-max-ziplist-entries"], Int, "512", true),
-    d("hash-max-listpack-value", &["hash-max-ziplist-value"], Mem, "64", true),
+    d(
+        "enable-debug-command",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-module-command",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "enable-protected-configs",
+        &[],
+        Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    d(
+        "hash-max-listpack-entries",
+        &["hash-max-ziplist-entries"],
+        Int,
+        "512",
+        true,
+    ),
+    d(
+        "hash-max-listpack-value",
+        &["hash-max-ziplist-value"],
+        Mem,
+        "64",
+        true,
+    ),
     d("hll-sparse-max-bytes", &[], Mem, "3000", true),
     d("hz", &[], Int, "10", true),
     d("ignore-warnings", &[], Str, "", false),
@@ -125,7 +203,13 @@ pub static DIRECTIVES: &[Directive] = &[
     d("jemalloc-bg-thread", &[], Bool, "yes", false),
     d("latency-monitor-threshold", &[], Int, "0", true),
     d("latency-tracking", &[], Bool, "yes", true),
-    d("latency-tracking-info-percentiles", &[], Special, "50 99 99.9", true),
+    d(
+        "latency-tracking-info-percentiles",
+        &[],
+        Special,
+        "50 99 99.9",
+        true,
+    ),
     d("lazyfree-lazy-eviction", &[], Bool, "no", true),
     d("lazyfree-lazy-expire", &[], Bool, "no", true),
     d("lazyfree-lazy-server-del", &[], Bool, "no", true),
@@ -134,27 +218,84 @@ pub static DIRECTIVES: &[Directive] = &[
     d("lfu-decay-time", &[], Int, "1", true),
     d("lfu-log-factor", &[], Int, "10", true),
     d("list-compress-depth", &[], Int, "0", true),
-    d("list-max-listpack-size", &["list-max-ziplist-size"], Int, "-2", true),
+    d(
+        "list-max-listpack-size",
+        &["list-max-ziplist-size"],
+        Int,
+        "-2",
+        true,
+    ),
     d("logfile", &[], Str, "", false),
-    d("loglevel", &[], Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true),
+    d(
+        "loglevel",
+        &[],
+        Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+        true,
+    ),
     d("masterauth", &[], Str, "", true),
     d("masteruser", &[], Str, "", true),
     d("maxclients", &[], Int, "10000", true),
     d("maxmemory", &[], Mem, "0", true),
     d("maxmemory-clients", &[], Mem, "0", true),
     d("maxmemory-eviction-tenacity", &[], Int, "10", true),
-    d("maxmemory-policy", &[], Enum(&["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction", true),
+    d(
+        "maxmemory-policy",
+        &[],
+        Enum(&[
+            "volatile-lru",
+            "allkeys-lru",
+            "volatile-lfu",
+            "allkeys-lfu",
+            "volatile-random",
+            "allkeys-random",
+            "volatile-ttl",
+            "noeviction",
+        ]),
+        "noeviction",
+        true,
+    ),
     d("maxmemory-samples", &[], Int, "5", true),
-    d("min-replicas-max-lag", &["min-slaves-max-lag"], Int, "10", true),
-    d("min-replicas-to-write", &["min-slaves-to-write"], Int, "0", true),
+    d(
+        "min-replicas-max-lag",
+        &["min-slaves-max-lag"],
+        Int,
+        "10",
+        true,
+    ),
+    d(
+        "min-replicas-to-write",
+        &["min-slaves-to-write"],
+        Int,
+        "0",
+        true,
+    ),
     d("no-appendfsync-on-rewrite", &[], Bool, "no", true),
     d("notify-keyspace-events", &[], Special, "", true),
-    d("oom-score-adj", &[], Enum(&["no", "yes", "relative", "absolute"]), "no", true),
+    d(
+        "oom-score-adj",
+        &[],
+        Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+        true,
+    ),
     d("oom-score-adj-values", &[], Special, "0 200 800", false),
     d("pidfile", &[], Str, "", false),
     d("port", &[], Int, "6379", true),
-    d("proc-title-template", &[], Str, "{title} {listen-addr} {server-mode}", true),
-    d("propagation-error-behavior", &[], Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", true),
+    d(
+        "proc-title-template",
+        &[],
+        Str,
+        "{title} {listen-addr} {server-mode}",
+        true,
+    ),
+    d(
+        "propagation-error-behavior",
+        &[],
+        Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+        true,
+    ),
     d("protected-mode", &[], Bool, "yes", true),
     d("proto-max-bulk-len", &[], Mem, "536870912", true),
     d("rdb-del-sync-files", &[], Bool, "no", true),
@@ -164,30 +305,84 @@ pub static DIRECTIVES: &[Directive] = &[
     d("repl-backlog-size", &[], Mem, "1048576", true),
     d("repl-backlog-ttl", &[], Int, "3600", true),
     d("repl-disable-tcp-nodelay", &[], Bool, "no", true),
-    d("repl-diskless-load", &[], Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true),
+    d(
+        "repl-diskless-load",
+        &[],
+        Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        true,
+    ),
     d("repl-diskless-sync", &[], Bool, "yes", true),
     d("repl-diskless-sync-delay", &[], Int, "5", true),
     d("repl-diskless-sync-max-replicas", &[], Int, "0", true),
-    d("repl-ping-replica-period", &["repl-ping-slave-period"], Int, "10", true),
+    d(
+        "repl-ping-replica-period",
+        &["repl-ping-slave-period"],
+        Int,
+        "10",
+        true,
+    ),
     d("repl-timeout", &[], Int, "60", true),
     d("replica-announce-ip", &["slave-announce-ip"], Str, "", true),
-    d("replica-announce-port", &["slave-announce-port"], Int, "0", true),
+    d(
+        "replica-announce-port",
+        &["slave-announce-port"],
+        Int,
+        "0",
+        true,
+    ),
     d("replica-announced", &[], Bool, "yes", true),
     d("replica-ignore-disk-write-errors", &[], Bool, "no", true),
-    d("replica-ignore-maxmemory", &["slave-ignore-maxmemory"], Bool, "yes", true),
-    d("replica-lazy-flush", &["slave-lazy-flush"], Bool, "no", true),
+    d(
+        "replica-ignore-maxmemory",
+        &["slave-ignore-maxmemory"],
+        Bool,
+        "yes",
+        true,
+    ),
+    d(
+        "replica-lazy-flush",
+        &["slave-lazy-flush"],
+        Bool,
+        "no",
+        true,
+    ),
     d("replica-priority", &["slave-priority"], Int, "100", true),
     d("replica-read-only", &["slave-read-only"], Bool, "yes", true),
-    d("replica-serve-stale-data", &["slave-serve-stale-data"], Bool, "yes", true),
+    d(
+        "replica-serve-stale-data",
+        &["slave-serve-stale-data"],
+        Bool,
+        "yes",
+        true,
+    ),
     d("replicaof", &["slaveof"], Special, "", true),
     d("requirepass", &[], Str, "", true),
-    d("sanitize-dump-payload", &[], Enum(&["no", "yes", "clients"]), "no", true),
+    d(
+        "sanitize-dump-payload",
+        &[],
+        Enum(&["no", "yes", "clients"]),
+        "no",
+        true,
+    ),
     d("save", &[], Special, "3600 1 300 100 60 10000", true),
     d("server_cpulist", &[], Str, "", false),
     d("set-max-intset-entries", &[], Int, "512", true),
     d("set-proc-title", &[], Bool, "yes", false),
-    d("shutdown-on-sigint", &[], Enum(&["default", "save", "nosave", "now", "force"]), "default", true),
-    d("shutdown-on-sigterm", &[], Enum(&["default", "save", "nosave", "now", "force"]), "default", true),
+    d(
+        "shutdown-on-sigint",
+        &[],
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+        true,
+    ),
+    d(
+        "shutdown-on-sigterm",
+        &[],
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+        true,
+    ),
     d("shutdown-timeout", &[], Int, "10", true),
     d("slowlog-log-slower-than", &[], Int, "10000", true),
     d("slowlog-max-len", &[], Int, "128", true),
@@ -195,9 +390,23 @@ pub static DIRECTIVES: &[Directive] = &[
     d("stop-writes-on-bgsave-error", &[], Bool, "yes", true),
     d("stream-node-max-bytes", &[], Mem, "4096", true),
     d("stream-node-max-entries", &[], Int, "100", true),
-    d("supervised", &[], Enum(&["upstart", "systemd", "auto", "no"]), "no", false),
+    d(
+        "supervised",
+        &[],
+        Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        false,
+    ),
     d("syslog-enabled", &[], Bool, "no", false),
-    d("syslog-facility", &[], Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", false),
+    d(
+        "syslog-facility",
+        &[],
+        Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        ]),
+        "local0",
+        false,
+    ),
     d("syslog-ident", &[], Str, "redis", false),
     d("tcp-backlog", &[], Int, "511", false),
     d("tcp-keepalive", &[], Int, "300", true),
@@ -225,12 +434,30 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tracking-table-max-keys", &[], Int, "1000000", true),
     d("unixsocket", &[], Str, "", false),
     d("unixsocketperm", &[], Special, "0", false),
-    d("zset-max-listpack-entries", &["zset-max-ziplist-entries"], Int, "128", true),
-    d("zset-max-listpack-value", &["zset-max-ziplist-value"], Mem, "64", true),
+    d(
+        "zset-max-listpack-entries",
+        &["zset-max-ziplist-entries"],
+        Int,
+        "128",
+        true,
+    ),
+    d(
+        "zset-max-listpack-value",
+        &["zset-max-ziplist-value"],
+        Mem,
+        "64",
+        true,
+    ),
 ];
 
 /// Directives accepted in a configuration file but not stored as a single value.
-const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+const FILE_ONLY: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
 
 pub fn find(name: &str) -> Option<&'static Directive> {
     let n = name.to_ascii_lowercase();
@@ -324,8 +551,15 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (Redis {VERSION_REDIS}) ***")?;
-        writeln!(f, "Reading the configuration file, at line {}", self.line_no)?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Redis {VERSION_REDIS}) ***"
+        )?;
+        writeln!(
+            f,
+            "Reading the configuration file, at line {}",
+            self.line_no
+        )?;
         writeln!(f, ">>> '{}'", self.line)?;
         write!(f, "{}", self.msg)
     }
@@ -404,7 +638,8 @@ impl Config {
                 if name.split_whitespace().count() <= 1 {
                     handled_last = false;
                     let next_is_option = rest.get(j + 1).is_some_and(|n| n.starts_with("--"));
-                    if name.eq_ignore_ascii_case("save") && (next_is_option || j + 1 == rest.len()) {
+                    if name.eq_ignore_ascii_case("save") && (next_is_option || j + 1 == rest.len())
+                    {
                         // `--save --port 1` and a trailing `--save` mean `save ""`.
                         options.push_str("\"\"");
                         handled_last = true;
@@ -436,7 +671,8 @@ impl Config {
                 line: line.to_string(),
                 msg,
             };
-            let argv = split_line(line).ok_or_else(|| err("Unbalanced quotes in configuration line".into()))?;
+            let argv = split_line(line)
+                .ok_or_else(|| err("Unbalanced quotes in configuration line".into()))?;
             if argv.is_empty() {
                 continue;
             }
@@ -455,7 +691,8 @@ impl Config {
                     if argv.len() != 3 {
                         return Err(err("wrong number of arguments".into()));
                     }
-                    self.renames.push((argv[1].to_ascii_lowercase(), argv[2].clone()));
+                    self.renames
+                        .push((argv[1].to_ascii_lowercase(), argv[2].clone()));
                     continue;
                 }
                 "loadmodule" => {
@@ -491,12 +728,14 @@ impl Config {
                         if b { "yes" } else { "no" }.to_string()
                     }
                     Int => {
-                        let v: i64 = a
-                            .parse()
-                            .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                        let v: i64 = a.parse().map_err(|_| {
+                            "argument couldn't be parsed into an integer".to_string()
+                        })?;
                         let (lo, hi) = int_range(d.name);
                         if v < lo || v > hi {
-                            return Err(format!("argument must be between {lo} and {hi} inclusive"));
+                            return Err(format!(
+                                "argument must be between {lo} and {hi} inclusive"
+                            ));
                         }
                         v.to_string()
                     }
@@ -582,12 +821,22 @@ impl Config {
                         "normal" => "normal",
                         "slave" | "replica" => "slave",
                         "pubsub" => "pubsub",
-                        _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                        _ => {
+                            return Err(
+                                "Invalid client class specified in buffer limit configuration."
+                                    .into(),
+                            )
+                        }
                     };
                     let hard = parse_memory(c[1]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
                     let soft = parse_memory(c[2]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
-                    let secs: u64 = c[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
-                    current.insert(class, [hard.to_string(), soft.to_string(), secs.to_string()]);
+                    let secs: u64 = c[3].parse().map_err(|_| {
+                        "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    })?;
+                    current.insert(
+                        class,
+                        [hard.to_string(), soft.to_string(), secs.to_string()],
+                    );
                 }
                 let mut out = Vec::new();
                 for class in ["normal", "slave", "pubsub"] {
@@ -706,7 +955,8 @@ pub mod notify {
     pub const LOADED: u32 = 1 << 12;
     pub const MODULE: u32 = 1 << 13;
     pub const NEW: u32 = 1 << 14;
-    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
 /// Parses a `notify-keyspace-events` string (Redis's `keyspaceEventsStringToFlags`).
@@ -795,7 +1045,15 @@ mod tests {
 
     #[test]
     fn command_line_options() {
-        let c = Config::from_args(&args(&["--port", "7001", "--save", "", "--maxmemory", "100mb"])).unwrap();
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7001",
+            "--save",
+            "",
+            "--maxmemory",
+            "100mb",
+        ]))
+        .unwrap();
         assert_eq!(c.str("port"), "7001");
         assert_eq!(c.str("save"), "");
         assert_eq!(c.str("maxmemory"), "104857600");
@@ -807,16 +1065,33 @@ mod tests {
         // As redis-server: options follow an empty first line, values are quoted.
         assert!(e.contains("at line 3"), "{e}");
         assert!(e.contains(">>> 'bogus \"1\"'"), "{e}");
-        assert!(e.contains("Bad directive or wrong number of arguments"), "{e}");
+        assert!(
+            e.contains("Bad directive or wrong number of arguments"),
+            "{e}"
+        );
     }
 
     #[test]
     fn validation() {
         let mut c = Config::default();
-        assert_eq!(c.set("port", &args(&["x"]), false).unwrap_err(), "argument couldn't be parsed into an integer");
-        assert_eq!(c.set("appendonly", &args(&["maybe"]), false).unwrap_err(), "argument must be 'yes' or 'no'");
-        assert_eq!(c.set("databases", &args(&["4"]), true).unwrap_err(), "can't set immutable config");
-        assert!(c.set("maxmemory-policy", &args(&["allkeys-lru"]), true).is_ok());
-        assert_eq!(keyspace_events_to_str(keyspace_events_from_str("KEA").unwrap()), "AKE");
+        assert_eq!(
+            c.set("port", &args(&["x"]), false).unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            c.set("appendonly", &args(&["maybe"]), false).unwrap_err(),
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            c.set("databases", &args(&["4"]), true).unwrap_err(),
+            "can't set immutable config"
+        );
+        assert!(c
+            .set("maxmemory-policy", &args(&["allkeys-lru"]), true)
+            .is_ok());
+        assert_eq!(
+            keyspace_events_to_str(keyspace_events_from_str("KEA").unwrap()),
+            "AKE"
+        );
     }
 }

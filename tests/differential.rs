@@ -66,7 +66,9 @@ fn run_case(name: &str, script: &str) -> Vec<String> {
             continue;
         }
         if let Some(ms) = line.strip_prefix("@sleep ") {
-            std::thread::sleep(std::time::Duration::from_millis(ms.trim().parse().unwrap_or(0)));
+            std::thread::sleep(std::time::Duration::from_millis(
+                ms.trim().parse().unwrap_or(0),
+            ));
             continue;
         }
         let (mode, cmdline) = match line.as_bytes()[0] {
@@ -111,7 +113,9 @@ fn differential_cases() {
     let files: Vec<_> = files
         .into_iter()
         .filter(|p| match &only {
-            Some(o) => o.split(',').any(|n| p.file_stem().map(|s| s == n).unwrap_or(false)),
+            Some(o) => o
+                .split(',')
+                .any(|n| p.file_stem().map(|s| s == n).unwrap_or(false)),
             None => true,
         })
         .collect();
@@ -120,7 +124,11 @@ fn differential_cases() {
             .iter()
             .map(|p| {
                 s.spawn(move || {
-                    let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                    let name = p
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
                     let script = std::fs::read_to_string(p).expect("read case file");
                     let fails = run_case(&name, &script);
                     (name, fails)
@@ -140,5 +148,8 @@ fn differential_cases() {
         }
         total += fails.len();
     }
-    assert_eq!(total, 0, "{total} replies differ from the reference redis-server (see above)");
+    assert_eq!(
+        total, 0,
+        "{total} replies differ from the reference redis-server (see above)"
+    );
 }

@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, ...
 
-use super::{args, flags::*, Command, CmdResult, Ctx, RError};
+use super::{args, flags::*, CmdResult, Command, Ctx, RError};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("ping", -1, FAST | SENTINEL, ping).acl(&["fast", "connection"]),
@@ -35,7 +35,8 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let db = args::int(argv[1]).map_err(|_| RError::raw("ERR value is not an integer or out of range"))?;
+    let db = args::int(argv[1])
+        .map_err(|_| RError::raw("ERR value is not an integer or out of range"))?;
     if db < 0 || db as usize >= ctx.srv.databases() {
         return Err(super::errors::DB_RANGE);
     }

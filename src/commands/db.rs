@@ -1,6 +1,6 @@
 //! Database-level commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, MOVE.
 
-use super::{flags::*, Command, CmdResult, Ctx, Lock};
+use super::{flags::*, CmdResult, Command, Ctx, Lock};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("dbsize", 1, READONLY | FAST, dbsize)

@@ -1,6 +1,6 @@
 //! Generic key commands (Redis's `db.c`/`expire.c`): DEL, EXISTS, TTL, ...
 
-use super::{flags::*, Command, CmdResult, Ctx};
+use super::{flags::*, CmdResult, Command, Ctx};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("del", -2, WRITE, del)

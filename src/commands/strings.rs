@@ -1,6 +1,6 @@
 //! String commands (Redis's `t_string.c`): GET, SET and friends.
 
-use super::{args, errors, flags::*, Command, CmdResult, Ctx, RError};
+use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::types::{StrValue, Value};
 
 crate::commands! { pub static COMMANDS = [
@@ -44,7 +44,10 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             get = true;
         } else if args::is(a, "keepttl") && expire.is_none() {
             keepttl = true;
-        } else if (args::is(a, "ex") || args::is(a, "px") || args::is(a, "exat") || args::is(a, "pxat"))
+        } else if (args::is(a, "ex")
+            || args::is(a, "px")
+            || args::is(a, "exat")
+            || args::is(a, "pxat"))
             && !keepttl
             && expire.is_none()
             && next.is_some()
@@ -59,7 +62,10 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let at = if absolute {
                 ms as u64
             } else {
-                (ctx.txn.now as i64).checked_add(ms).ok_or(RError::raw("ERR invalid expire time in 'set' command"))? as u64
+                (ctx.txn.now as i64)
+                    .checked_add(ms)
+                    .ok_or(RError::raw("ERR invalid expire time in 'set' command"))?
+                    as u64
             };
             expire = Some((at, "ms"));
             i += 1;

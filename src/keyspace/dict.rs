@@ -230,7 +230,11 @@ impl<V> Dict<V> {
 
     /// Like [`Dict::scan`] but lets the visitor remove entries (`f` returns true to remove).
     /// Used by active expiry, which walks the table incrementally.
-    pub fn scan_remove(&mut self, cursor: u64, mut f: impl FnMut(&[u8], &mut V) -> bool) -> (u64, Vec<(Box<[u8]>, V)>) {
+    pub fn scan_remove(
+        &mut self,
+        cursor: u64,
+        mut f: impl FnMut(&[u8], &mut V) -> bool,
+    ) -> (u64, Vec<(Box<[u8]>, V)>) {
         let mut removed = Vec::new();
         if self.table.is_empty() {
             return (0, removed);

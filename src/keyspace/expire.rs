@@ -124,7 +124,12 @@ mod tests {
             let mut t = Txn::exclusive(&ks, 1000);
             for i in 0..10_000 {
                 let k = format!("k{i}");
-                t.set(i % 2, k.as_bytes(), Value::Str(StrValue::from_bytes(b"v")), false);
+                t.set(
+                    i % 2,
+                    k.as_bytes(),
+                    Value::Str(StrValue::from_bytes(b"v")),
+                    false,
+                );
                 if i % 10 != 0 {
                     t.set_expire(i % 2, k.as_bytes(), 2000);
                 }
@@ -133,7 +138,13 @@ mod tests {
         let mut cursor = ExpireCursor::default();
         let mut seen = 0;
         for _ in 0..1000 {
-            active_expire_cycle(&ks, &mut cursor, || 5000, Duration::from_millis(50), &mut |_, _| seen += 1);
+            active_expire_cycle(
+                &ks,
+                &mut cursor,
+                || 5000,
+                Duration::from_millis(50),
+                &mut |_, _| seen += 1,
+            );
             if ks.db_counts(0).0 + ks.db_counts(1).0 == 1000 {
                 break;
             }

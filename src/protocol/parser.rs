@@ -485,13 +485,24 @@ mod tests {
     #[test]
     fn multibulk_and_pipeline() {
         let cmds = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n").unwrap();
-        assert_eq!(cmds, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]);
+        assert_eq!(
+            cmds,
+            vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]
+        );
     }
 
     #[test]
     fn inline_quotes() {
         let cmds = parse_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n").unwrap();
-        assert_eq!(cmds[0], vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()]);
+        assert_eq!(
+            cmds[0],
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]
+        );
         assert_eq!(
             parse_all(b"set \"a\n").unwrap_err(),
             "Protocol error: unbalanced quotes in request"
@@ -504,9 +515,18 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"*x\r\n").unwrap_err(), "Protocol error: invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\n+a\r\n").unwrap_err(), "Protocol error: expected '$', got '+'");
-        assert_eq!(parse_all(b"*1\r\n$-2\r\n").unwrap_err(), "Protocol error: invalid bulk length");
+        assert_eq!(
+            parse_all(b"*x\r\n").unwrap_err(),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n+a\r\n").unwrap_err(),
+            "Protocol error: expected '$', got '+'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-2\r\n").unwrap_err(),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(
             parse_all(b"*1\r\n$999999999999\r\n").unwrap_err(),
             "Protocol error: invalid bulk length"
@@ -523,7 +543,12 @@ mod tests {
                 other => panic!("cut {cut}: {other:?}"),
             }
         }
-        assert_eq!(p.parse(full, Limits::default()), Parsed::Command { consumed: full.len() });
+        assert_eq!(
+            p.parse(full, Limits::default()),
+            Parsed::Command {
+                consumed: full.len()
+            }
+        );
         assert_eq!(p.spans().len(), 3);
     }
 

@@ -74,8 +74,10 @@ impl Reply {
     /// A status reply from raw bytes; CR/LF are replaced by spaces as Redis does.
     pub fn simple_bytes(&mut self, s: &[u8]) {
         self.buf.push(b'+');
-        self.buf
-            .extend(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        self.buf.extend(
+            s.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 

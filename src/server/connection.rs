@@ -120,7 +120,12 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         let timeout = srv.hot.timeout_secs.load(Ordering::Relaxed);
         let read = async {
             if timeout > 0 {
-                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut input)).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(timeout),
+                    stream.read_buf(&mut input),
+                )
+                .await
+                {
                     Ok(r) => r.map(Some),
                     Err(_) => Ok(None),
                 }
@@ -143,7 +148,9 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         if info.killed.load(Ordering::Relaxed) {
             break;
         }
-        srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        srv.stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
         info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
 
         let progress = process_input(&srv, &mut client, &mut parser, &input[start..], &mut out);

@@ -32,9 +32,7 @@ fn run(srv: Arc<Server>) {
             srv.stats
                 .expired_keys_active
                 .fetch_add(stats.expired, Ordering::Relaxed);
-            srv.stats
-                .dirty
-                .fetch_add(stats.expired, Ordering::Relaxed);
+            srv.stats.dirty.fetch_add(stats.expired, Ordering::Relaxed);
         }
         srv.stats
             .expire_cycle_cpu_ms

@@ -54,7 +54,11 @@ pub fn bind_all(bind: &str, port: u16, backlog: i32) -> Result<Vec<TcpListener>,
 }
 
 fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         // Like Redis: the IPv6 socket does not also take IPv4, so `* ::*` can coexist.
@@ -71,7 +75,11 @@ fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().map(|v4| v4.is_loopback()).unwrap_or(false)
+            v6.is_loopback()
+                || v6
+                    .to_ipv4_mapped()
+                    .map(|v4| v4.is_loopback())
+                    .unwrap_or(false)
         }
     }
 }
@@ -102,7 +110,9 @@ async fn admit(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
         .fetch_add(1, Ordering::Relaxed);
     let maxclients = srv.hot.maxclients.load(Ordering::Relaxed) as usize;
     if srv.clients.len() >= maxclients {
-        srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
@@ -113,7 +123,9 @@ async fn admit(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
         c.bool("protected-mode")
     };
     if protected && srv.hot.requirepass.read().is_none() && !is_loopback(peer.ip()) {
-        srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(PROTECTED_MODE_ERROR.as_bytes()).await;
         return;
     }

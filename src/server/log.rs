@@ -142,6 +142,9 @@ mod tests {
     #[test]
     fn timestamp_format() {
         // 2026-11-26 05:52:17.334 UTC
-        assert_eq!(super::timestamp(1_795_672_337_334), "26 Nov 2026 05:52:17.334");
+        assert_eq!(
+            super::timestamp(1_795_672_337_334),
+            "26 Nov 2026 05:52:17.334"
+        );
     }
 }

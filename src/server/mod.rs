@@ -87,7 +87,9 @@ impl Server {
         let databases = config.int("databases").max(1) as usize;
         let hot = Hot {
             proto_max_bulk_len: AtomicU64::new(config.int("proto-max-bulk-len") as u64),
-            client_query_buffer_limit: AtomicU64::new(config.int("client-query-buffer-limit") as u64),
+            client_query_buffer_limit: AtomicU64::new(
+                config.int("client-query-buffer-limit") as u64
+            ),
             maxclients: AtomicU64::new(config.int("maxclients") as u64),
             timeout_secs: AtomicU64::new(config.int("timeout") as u64),
             requirepass: RwLock::new(None),
@@ -121,8 +123,10 @@ impl Server {
             .store(c.int("proto-max-bulk-len") as u64, Ordering::Relaxed);
         h.client_query_buffer_limit
             .store(c.int("client-query-buffer-limit") as u64, Ordering::Relaxed);
-        h.maxclients.store(c.int("maxclients") as u64, Ordering::Relaxed);
-        h.timeout_secs.store(c.int("timeout") as u64, Ordering::Relaxed);
+        h.maxclients
+            .store(c.int("maxclients") as u64, Ordering::Relaxed);
+        h.timeout_secs
+            .store(c.int("timeout") as u64, Ordering::Relaxed);
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
     }

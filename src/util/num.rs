@@ -48,7 +48,11 @@ pub fn fmt_double(d: f64) -> String {
 /// C's `%.<prec>g` for finite doubles.
 pub fn fmt_g(d: f64, prec: usize) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let prec = prec.max(1);
     // Scientific form with prec significant digits decides the exponent (after rounding).
