@@ -774,7 +774,7 @@ impl Config {
                     return Ok(String::new());
                 }
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.len() % 2 != 0 {
+                if !parts.len().is_multiple_of(2) {
                     return Err("Invalid save parameters".into());
                 }
                 for p in &parts {
@@ -805,7 +805,7 @@ impl Config {
             }
             "client-output-buffer-limit" => {
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.is_empty() || parts.len() % 4 != 0 {
+                if parts.is_empty() || !parts.len().is_multiple_of(4) {
                     return Err("Wrong number of arguments in buffer limit configuration.".into());
                 }
                 let mut current: BTreeMap<&str, [String; 3]> = BTreeMap::new();

@@ -173,7 +173,7 @@ fn proto_max_bulk_len_is_enforced() {
     assert!(!at.closed && at.reply.is_empty());
     // A full value at the limit is accepted.
     let mut set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n".to_vec();
-    set.extend(std::iter::repeat(b'v').take(1 << 20));
+    set.extend(std::iter::repeat_n(b'v', 1 << 20));
     set.extend_from_slice(b"\r\n");
     let ok = same_as_redis(&ferro, &redis, &set, Duration::from_secs(2));
     assert_eq!(ok.reply, b"+OK\r\n");
@@ -207,7 +207,7 @@ fn huge_announced_bulk_is_not_allocated_upfront() {
             key.len()
         )
         .into_bytes();
-        msg.extend(std::iter::repeat(b'x').take(1 << 20));
+        msg.extend(std::iter::repeat_n(b'x', 1 << 20));
         s.write_all(&msg).expect("write");
         conns.push(s);
     }
@@ -365,7 +365,7 @@ fn unauthenticated_clients_get_stricter_limits() {
         ten.extend_from_slice(b"$4\r\nPING\r\n");
     }
     let mut big = b"*2\r\n$4\r\nECHO\r\n$16384\r\n".to_vec();
-    big.extend(std::iter::repeat(b'e').take(16384));
+    big.extend(std::iter::repeat_n(b'e', 16384));
     big.extend_from_slice(b"\r\n");
     for input in [&ten[..], &big[..], b"PING\r\n", b"GET k\r\n"] {
         let got = same_as_redis(&ferro, &redis, input, STAYS_OPEN);
@@ -380,13 +380,13 @@ fn query_buffer_limit_closes_the_client() {
     let redis = common::redis(&["--client-query-buffer-limit", "1mb"]);
     // A 2MB value cannot fit in a 1MB query buffer: closed without a reply.
     let mut set = b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$2097152\r\n".to_vec();
-    set.extend(std::iter::repeat(b'x').take(2 << 20));
+    set.extend(std::iter::repeat_n(b'x', 2 << 20));
     set.extend_from_slice(b"\r\n");
     let got = same_as_redis(&ferro, &redis, &set, CLOSES);
     assert!(got.closed && got.reply.is_empty());
     // Under the limit it works.
     let mut small = b"*3\r\n$3\r\nSET\r\n$5\r\nsmall\r\n$900000\r\n".to_vec();
-    small.extend(std::iter::repeat(b'y').take(900_000));
+    small.extend(std::iter::repeat_n(b'y', 900_000));
     small.extend_from_slice(b"\r\n");
     let got = same_as_redis(&ferro, &redis, &small, Duration::from_secs(2));
     assert_eq!(got.reply, b"+OK\r\n");

@@ -230,6 +230,7 @@ impl<V> Dict<V> {
 
     /// Like [`Dict::scan`] but lets the visitor remove entries (`f` returns true to remove).
     /// Used by active expiry, which walks the table incrementally.
+    #[allow(clippy::type_complexity)]
     pub fn scan_remove(
         &mut self,
         cursor: u64,

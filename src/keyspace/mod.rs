@@ -296,7 +296,7 @@ impl<'a> Txn<'a> {
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.expire_if_needed(db, key);
         let (shard, h) = self.shard_for(db, key);
-        shard.dict.get(h, key).map(|e| &*e)
+        shard.dict.get(h, key)
     }
 
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
