@@ -415,33 +415,45 @@ impl Config {
                     })?
                 };
                 text.push_str(&content);
-                text.push('\n');
                 i = 1;
             }
         }
-        // "--port 7000 --save 60 100" -> "port 7000\nsave 60 100\n"
-        let mut line = String::new();
-        for a in &args[i..] {
-            if let Some(name) = a.strip_prefix("--") {
-                if !line.is_empty() {
-                    text.push_str(&line);
-                    text.push('\n');
+        // Redis appends the options after the file (or after nothing) as
+        // "\n" + "port \"7000\" \nsave \"60\" \"100\" ": a leading newline, one line per
+        // `--name`, every value quoted (sdscatrepr). Error messages quote these lines and
+        // count them, so the composition is reproduced exactly.
+        text.push('\n');
+        let rest = &args[i..];
+        let mut options = String::new();
+        // False right after a `--name` given without a value: the next argument is its
+        // value even if it starts with "--" (Redis's `handled_last_config_arg`).
+        let mut handled_last = true;
+        for (j, a) in rest.iter().enumerate() {
+            if let (true, Some(name)) = (handled_last, a.strip_prefix("--")) {
+                if !options.is_empty() {
+                    options.push('\n');
                 }
-                line = name.to_string();
+                options.push_str(name);
+                options.push(' ');
+                if name.split_whitespace().count() <= 1 {
+                    handled_last = false;
+                    let next_is_option = rest.get(j + 1).is_some_and(|n| n.starts_with("--"));
+                    if name.eq_ignore_ascii_case("save") && (next_is_option || j + 1 == rest.len()) {
+                        // `--save --port 1` and a trailing `--save` mean `save ""`.
+                        options.push_str("\"\"");
+                        handled_last = true;
+                    }
+                } else {
+                    handled_last = true;
+                }
             } else {
-                if line.is_empty() {
-                    return Err(format!(
-                        "Invalid option '{a}': options must start with '--' (see --help)"
-                    ));
-                }
-                line.push(' ');
-                line.push_str(&quote(a));
+                options.push_str(&quote(a));
+                options.push(' ');
+                handled_last = true;
             }
         }
-        if !line.is_empty() {
-            text.push_str(&line);
-            text.push('\n');
-        }
+        text.push_str(&options);
+        text.push('\n');
         cfg.load_text(&text).map_err(|e| e.to_string())?;
         Ok(cfg)
     }
@@ -773,25 +785,22 @@ impl Config {
     }
 }
 
-/// Quotes a command-line argument so that it survives `split_line` (Redis's
-/// `sdscatrepr` for arguments when composing options into config text).
+/// Quotes a command-line argument the way Redis's `sdscatrepr` does when it composes
+/// `--directive value` options into configuration text (always quoted, so that error
+/// messages print the same line Redis prints).
 fn quote(a: &str) -> String {
-    if !a.is_empty()
-        && !a
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
-    {
-        return a.to_string();
-    }
     let mut s = String::from("\"");
-    for c in a.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c => s.push(c),
+    for &b in a.as_bytes() {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
         }
     }
     s.push('"');
@@ -922,12 +931,10 @@ mod tests {
     #[test]
     fn unknown_directive_names_line() {
         let e = Config::from_args(&args(&["--port", "7001", "--bogus", "1"])).unwrap_err();
-        assert!(e.contains("at line 2"), "{e}");
-        assert!(e.contains(">>> 'bogus 1'"), "{e}");
-        assert!(
-            e.contains("Bad directive or wrong number of arguments"),
-            "{e}"
-        );
+        // As redis-server: options follow an empty first line, values are quoted.
+        assert!(e.contains("at line 3"), "{e}");
+        assert!(e.contains(">>> 'bogus \"1\"'"), "{e}");
+        assert!(e.contains("Bad directive or wrong number of arguments"), "{e}");
     }
 
     #[test]

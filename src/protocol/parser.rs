@@ -203,7 +203,7 @@ impl Parser {
                 _ => return Parsed::Error("Protocol error: invalid multibulk length".into()),
             };
             if count > UNAUTH_MAX_MULTIBULK && limits.unauthenticated {
-                return Parsed::Error("Protocol error: invalid multibulk length".into());
+                return Parsed::Error("Protocol error: unauthenticated multibulk length".into());
             }
             let next = cr + 2;
             if count <= 0 {
@@ -244,7 +244,7 @@ impl Parser {
                     _ => return Parsed::Error("Protocol error: invalid bulk length".into()),
                 };
                 if len > UNAUTH_MAX_BULK && limits.unauthenticated {
-                    return Parsed::Error("Protocol error: invalid bulk length".into());
+                    return Parsed::Error("Protocol error: unauthenticated bulk length".into());
                 }
                 self.pos += cr + 2;
                 self.bulk_len = len;

@@ -346,3 +346,97 @@ pub fn show(b: &[u8]) -> String {
     }
     s
 }
+
+/// Like `wait_ready`, but also accepts `-NOAUTH` (a server started with `requirepass`)
+/// as ready, and kills the child if it never becomes ready (no orphaned servers).
+fn wait_ready_auth(port: u16, child: &mut Child, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited during startup: {status}");
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(b"PING\r\n").is_ok() {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    if n > 0 && (buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH")) {
+                        return;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{name} did not start listening on port {port}");
+}
+
+/// Spawns `bin` with `args` (which must include `--port port`) and waits until it
+/// answers PING (or NOAUTH).
+fn spawn_server(
+    bin: &str,
+    args: &[String],
+    port: u16,
+    dir: PathBuf,
+    name: &'static str,
+) -> ServerProc {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+    wait_ready_auth(port, &mut child, name);
+    ServerProc {
+        child,
+        port,
+        name,
+        dir,
+    }
+}
+
+/// Starts Ferrodis with `requirepass` set (readiness is detected through `-NOAUTH`).
+pub fn ferrodis_with_password(password: &str, extra: &[&str]) -> ServerProc {
+    let port = free_port();
+    let dir = temp_dir("ferrodis");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--requirepass".into(),
+        password.into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    spawn_server(ferrodis_bin(), &args, port, dir, "ferrodis")
+}
+
+/// Starts the reference redis-server with `requirepass` set.
+pub fn redis_with_password(password: &str, extra: &[&str]) -> ServerProc {
+    let port = free_port();
+    let dir = temp_dir("redis");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--daemonize".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--requirepass".into(),
+        password.into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    spawn_server(&redis_server_bin(), &args, port, dir, "redis")
+}
