@@ -39,7 +39,7 @@ apt_install() {
 }
 
 if command -v dpkg-query >/dev/null; then
-    apt_install redis-server redis-tools build-essential ca-certificates curl procps
+    apt_install redis-server redis-tools build-essential ca-certificates curl
 fi
 
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
