@@ -2,7 +2,7 @@
 # Runs every Ferrodis test. On a fresh Debian 12 machine (as root, like CI) it first
 # installs what the tests need: the reference redis-server and redis-tools
 # (redis-cli, redis-benchmark), a C toolchain (jemalloc is built from source), and
-# Rust through rustup if cargo is missing. When everything is present it installs
+# and checks that the Rust toolchain is present. When everything is present it installs
 # nothing and goes straight to the tests.
 #
 # Steps: cargo test --all-targets (debug profile: fast to build on 2 cores; no test
@@ -39,17 +39,14 @@ apt_install() {
 }
 
 if command -v dpkg-query >/dev/null; then
-    apt_install redis-server redis-tools build-essential ca-certificates curl
+    apt_install redis-server redis-tools build-essential
 fi
 
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 if ! command -v cargo >/dev/null; then
-    say "installing Rust (rustup, stable)"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
-        --component rustfmt,clippy >/dev/null
-    export PATH="$HOME/.cargo/bin:$PATH"
+    die "cargo is missing: install the Rust toolchain (rustup) first"
 fi
 
 for tool in cargo cc make redis-server redis-cli redis-benchmark; do

@@ -438,7 +438,8 @@ impl Config {
                 if name.split_whitespace().count() <= 1 {
                     handled_last = false;
                     let next_is_option = rest.get(j + 1).is_some_and(|n| n.starts_with("--"));
-                    if name.eq_ignore_ascii_case("save") && (next_is_option || j + 1 == rest.len()) {
+                    if name.eq_ignore_ascii_case("save") && (next_is_option || j + 1 == rest.len())
+                    {
                         // `--save --port 1` and a trailing `--save` mean `save ""`.
                         options.push_str("\"\"");
                         handled_last = true;
@@ -934,7 +935,10 @@ mod tests {
         // As redis-server: options follow an empty first line, values are quoted.
         assert!(e.contains("at line 3"), "{e}");
         assert!(e.contains(">>> 'bogus \"1\"'"), "{e}");
-        assert!(e.contains("Bad directive or wrong number of arguments"), "{e}");
+        assert!(
+            e.contains("Bad directive or wrong number of arguments"),
+            "{e}"
+        );
     }
 
     #[test]
