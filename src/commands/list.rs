@@ -206,11 +206,16 @@ pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, R
     let Some(e) = ctx.txn.get_mut(db, key) else {
         return Ok(None);
     };
-    let v = list_mut(&mut e.value)?.pop(end, fill);
+    let l = list_mut(&mut e.value)?;
+    let v = l.pop(end, fill);
+    let empty = l.is_empty();
     if v.is_some() {
         ctx.txn.dirty += 1;
     }
-    delete_if_empty(ctx, key);
+    if empty {
+        ctx.txn.remove(db, key);
+        ctx.txn.dirty -= 1;
+    }
     Ok(v)
 }
 
