@@ -4,6 +4,16 @@
 //! A list never stays empty in the keyspace: a command that removes its last element
 //! deletes the key. Argument errors are checked in the same order as Redis, so the
 //! same bad command gets the same error whether or not the key exists.
+//!
+//! Building blocks for the blocking variants (BLPOP, BRPOP, BLMOVE, BLMPOP), which
+//! reply exactly like their non-blocking forms once data is there:
+//! * [`pop_one`]: pop one element from an end, deleting an emptied key;
+//! * [`push_values`]: push (creating the key), as LPUSH/RPUSH do;
+//! * [`lmove_generic`]: LMOVE/RPOPLPUSH's whole reply;
+//! * [`parse_mpop`] / [`mpop_keys`] / [`mpop_reply`]: `numkeys key... LEFT|RIGHT
+//!   [COUNT n]` parsing, key extraction (`getkeys`) and the `[key, [elements]]` reply;
+//! * [`parse_end`] for `LEFT|RIGHT`, [`fill`] for the node limits, [`list_ref`] /
+//!   [`list_mut`] for type checks.
 
 use std::sync::atomic::Ordering;
 
