@@ -9,7 +9,7 @@ pub mod dispatch;
 pub mod listener;
 pub mod log;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,6 +45,8 @@ pub struct Hot {
     pub maxclients: AtomicU64,
     pub timeout_secs: AtomicU64,
     pub requirepass: RwLock<Option<String>>,
+    /// `list-max-listpack-size` (read on every list write).
+    pub list_max_listpack_size: AtomicI64,
 }
 
 /// State shared by every connection and background job.
@@ -95,6 +97,7 @@ impl Server {
             maxclients: AtomicU64::new(config.int("maxclients") as u64),
             timeout_secs: AtomicU64::new(config.int("timeout") as u64),
             requirepass: RwLock::new(None),
+            list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
         let srv = Server {
             ks: Keyspace::new(databases),
@@ -130,6 +133,8 @@ impl Server {
             .store(c.int("maxclients") as u64, Ordering::Relaxed);
         h.timeout_secs
             .store(c.int("timeout") as u64, Ordering::Relaxed);
+        h.list_max_listpack_size
+            .store(c.int("list-max-listpack-size"), Ordering::Relaxed);
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
     }
