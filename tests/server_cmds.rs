@@ -793,3 +793,17 @@ fn redis_rs_handshake_with_password_db_and_resp3() {
     let client = redis::Client::open(url).expect("client");
     assert!(client.get_connection().is_err());
 }
+
+#[test]
+fn debug_is_refused_unless_enabled_like_redis() {
+    let f = common::ferrodis(&["--enable-debug-command", "no"]);
+    let r = common::redis(&["--enable-debug-command", "no"]);
+    for cmd in [&["DEBUG", "SLEEP", "0"][..], &["DEBUG", "HELP"][..]] {
+        let got = f.client().cmds(cmd);
+        let want = r.client().cmds(cmd);
+        assert_eq!(common::show(&got), common::show(&want), "{cmd:?}");
+        assert!(got.starts_with(b"-ERR DEBUG command not allowed"));
+    }
+    let local = common::ferrodis(&["--enable-debug-command", "local"]);
+    assert_eq!(local.client().cmds(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n");
+}

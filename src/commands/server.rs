@@ -664,7 +664,22 @@ fn atof(s: &[u8]) -> f64 {
     }
 }
 
+/// Redis 7 refuses DEBUG unless `enable-debug-command` is `yes`, or `local` and the
+/// client is on a loopback address.
+fn debug_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.config.read().str("enable-debug-command").as_str() {
+        "yes" => true,
+        "local" => ctx.client.info.addr.ip().is_loopback(),
+        _ => false,
+    }
+}
+
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if !debug_allowed(ctx) {
+        return Err(RError::raw(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
     let sub = argv[1];
     if args::is(sub, "help") && argv.len() == 2 {
         super::client::help_reply(

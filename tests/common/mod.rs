@@ -91,6 +91,9 @@ pub fn ferrodis(extra: &[&str]) -> ServerProc {
         "".into(),
         "--dir".into(),
         dir.to_string_lossy().into_owned(),
+        // As for the reference server below: DEBUG is refused unless enabled.
+        "--enable-debug-command".into(),
+        "yes".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut child = Command::new(ferrodis_bin())
@@ -412,6 +415,8 @@ pub fn ferrodis_with_password(password: &str, extra: &[&str]) -> ServerProc {
         dir.to_string_lossy().into_owned(),
         "--requirepass".into(),
         password.into(),
+        "--enable-debug-command".into(),
+        "yes".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     spawn_server(ferrodis_bin(), &args, port, dir, "ferrodis")
