@@ -50,6 +50,15 @@ impl Value {
         }
     }
 
+    /// True for a hash some of whose fields have a TTL (the keyspace tracks those keys
+    /// for active expiry of fields).
+    pub fn has_field_ttls(&self) -> bool {
+        match self {
+            Value::Hash(h) => h.has_field_ttls(),
+            _ => false,
+        }
+    }
+
     /// Approximate heap bytes owned by the value (for MEMORY USAGE and accounting).
     pub fn heap_size(&self) -> usize {
         match self {
