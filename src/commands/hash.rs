@@ -378,7 +378,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Redis's `getRangeLongFromObjectOrReply` error without a custom message.
 fn range_error(min: i64, max: i64) -> RError {
     RError::owned(format!(
-        "ERR value is out of range, must be between {min} and {max}"
+        "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 
