@@ -157,7 +157,7 @@ fn lookup_or_create<'c>(
     key: &[u8],
 ) -> Result<&'c mut HashValue, RError> {
     if lookup(txn, db, key, true)?.is_none() {
-        txn.set(db, key, Value::Hash(Box::default()), false);
+        txn.set(db, key, Value::Hash(HashValue::new()), false);
     }
     match txn.get_mut(db, key) {
         Some(e) => hash_mut(&mut e.value),

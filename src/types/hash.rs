@@ -29,8 +29,15 @@ fn fhash(k: &[u8]) -> u64 {
     hasher().hash_one(k)
 }
 
-/// A hash value.
-pub struct HashValue {
+/// A hash value: a plain listpack inline (16 bytes, the common small hash), anything
+/// else (`listpackex`, `hashtable`) boxed.
+pub enum HashValue {
+    Lp(Box<[u8]>),
+    Big(Box<Inner>),
+}
+
+/// A `listpackex` or `hashtable` hash.
+pub struct Inner {
     enc: Enc,
     ttl: Option<Box<FieldTtls>>,
 }
@@ -190,6 +197,15 @@ impl Default for HashValue {
 
 impl Clone for HashValue {
     fn clone(&self) -> Self {
+        match self {
+            HashValue::Lp(b) => HashValue::Lp(b.clone()),
+            HashValue::Big(i) => HashValue::Big(Box::new(i.clone_inner())),
+        }
+    }
+}
+
+impl Inner {
+    fn clone_inner(&self) -> Self {
         let enc = match &self.enc {
             Enc::Listpack(b, n) => Enc::Listpack(b.clone(), *n),
             Enc::Table(d) => {
@@ -200,7 +216,7 @@ impl Clone for HashValue {
                 Enc::Table(Box::new(nd))
             }
         };
-        HashValue {
+        Inner {
             enc,
             ttl: self.ttl.clone(),
         }
@@ -213,15 +229,229 @@ impl std::fmt::Debug for HashValue {
     }
 }
 
+fn lp_count(b: &[u8]) -> u32 {
+    lp_iter(b).count() as u32
+}
+
 impl HashValue {
     /// An empty listpack hash.
     pub fn new() -> HashValue {
-        HashValue {
-            enc: Enc::Listpack(Box::default(), 0),
-            ttl: None,
+        HashValue::Lp(Box::default())
+    }
+
+    /// Runs `f` on the boxed form; a plain listpack is viewed as one without moving
+    /// its bytes, and goes back inline if it stays a plain listpack.
+    fn with_inner<R>(&mut self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        match self {
+            HashValue::Big(i) => f(i),
+            HashValue::Lp(b) => {
+                let buf = std::mem::take(b);
+                let n = lp_count(&buf);
+                let mut inner = Inner {
+                    enc: Enc::Listpack(buf, n),
+                    ttl: None,
+                };
+                let r = f(&mut inner);
+                match inner {
+                    Inner {
+                        enc: Enc::Listpack(buf, _),
+                        ttl: None,
+                    } => *b = buf,
+                    other => *self = HashValue::Big(Box::new(other)),
+                }
+                r
+            }
         }
     }
 
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            HashValue::Lp(_) => "listpack",
+            HashValue::Big(i) => i.encoding(),
+        }
+    }
+
+    pub fn is_listpack(&self) -> bool {
+        match self {
+            HashValue::Lp(_) => true,
+            HashValue::Big(i) => i.is_listpack(),
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            HashValue::Lp(b) => b.len(),
+            HashValue::Big(i) => std::mem::size_of::<Inner>() + i.heap_size(),
+        }
+    }
+
+    /// Number of fields (expired fields not yet removed included: callers purge first).
+    pub fn len(&self) -> usize {
+        match self {
+            HashValue::Lp(b) => lp_count(b) as usize,
+            HashValue::Big(i) => i.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            HashValue::Lp(b) => b.is_empty(),
+            HashValue::Big(i) => i.len() == 0,
+        }
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            HashValue::Lp(b) => lp_get(b, field),
+            HashValue::Big(i) => i.get(field),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    pub fn convert_to_table(&mut self) {
+        self.with_inner(|i| i.convert_to_table())
+    }
+
+    /// Redis 7.0's `hashTypeTryConversion` before adding field/value arguments whose
+    /// longest is `max_arg_len` bytes (the entry count is checked after each insert).
+    pub fn try_conversion(&mut self, max_arg_len: usize, max_value: usize) {
+        if self.is_listpack() && max_arg_len > max_value {
+            self.convert_to_table();
+        }
+    }
+
+    /// Sets a field. Returns true if the field is new. With `keep_ttl` the field keeps
+    /// its TTL (HINCRBY); otherwise an overwritten field loses it (HSET).
+    pub fn set(
+        &mut self,
+        field: &[u8],
+        value: &[u8],
+        keep_ttl: bool,
+        max_entries: usize,
+        max_value: usize,
+    ) -> bool {
+        self.with_inner(|i| i.set(field, value, keep_ttl, max_entries, max_value))
+    }
+
+    /// Deletes a field (and its TTL). Returns true if it existed.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        self.with_inner(|i| i.remove(field))
+    }
+
+    /// Visits every field and value (listpack: insertion order).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        match self {
+            HashValue::Lp(b) => {
+                for (k, v, _, _) in lp_iter(b) {
+                    f(k, v);
+                }
+            }
+            HashValue::Big(i) => i.for_each(f),
+        }
+    }
+
+    /// All pairs, in iteration order.
+    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+        match self {
+            HashValue::Lp(b) => lp_iter(b).map(|(k, v, _, _)| (k, v)).collect(),
+            HashValue::Big(i) => i.pairs(),
+        }
+    }
+
+    /// One HSCAN step: visits the pairs of one bucket (all pairs for a listpack) and
+    /// returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&[u8], &[u8])) -> u64 {
+        match self {
+            HashValue::Lp(_) => {
+                self.for_each(f);
+                0
+            }
+            HashValue::Big(i) => i.scan(cursor, f),
+        }
+    }
+
+    /// A random pair (uniform for a listpack; Redis's bucket-then-chain pick for a
+    /// table).
+    pub fn random_pair(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
+        match self {
+            HashValue::Lp(b) => {
+                let n = lp_count(b);
+                if n == 0 {
+                    return None;
+                }
+                let i = (rand() % n as u64) as usize;
+                lp_iter(b).nth(i).map(|(k, v, _, _)| (k, v))
+            }
+            HashValue::Big(i) => i.random_pair(rand),
+        }
+    }
+
+    /// True if the hash has at least one field with a TTL.
+    pub fn has_field_ttls(&self) -> bool {
+        matches!(self, HashValue::Big(i) if i.has_field_ttls())
+    }
+
+    /// Earliest field expiry, if any field has a TTL.
+    pub fn min_expire(&self) -> Option<u64> {
+        match self {
+            HashValue::Lp(_) => None,
+            HashValue::Big(i) => i.min_expire(),
+        }
+    }
+
+    /// The field's expiry time (Unix ms), if it has one.
+    pub fn field_expire(&self, field: &[u8]) -> Option<u64> {
+        match self {
+            HashValue::Lp(_) => None,
+            HashValue::Big(i) => i.field_expire(field),
+        }
+    }
+
+    /// Sets a field's expiry (the field must exist); the encoding becomes
+    /// `listpackex` for a listpack.
+    pub fn set_field_expire(&mut self, field: &[u8], at: u64) {
+        self.with_inner(|i| i.set_field_expire(field, at))
+    }
+
+    /// Creates the TTL index without setting any TTL (Redis converts a listpack to
+    /// `listpackex` as soon as a field-expiry command touches the hash).
+    pub fn enable_field_ttls(&mut self) {
+        self.with_inner(|i| i.enable_field_ttls())
+    }
+
+    /// Removes a field's TTL; returns true if it had one.
+    pub fn persist_field(&mut self, field: &[u8]) -> bool {
+        match self {
+            HashValue::Lp(_) => false,
+            HashValue::Big(i) => i.persist_field(field),
+        }
+    }
+
+    /// True if some field expired at `now` and has not been removed yet.
+    #[inline]
+    pub fn has_expired(&self, now: u64) -> bool {
+        self.min_expire().is_some_and(|m| m <= now)
+    }
+
+    /// Deletes every field whose TTL has passed (expiry `<= now`), at most `limit`;
+    /// returns how many were deleted.
+    pub fn purge_expired(&mut self, now: u64, limit: usize) -> usize {
+        match self {
+            HashValue::Lp(_) => 0,
+            HashValue::Big(i) => i.purge_expired(now, limit),
+        }
+    }
+}
+
+fn lp_get<'a>(b: &'a [u8], field: &[u8]) -> Option<&'a [u8]> {
+    let (_, vs, _) = lp_find(b, field)?;
+    get_elem(b, vs).map(|(v, _)| v)
+}
+
+impl Inner {
     pub fn encoding(&self) -> &'static str {
         match (&self.enc, &self.ttl) {
             (Enc::Listpack(..), None) => "listpack",

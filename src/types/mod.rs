@@ -22,7 +22,8 @@ pub use zset::ZSetValue;
 pub enum Value {
     Str(StrValue),
     List(Box<ListValue>),
-    Hash(Box<HashValue>),
+    /// Unboxed: a small hash is one 16-byte listpack pointer (see `types::hash`).
+    Hash(HashValue),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
 }
