@@ -597,3 +597,65 @@ fn small_hashes_take_no_more_memory_than_redis() {
         "ferrodis used {ours} bytes, redis-server {theirs}"
     );
 }
+
+#[test]
+fn hscan_novalues_and_table_cursor() {
+    let srv = common::ferrodis(&[]);
+    let mut c = srv.client();
+    int(&mut c, &["HSET", "h", "a", "1", "b", "2"]);
+    match q(&mut c, &["HSCAN", "h", "0", "NOVALUES"]) {
+        V::Arr(v) => {
+            assert_eq!(v[0], V::Bulk(Some("0".into())));
+            assert_eq!(
+                v[1],
+                V::Arr(vec![V::Bulk(Some("a".into())), V::Bulk(Some("b".into()))])
+            );
+        }
+        other => panic!("HSCAN replied {other:?}"),
+    }
+    // A hashtable is walked with a cursor; a full iteration returns every field once
+    // even with small COUNTs.
+    q(&mut c, &["CONFIG", "SET", "hash-max-listpack-entries", "8"]);
+    let mut args = vec!["HSET".to_string(), "big".to_string()];
+    for i in 0..500 {
+        args.push(format!("f{i}"));
+        args.push(format!("{i}"));
+    }
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    assert_eq!(int(&mut c, &a), 500);
+    assert_eq!(
+        bulk(&mut c, &["OBJECT", "ENCODING", "big"]).as_deref(),
+        Some("hashtable")
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        match q(&mut c, &["HSCAN", "big", &cursor, "COUNT", "7", "NOVALUES"]) {
+            V::Arr(v) => {
+                let V::Bulk(Some(next)) = &v[0] else {
+                    panic!("cursor {v:?}")
+                };
+                let V::Arr(items) = &v[1] else {
+                    panic!("items {v:?}")
+                };
+                for it in items {
+                    if let V::Bulk(Some(f)) = it {
+                        seen.insert(f.clone());
+                    }
+                }
+                cursor = next.clone();
+            }
+            other => panic!("HSCAN replied {other:?}"),
+        }
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 500);
+    assert!(
+        calls > 10,
+        "a hashtable is scanned in steps ({calls} calls)"
+    );
+}
