@@ -214,4 +214,45 @@ mod tests {
         assert_eq!(ks.db_counts(0), (1000, 0)); // every persistent key (i % 10 == 0) is even
         assert_eq!(ks.db_counts(1), (0, 0));
     }
+
+    #[test]
+    fn reclaims_expired_hash_fields() {
+        use crate::types::HashValue;
+        let ks = Keyspace::new(1);
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            for i in 0..200 {
+                let mut h = HashValue::new();
+                h.set(b"keep", b"1", false, 512, 64);
+                h.set(b"gone", b"2", false, 512, 64);
+                h.set_field_expire(b"gone", 2000);
+                if i % 2 == 0 {
+                    h.remove(b"keep");
+                }
+                t.set(0, format!("h{i}").as_bytes(), Value::Hash(h), false);
+            }
+        }
+        let mut cursor = ExpireCursor::default();
+        let mut fields = 0;
+        for _ in 0..100 {
+            let st = active_expire_cycle(
+                &ks,
+                &mut cursor,
+                || 5000,
+                Duration::from_millis(50),
+                &mut |_, _| {},
+            );
+            fields += st.expired_fields;
+            if fields == 200 {
+                break;
+            }
+        }
+        assert_eq!(fields, 200);
+        // Hashes left empty are deleted; the others keep their persistent field and
+        // are no longer tracked.
+        assert_eq!(ks.db_counts(0).0, 100);
+        let tracked: usize = ks.dbs[0].shards.iter().map(|s| s.lock().hfe.len()).sum();
+        assert_eq!(tracked, 0);
+    }
 }
