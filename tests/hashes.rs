@@ -490,7 +490,7 @@ fn session_store_one_hash_per_user_ttl_per_field() {
             ],
         );
         assert_eq!(
-            ints(&mut c, &["HPEXPIRE", &key, "200", "FIELDS", "1", "short"]),
+            ints(&mut c, &["HPEXPIRE", &key, "1000", "FIELDS", "1", "short"]),
             vec![1]
         );
         assert_eq!(
@@ -509,7 +509,7 @@ fn session_store_one_hash_per_user_ttl_per_field() {
             vec![1]
         );
     }
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(1300));
     for u in 0..50 {
         let key = format!("sessions:user:{u}");
         let mut fields = strings(&mut c, &["HKEYS", &key]);
