@@ -355,10 +355,10 @@ fn expired_fields_are_invisible_at_once() {
     );
     ints(
         &mut c,
-        &["HPEXPIRE", "h", "30", "FIELDS", "3", "f1", "f2", "f3"],
+        &["HPEXPIRE", "h", "300", "FIELDS", "3", "f1", "f2", "f3"],
     );
     assert_eq!(int(&mut c, &["HLEN", "h"]), 4);
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(400));
     assert_eq!(bulk(&mut c, &["HGET", "h", "f1"]), None);
     assert_eq!(int(&mut c, &["HEXISTS", "h", "f2"]), 0);
     assert_eq!(int(&mut c, &["HSTRLEN", "h", "f3"]), 0);
