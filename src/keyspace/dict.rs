@@ -207,6 +207,18 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Iterates over every entry (no guarantee of order).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.table.iter().flat_map(|slot| {
+            let mut cur = slot.as_deref();
+            std::iter::from_fn(move || {
+                let n = cur?;
+                cur = n.next.as_deref();
+                Some((&n.key[..], &n.value))
+            })
+        })
+    }
+
     /// One step of Redis's reverse-binary scan: visits every entry of the bucket the cursor
     /// points at and returns the next cursor (0 when the iteration is complete).
     ///

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Keyspace, SHARDS};
+use crate::types::Value;
 
 /// Volatile entries examined per sample (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
 const SAMPLE: usize = 20;
@@ -17,6 +18,11 @@ const SAMPLE: usize = 20;
 const ACCEPTABLE_STALE_PCT: usize = 10;
 /// Upper bound of buckets visited in one locked step.
 const MAX_BUCKETS_PER_STEP: usize = 400;
+
+/// Buckets of a shard's hash-field-TTL key set visited per cycle.
+const HFE_BUCKETS_PER_STEP: usize = 64;
+/// Hash fields removed per cycle and shard at most (the rest waits for the next cycle).
+const HFE_FIELDS_PER_STEP: usize = 10_000;
 
 /// Where the cycle resumes next time, so every shard gets its turn even when one cycle
 /// runs out of time.
@@ -32,6 +38,8 @@ pub struct CycleStats {
     pub expired: u64,
     pub sampled: u64,
     pub timed_out: bool,
+    /// Hash fields removed because their TTL passed.
+    pub expired_fields: u64,
 }
 
 /// Runs one active expiry cycle with the given time budget. `on_expired` is called for
@@ -58,6 +66,7 @@ pub fn active_expire_cycle(
             cursor.shard = 0;
             cursor.db += 1;
         }
+        stats.expired_fields += expire_hash_fields(ks, db, s, now_ms()) as u64;
         loop {
             let mut removed = Vec::new();
             let (sampled, expired) = {
@@ -110,6 +119,58 @@ pub fn active_expire_cycle(
     stats
 }
 
+/// Active expiry of hash fields (Redis 7.4 field TTLs) in one shard: walks the shard's
+/// set of hashes with field TTLs incrementally (SCAN cursor, so every such hash is
+/// eventually visited), removes the fields whose TTL passed, deletes hashes left empty,
+/// and forgets keys that are gone or have no field TTL any more. Returns the number of
+/// fields removed.
+fn expire_hash_fields(ks: &Keyspace, db: usize, s: usize, now: u64) -> usize {
+    let _gate = ks.gate.read();
+    let mut guard = ks.dbs[db].shards[s].lock();
+    let shard = &mut *guard;
+    if shard.hfe.is_empty() {
+        return 0;
+    }
+    let rehash = |k: &[u8]| ks.hash(k);
+    let mut fields = 0usize;
+    let mut c = shard.hfe_cursor;
+    let mut emptied: Vec<Box<[u8]>> = Vec::new();
+    for _ in 0..HFE_BUCKETS_PER_STEP {
+        let dict = &mut shard.dict;
+        let (next, _) = shard.hfe.scan_remove(c, |key, _| {
+            let h = ks.hash(key);
+            let Some(e) = dict.get_mut(h, key) else {
+                return true;
+            };
+            let Value::Hash(hv) = &mut e.value else {
+                return true;
+            };
+            if fields < HFE_FIELDS_PER_STEP && hv.has_expired(now) {
+                fields += hv.purge_expired(now, HFE_FIELDS_PER_STEP - fields);
+                if hv.is_empty() {
+                    emptied.push(key.into());
+                    return true;
+                }
+            }
+            !hv.has_field_ttls()
+        });
+        c = next;
+        if c == 0 || fields >= HFE_FIELDS_PER_STEP {
+            break;
+        }
+    }
+    shard.hfe_cursor = c;
+    for key in emptied {
+        if let Some((_, e)) = shard.dict.remove(ks.hash(&key), &key, &rehash) {
+            if e.expire != 0 {
+                shard.volatile -= 1;
+            }
+        }
+    }
+    shard.hfe.shrink_if_sparse(&rehash);
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +213,46 @@ mod tests {
         assert_eq!(seen, 9000);
         assert_eq!(ks.db_counts(0), (1000, 0)); // every persistent key (i % 10 == 0) is even
         assert_eq!(ks.db_counts(1), (0, 0));
+    }
+
+    #[test]
+    fn reclaims_expired_hash_fields() {
+        use crate::types::HashValue;
+        let ks = Keyspace::new(1);
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            for i in 0..200 {
+                let mut h = HashValue::new();
+                h.set(b"keep", b"1", false, 512, 64);
+                h.set(b"gone", b"2", false, 512, 64);
+                h.set_field_expire(b"gone", 2000);
+                if i % 2 == 0 {
+                    h.remove(b"keep");
+                }
+                t.set(0, format!("h{i}").as_bytes(), Value::Hash(h), false);
+            }
+        }
+        let mut cursor = ExpireCursor::default();
+        let mut fields = 0;
+        for _ in 0..100 {
+            let st = active_expire_cycle(
+                &ks,
+                &mut cursor,
+                || 5000,
+                Duration::from_millis(50),
+                &mut |_, _| {},
+            );
+            fields += st.expired_fields;
+            if fields == 200 {
+                break;
+            }
+        }
+        assert_eq!(fields, 200);
+        // Hashes left empty are deleted; the others keep their persistent field and
+        // are no longer tracked.
+        assert_eq!(ks.db_counts(0).0, 100);
+        let tracked: usize = ks.dbs[0].shards.iter().map(|s| s.lock().hfe.len()).sum();
+        assert_eq!(tracked, 0);
     }
 }

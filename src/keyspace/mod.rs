@@ -62,6 +62,21 @@ pub struct Shard {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    /// Keys whose hash has (or had) field TTLs, walked by the active expiry cycle to
+    /// reclaim expired hash fields nobody touches (see `expire.rs`). Stale names are
+    /// dropped by the cycle.
+    pub hfe: Dict<()>,
+    /// Where the hash-field expiry walk resumes in `hfe`.
+    pub hfe_cursor: u64,
+}
+
+impl Shard {
+    /// Registers `key` (hashed with `h`) as a hash with field TTLs.
+    pub fn track_field_ttls(&mut self, h: u64, key: &[u8], rehash: &dyn Fn(&[u8]) -> u64) {
+        if self.hfe.get(h, key).is_none() {
+            self.hfe.insert_new(h, key.into(), (), rehash);
+        }
+    }
 }
 
 pub struct Db {
@@ -340,6 +355,9 @@ impl<'a> Txn<'a> {
         let ks = self.ks;
         self.dirty += 1;
         let shard: &mut Shard = &mut self.guards[pos].1;
+        if value.has_field_ttls() {
+            shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
+        }
         if live {
             let Some(e) = shard.dict.get_mut(h, key) else {
                 unreachable!("locate() found the key under the same lock")
@@ -415,6 +433,9 @@ impl<'a> Txn<'a> {
         if expire != 0 {
             shard.volatile += 1;
         }
+        if value.has_field_ttls() {
+            shard.track_field_ttls(h, key, &rehash);
+        }
         shard
             .dict
             .insert_new(h, key.into(), Entry { value, expire, lru }, &rehash);
@@ -434,6 +455,8 @@ impl<'a> Txn<'a> {
             shard.dict.clear();
             shard.volatile = 0;
             shard.expire_cursor = 0;
+            shard.hfe.clear();
+            shard.hfe_cursor = 0;
         }
         self.dirty += n as u64;
         n

@@ -22,7 +22,8 @@ pub use zset::ZSetValue;
 pub enum Value {
     Str(StrValue),
     List(Box<ListValue>),
-    Hash(Box<HashValue>),
+    /// Unboxed: a small hash is one 16-byte listpack pointer (see `types::hash`).
+    Hash(HashValue),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
 }
@@ -47,6 +48,15 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+        }
+    }
+
+    /// True for a hash some of whose fields have a TTL (the keyspace tracks those keys
+    /// for active expiry of fields).
+    pub fn has_field_ttls(&self) -> bool {
+        match self {
+            Value::Hash(h) => h.has_field_ttls(),
+            _ => false,
         }
     }
 
