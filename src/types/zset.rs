@@ -503,9 +503,8 @@ mod lp {
     }
 
     pub fn encode(out: &mut Vec<u8>, member: &[u8], score: f64) {
-        let int = score.fract() == 0.0
-            && score.abs() < INT_LIMIT
-            && !(score == 0.0 && score.is_sign_negative());
+        // -0 is stored as the integer 0, as Redis's listpack does.
+        let int = score.fract() == 0.0 && score.abs() < INT_LIMIT;
         put_varint(out, (member.len() as u64) << 1 | u64::from(!int));
         out.extend_from_slice(member);
         if int {
