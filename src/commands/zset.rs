@@ -175,7 +175,10 @@ const NAN_SCORE: RError = RError::raw("ERR resulting score is not a number (NaN)
 /// space allowed, an empty string is 0, the text ends at a NUL byte, NaN refused.
 fn strtod_full(arg: &[u8]) -> Option<f64> {
     let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let s = match s.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) {
+    let s = match s
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
         Some(p) => &s[p..],
         None => return if s.is_empty() { Some(0.0) } else { None },
     };
@@ -203,7 +206,7 @@ pub fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, RError> {
 /// `zslParseLexRange`: `-`, `+`, `[member`, `(member`.
 pub fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, RError> {
     fn item(a: &[u8]) -> Option<LexBound> {
-        let alone = a.get(1).map_or(true, |&c| c == 0);
+        let alone = a.get(1).is_none_or(|&c| c == 0);
         match a.first()? {
             b'+' if alone => Some(LexBound::Max),
             b'-' if alone => Some(LexBound::Min),
@@ -282,7 +285,7 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> CmdResult {
     let has = |f: u32| flags & f != 0;
     let elements = argv.len() - scoreidx;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(errors::SYNTAX);
     }
     let elements = elements / 2;
@@ -291,7 +294,10 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> C
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (has(ZADD_GT) && has(ZADD_NX)) || (has(ZADD_LT) && has(ZADD_NX)) || (has(ZADD_GT) && has(ZADD_LT)) {
+    if (has(ZADD_GT) && has(ZADD_NX))
+        || (has(ZADD_LT) && has(ZADD_NX))
+        || (has(ZADD_GT) && has(ZADD_LT))
+    {
         return Err(RError::raw(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -1118,12 +1124,11 @@ fn setop_generic(
         if op != SetOp::Diff && !card_only && remaining > setnum && args::is(a, "weights") {
             j += 1;
             for s in srcs.iter_mut() {
-                s.weight = parse_f64(argv[j])
-                    .ok_or(RError::raw("ERR weight value is not a float"))?;
+                s.weight =
+                    parse_f64(argv[j]).ok_or(RError::raw("ERR weight value is not a float"))?;
                 j += 1;
             }
-        } else if op != SetOp::Diff && !card_only && remaining >= 2 && args::is(a, "aggregate")
-        {
+        } else if op != SetOp::Diff && !card_only && remaining >= 2 && args::is(a, "aggregate") {
             let v = argv[j + 1];
             agg = if args::is(v, "sum") {
                 Aggregate::Sum
@@ -1163,7 +1168,13 @@ fn setop_generic(
             // Lookup maps for the other inputs.
             let maps: Vec<ahash::AHashMap<&[u8], f64>> = order[1..]
                 .iter()
-                .map(|&i| srcs[i].items.iter().map(|(m, s)| (m.as_slice(), *s)).collect())
+                .map(|&i| {
+                    srcs[i]
+                        .items
+                        .iter()
+                        .map(|(m, s)| (m.as_slice(), *s))
+                        .collect()
+                })
                 .collect();
             for (m, s) in &s0.items {
                 let mut score = s0.weight * s;
@@ -1316,7 +1327,7 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, count as usize, |m, s| {
-        if pattern.map_or(true, |p| crate::util::glob::glob_match(p, m, false)) {
+        if pattern.is_none_or(|p| crate::util::glob::glob_match(p, m, false)) {
             items.push((m.to_vec(), s));
         }
     });

@@ -290,11 +290,8 @@ impl ZSetValue {
                             start = Some(i);
                         }
                         None => {}
-                        Some(st) => {
-                            if !r.lte_max(s) {
-                                return (st, i);
-                            }
-                        }
+                        Some(st) if !r.lte_max(s) => return (st, i),
+                        Some(_) => {}
                     }
                     i += 1;
                 }
@@ -324,11 +321,8 @@ impl ZSetValue {
                             start = Some(i);
                         }
                         None => {}
-                        Some(st) => {
-                            if !r.lte_max(m) {
-                                return (st, i);
-                            }
-                        }
+                        Some(st) if !r.lte_max(m) => return (st, i),
+                        Some(_) => {}
                     }
                     i += 1;
                 }
@@ -1083,9 +1077,14 @@ mod tests {
         max_value: 64,
     };
 
-    #[derive(PartialEq, PartialOrd)]
+    #[derive(PartialEq)]
     struct K(f64, Vec<u8>);
     impl Eq for K {}
+    impl PartialOrd for K {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
     impl Ord for K {
         fn cmp(&self, o: &Self) -> Ordering {
             cmp_entry(self.0, &self.1, o.0, &o.1)
