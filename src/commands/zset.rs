@@ -332,7 +332,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> C
             return Ok(());
         }
         let z = ZSetValue::new_for(argv[scoreidx + 1].len(), lim);
-        ctx.txn.set(db, key, Value::ZSet(Box::new(z)), false);
+        ctx.txn.set(db, key, Value::ZSet(z), false);
         ctx.txn.dirty -= 1;
     }
     let Some(e) = ctx.txn.get_mut(db, key) else {
@@ -740,7 +740,7 @@ fn zrange_generic(
                 for (m, s) in &items {
                     z.upsert(m, *s, lim);
                 }
-                ctx.txn.set(db, dst, Value::ZSet(Box::new(z)), false);
+                ctx.txn.set(db, dst, Value::ZSet(z), false);
                 ctx.out.int(n as i64);
             }
         }
@@ -1259,7 +1259,7 @@ fn setop_generic(
                     z.insert_new(m, *s, lim);
                 }
                 z.compact_if_fits(lim);
-                ctx.txn.set(db, dst, Value::ZSet(Box::new(z)), false);
+                ctx.txn.set(db, dst, Value::ZSet(z), false);
                 ctx.out.int(result.len() as i64);
             }
         }

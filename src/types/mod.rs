@@ -24,7 +24,8 @@ pub enum Value {
     List(Box<ListValue>),
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
-    ZSet(Box<ZSetValue>),
+    /// Inline: `ZSetValue` is two words (its encodings are boxed inside).
+    ZSet(ZSetValue),
 }
 
 impl Value {

@@ -1181,6 +1181,12 @@ mod tests {
     }
 
     #[test]
+    fn value_is_two_words() {
+        // Stored inline in `Value` (no extra allocation per key).
+        assert_eq!(std::mem::size_of::<ZSetValue>(), 16);
+    }
+
+    #[test]
     fn converts_on_limits() {
         let mut z = ZSetValue::default();
         for i in 0..128 {
