@@ -252,6 +252,46 @@ fn leaderboard_matches_model() {
     assert_eq!(got, vec![sorted[1003].1.clone()]);
 }
 
+/// ZRANK/ZREVRANK WITHSCORE (Redis 7.2, newer than the reference server): the rank
+/// and the score, a null array when the member or key is missing, errors otherwise.
+#[test]
+fn zrank_withscore() {
+    let srv = common::ferrodis(&[]);
+    let mut c = srv.client();
+    assert_eq!(
+        int(&c.cmds(&["ZADD", "z", "1.5", "a", "2", "b", "3", "c"])),
+        3
+    );
+    assert_eq!(
+        c.cmds(&["ZRANK", "z", "b", "WITHSCORE"]),
+        b"*2\r\n:1\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(
+        c.cmds(&["ZREVRANK", "z", "a", "withscore"]),
+        b"*2\r\n:2\r\n$3\r\n1.5\r\n"
+    );
+    assert_eq!(c.cmds(&["ZRANK", "z", "nosuch", "WITHSCORE"]), b"*-1\r\n");
+    assert_eq!(c.cmds(&["ZRANK", "nokey", "a", "WITHSCORE"]), b"*-1\r\n");
+    assert_eq!(
+        c.cmds(&["ZRANK", "z", "a", "FOO"]),
+        b"-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        c.cmds(&["ZRANK", "z", "a", "WITHSCORE", "x"]),
+        b"-ERR wrong number of arguments for 'zrank' command\r\n"
+    );
+    c.cmds(&["HELLO", "3"]);
+    assert_eq!(
+        c.cmds(&["ZRANK", "z", "c", "WITHSCORE"]),
+        b"*2\r\n:2\r\n,3\r\n"
+    );
+    assert_eq!(c.cmds(&["ZRANK", "z", "nosuch", "WITHSCORE"]), b"_\r\n");
+    c.cmds(&["SET", "s", "v"]);
+    assert!(c
+        .cmds(&["ZRANK", "s", "a", "WITHSCORE"])
+        .starts_with(b"-WRONGTYPE"));
+}
+
 fn used_memory(c: &mut RawClient) -> u64 {
     let reply = c.cmds(&["INFO", "memory"]);
     let text = String::from_utf8_lossy(&reply);

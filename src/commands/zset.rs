@@ -963,13 +963,20 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let size = z.len();
             let count = l.unsigned_abs();
             let mut rng = rand::thread_rng();
+            // A listpack is decoded once (random access into it is linear); a skiplist
+            // is indexed by rank in O(log n).
+            let decoded = (z.encoding() == "listpack").then(|| z.to_vec());
+            let at = |r: usize| match &decoded {
+                Some(v) => v.get(r).cloned(),
+                None => z.at(r),
+            };
             if count == 0 || size == 0 {
                 Vec::new()
             } else if l < 0 || count == 1 {
                 // Repetitions allowed: independent picks.
                 let mut v = Vec::with_capacity(count.min(1 << 20) as usize);
                 for _ in 0..count {
-                    if let Some(x) = z.at(rng.gen_range(0..size)) {
+                    if let Some(x) = at(rng.gen_range(0..size)) {
                         v.push(x);
                     }
                 }
@@ -984,7 +991,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 ranks.sort_unstable();
                 let mut v = Vec::with_capacity(count);
                 for r in ranks {
-                    if let Some(x) = z.at(r) {
+                    if let Some(x) = at(r) {
                         v.push(x);
                     }
                 }
