@@ -107,6 +107,9 @@ const T: &str = "command tips changed in 7.2";
 /// Documented differences between Redis 7.2 (what Ferrodis implements) and the 7.0.15
 /// reference server: (command, field, why).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    // 7.2 added the optional WITHSCORE argument.
+    ("zrank", "arity", "7.2 arity -3 for WITHSCORE (7.0: 3)"),
+    ("zrevrank", "arity", "7.2 arity -3 for WITHSCORE (7.0: 3)"),
     // 7.2 lowered the arity so `COMMAND GETKEYS <cmd>` with no arguments is accepted.
     ("command|getkeys", "arity", "7.2 arity -3 (7.0: -4)"),
     ("command|getkeysandflags", "arity", "7.2 arity -3 (7.0: -4)"),

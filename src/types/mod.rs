@@ -25,7 +25,8 @@ pub enum Value {
     /// Unboxed: a small hash is one 16-byte listpack pointer (see `types::hash`).
     Hash(HashValue),
     Set(Box<SetValue>),
-    ZSet(Box<ZSetValue>),
+    /// Inline: `ZSetValue` is two words (its encodings are boxed inside).
+    ZSet(ZSetValue),
 }
 
 impl Value {
