@@ -307,25 +307,22 @@ fn ops(s: &[u8]) -> impl Iterator<Item = Op> + '_ {
     })
 }
 
-/// Decodes sparse data into one byte per register, calling `f(index, value)` for the
-/// non-zero ones (`hllSparseToDense` / `hllMerge`'s walk): a VAL run that would pass
-/// the last register stops the walk, and the data is valid only if the walk ends
-/// exactly at register 16384.
+/// Walks sparse data, calling `f(index, value)` for the registers of every VAL run.
+/// The data is valid only if the runs cover exactly 16384 registers; a run that would
+/// pass the last register stops the walk as corrupted (Redis's checks since its fix
+/// for out-of-bounds writes on crafted sparse data).
 fn sparse_walk(s: &[u8], mut f: impl FnMut(usize, u8)) -> Result<(), Corrupt> {
     let mut idx: u64 = 0;
     for op in ops(s) {
-        match op {
-            Op::Zero { len, .. } => idx += len,
-            Op::Val { value, len } => {
-                if idx + len > REGISTERS as u64 {
-                    break;
-                }
-                for i in idx..idx + len {
-                    f(i as usize, value);
-                }
-                idx += len;
+        if idx + op.span() > REGISTERS as u64 {
+            return Err(Corrupt);
+        }
+        if let Op::Val { value, len } = op {
+            for i in idx..idx + len {
+                f(i as usize, value);
             }
         }
+        idx += op.span();
     }
     if idx == REGISTERS as u64 {
         Ok(())
@@ -522,8 +519,8 @@ pub fn add(v: &mut Vec<u8>, ele: &[u8], max_bytes: usize) -> Result<bool, Corrup
 /// Histogram of register values (index = value, 0..=63).
 pub type Histogram = [u32; 64];
 
-/// The register histogram of an HLL. Sparse data is valid only if its runs add up to
-/// exactly 16384 registers.
+/// The register histogram of an HLL (sparse data is validated first, so the counts
+/// stay within 16384).
 pub fn histogram(v: &[u8]) -> Result<Histogram, Corrupt> {
     let mut h = [0u32; 64];
     let data = v.get(HDR_SIZE..).unwrap_or(&[]);
@@ -531,22 +528,14 @@ pub fn histogram(v: &[u8]) -> Result<Histogram, Corrupt> {
         dense_each(data, |_, r| h[usize::from(r)] += 1);
         return Ok(h);
     }
-    let mut idx: u64 = 0;
+    sparse_walk(data, |_, _| {})?;
     for op in ops(data) {
         match op {
-            Op::Zero { len, .. } => h[0] = h[0].wrapping_add(len as u32),
-            Op::Val { value, len } => {
-                let slot = &mut h[usize::from(value)];
-                *slot = slot.wrapping_add(len as u32);
-            }
+            Op::Zero { len, .. } => h[0] += len as u32,
+            Op::Val { value, len } => h[usize::from(value)] += len as u32,
         }
-        idx += op.span();
     }
-    if idx == REGISTERS as u64 {
-        Ok(h)
-    } else {
-        Err(Corrupt)
-    }
+    Ok(h)
 }
 
 /// Histogram of one-byte-per-register values (a PFCOUNT merge of several keys).
