@@ -32,7 +32,9 @@
 //! Corrupted sparse data is reported as [`Corrupt`]; the behaviour on malformed input
 //! (including reading a missing second byte of a trailing two-byte opcode as zero, as
 //! Redis does with the string's terminator) follows Redis so results agree, but every
-//! access is bounds-checked.
+//! access is bounds-checked. One case cannot agree: once such a truncated trailing
+//! XZERO has been split by an update, Redis reads its missing byte from memory past
+//! the string's length (a leftover of the split), while Ferrodis keeps reading zero.
 
 /// log2 of the number of registers.
 pub const P: u32 = 14;
