@@ -3,6 +3,7 @@
 //! live in `commands/`.
 
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod string;
