@@ -54,34 +54,38 @@ fn with_int<R>(n: i64, f: impl FnOnce(&[u8]) -> R) -> R {
 /// intset: 16, 32 or 64 bits; the width only grows).
 #[derive(Clone, Debug)]
 pub enum IntSet {
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
+    I16(Box<[i16]>),
+    I32(Box<[i32]>),
+    I64(Box<[i64]>),
 }
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet::I16(Vec::new())
+        IntSet::I16(Box::default())
     }
 }
 
 /// Inserts `v` into a sorted vector, growing the allocation by exactly one slot
 /// (intsets are small and this keeps them tight, as Redis's realloc does).
-fn sorted_insert<T: Ord + Copy>(vec: &mut Vec<T>, v: T) -> bool {
-    match vec.binary_search(&v) {
+fn sorted_insert<T: Ord + Copy>(slot: &mut Box<[T]>, v: T) -> bool {
+    match slot.binary_search(&v) {
         Ok(_) => false,
         Err(pos) => {
+            let mut vec = std::mem::take(slot).into_vec();
             vec.reserve_exact(1);
             vec.insert(pos, v);
+            *slot = vec.into_boxed_slice();
             true
         }
     }
 }
 
-fn sorted_remove<T: Ord + Copy>(vec: &mut Vec<T>, v: T) -> bool {
-    match vec.binary_search(&v) {
+fn sorted_remove<T: Ord + Copy>(slot: &mut Box<[T]>, v: T) -> bool {
+    match slot.binary_search(&v) {
         Ok(pos) => {
+            let mut vec = std::mem::take(slot).into_vec();
             vec.remove(pos);
+            *slot = vec.into_boxed_slice();
             true
         }
         Err(_) => false,
@@ -125,14 +129,14 @@ impl IntSet {
                 IntSet::I16(v) => match i16::try_from(n) {
                     Ok(x) => return sorted_insert(v, x),
                     Err(_) => {
-                        let wide: Vec<i32> = v.iter().map(|&x| x as i32).collect();
+                        let wide: Box<[i32]> = v.iter().map(|&x| x as i32).collect();
                         *self = IntSet::I32(wide);
                     }
                 },
                 IntSet::I32(v) => match i32::try_from(n) {
                     Ok(x) => return sorted_insert(v, x),
                     Err(_) => {
-                        let wide: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+                        let wide: Box<[i64]> = v.iter().map(|&x| x as i64).collect();
                         *self = IntSet::I64(wide);
                     }
                 },
@@ -160,9 +164,9 @@ impl IntSet {
 
     fn heap_size(&self) -> usize {
         match self {
-            IntSet::I16(v) => v.capacity() * 2,
-            IntSet::I32(v) => v.capacity() * 4,
-            IntSet::I64(v) => v.capacity() * 8,
+            IntSet::I16(v) => v.len() * 2,
+            IntSet::I32(v) => v.len() * 4,
+            IntSet::I64(v) => v.len() * 8,
         }
     }
 }
@@ -174,7 +178,7 @@ impl IntSet {
 /// its bytes (members are at most [`SMALL_MAX_VALUE`] bytes long).
 #[derive(Clone, Debug, Default)]
 pub struct SmallSet {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     len: u32,
 }
 
@@ -233,9 +237,11 @@ impl SmallSet {
     /// Appends a member known to be absent and short enough ([`SmallSet::fits`]).
     fn push_new(&mut self, m: &[u8]) {
         debug_assert!(Self::fits(m));
-        self.buf.reserve_exact(m.len() + 1);
-        self.buf.push(m.len() as u8);
-        self.buf.extend_from_slice(m);
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.reserve_exact(m.len() + 1);
+        buf.push(m.len() as u8);
+        buf.extend_from_slice(m);
+        self.buf = buf.into_boxed_slice();
         self.len += 1;
     }
 
@@ -243,11 +249,10 @@ impl SmallSet {
         match self.find(m) {
             Some(off) => {
                 let end = off + 1 + m.len();
-                self.buf.drain(off..end);
+                let mut buf = std::mem::take(&mut self.buf).into_vec();
+                buf.drain(off..end);
+                self.buf = buf.into_boxed_slice();
                 self.len -= 1;
-                if self.buf.capacity() > 2 * self.buf.len() + 64 {
-                    self.buf.shrink_to_fit();
-                }
                 true
             }
             None => false,
@@ -340,7 +345,7 @@ impl BigSet {
 pub enum Repr {
     Ints(IntSet),
     Small(SmallSet),
-    Big(BigSet),
+    Big(Box<BigSet>),
 }
 
 /// A set value.
@@ -413,8 +418,8 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::Ints(s) => s.heap_size(),
-            Repr::Small(s) => s.buf.capacity(),
-            Repr::Big(s) => s.heap_size(),
+            Repr::Small(s) => s.buf.len(),
+            Repr::Big(s) => std::mem::size_of::<BigSet>() + s.heap_size(),
         }
     }
 
@@ -457,10 +462,19 @@ impl SetValue {
         let total = ints.len() + extra.is_some() as usize;
         let small = total <= SMALL_MAX_ENTRIES && extra.is_none_or(SmallSet::fits);
         let repr = if small {
-            let mut s = SmallSet::default();
-            s.buf.reserve_exact(total * 8);
-            ints.for_each(|n| with_int(n, |b| s.push_new(b)));
-            Repr::Small(s)
+            let mut buf = Vec::with_capacity(total * 8);
+            let mut len = 0u32;
+            ints.for_each(|n| {
+                with_int(n, |b| {
+                    buf.push(b.len() as u8);
+                    buf.extend_from_slice(b);
+                });
+                len += 1;
+            });
+            Repr::Small(SmallSet {
+                buf: buf.into_boxed_slice(),
+                len,
+            })
         } else {
             let mut s = BigSet::default();
             ints.for_each(|n| {
@@ -468,7 +482,7 @@ impl SetValue {
                     s.dict.insert_new(hash(b), b.into(), (), &hash);
                 })
             });
-            Repr::Big(s)
+            Repr::Big(Box::new(s))
         };
         self.repr = repr;
     }
@@ -479,7 +493,7 @@ impl SetValue {
             for m in small.iter() {
                 s.dict.insert_new(hash(m), m.into(), (), &hash);
             }
-            self.repr = Repr::Big(s);
+            self.repr = Repr::Big(Box::new(s));
         }
     }
 
@@ -620,6 +634,12 @@ mod tests {
         assert!(s.remove(b"-3"));
         assert!(!s.remove(b"-3"));
         assert!(matches!(s.repr, Repr::Ints(IntSet::I64(_))));
+    }
+
+    #[test]
+    fn set_value_is_compact() {
+        // One 32-byte allocation per set besides its members.
+        assert!(std::mem::size_of::<SetValue>() <= 32);
     }
 
     #[test]
