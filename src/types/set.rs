@@ -3,16 +3,23 @@
 //! Ferrodis follows Redis 7.0, whose sets have two encodings visible through OBJECT
 //! ENCODING: `intset` (every member is an integer in canonical form and there are at
 //! most `set-max-intset-entries` of them) and `hashtable` (everything else). A set
-//! never goes back from `hashtable` to `intset` (except when SPOP rebuilds it, as
-//! Redis does), and the first member decides how a new set starts (Redis's
-//! `setTypeCreate`).
+//! never goes back from `hashtable` to `intset` (SPOP keeps the encoding when it
+//! rebuilds a set, as Redis 7.0 does), and the first member decides how a new set
+//! starts (Redis's `setTypeCreate`).
 //!
 //! Internally a `hashtable` set is kept in one of two representations:
 //! * [`Repr::Small`]: up to [`SMALL_MAX_ENTRIES`] members of at most
 //!   [`SMALL_MAX_VALUE`] bytes, packed in one buffer (`[len][bytes]` per member) and
 //!   searched linearly, like the listpack Redis 7.2 uses for small sets. Redis 7.0
 //!   reports these as `hashtable`, so Ferrodis does too; the packed form only saves
-//!   memory (a set of 10 short members costs about a sixth of Redis 7.0's).
+//!   memory. Measured with INFO used_memory, 100,000 keys holding 10 short string
+//!   members take about 143 bytes per key against Redis 7.0's 729; with 10 small
+//!   integers (intset in both) 144 against 105, the difference being per-key
+//!   overhead outside the set (one 32-byte `SetValue` box plus the member buffer).
+//!
+//!   SSCAN replies with the whole packed set and cursor 0 at once (as Redis does for
+//!   its compact encodings); Redis 7.0 would page a small `hashtable` set when
+//!   COUNT is below its size. Both honour SCAN's guarantees.
 //! * [`Repr::Big`]: a chained hash table ([`Dict`]) with SCAN's resize-safe cursor.
 //!
 //! Conversions are one-way: `Ints` → `Small` → `Big` (or `Ints` → `Big`).
