@@ -173,3 +173,53 @@ fn intset_converts_at_the_threshold() {
     assert_eq!(int(&c.cmds(&["SUNIONSTORE", "d", "s"])), 13);
     assert_eq!(c.cmds(&["OBJECT", "ENCODING", "d"]), b"$6\r\nintset\r\n");
 }
+
+/// INFO memory's `used_memory`.
+fn used_memory(c: &mut RawClient) -> i64 {
+    let info = c.cmds(&["INFO", "memory"]);
+    let text = String::from_utf8_lossy(&info);
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory in INFO memory")
+}
+
+/// Memory taken by `keys` sets of 10 short string members (pipelined SADDs).
+fn sets_memory(c: &mut RawClient, keys: usize) -> i64 {
+    let before = used_memory(c);
+    let mut batch = Vec::new();
+    for i in 0..keys {
+        let key = format!("set:{i}");
+        let mut args: Vec<String> = vec!["SADD".into(), key];
+        args.extend((0..10).map(|j| format!("member{j}")));
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        batch.extend(common::encode(&a));
+        if (i + 1) % 1000 == 0 || i + 1 == keys {
+            c.send_raw(&batch);
+            batch.clear();
+            for _ in 0..(i % 1000 + 1) {
+                assert_eq!(c.read_reply(), b":10\r\n");
+            }
+        }
+    }
+    assert_eq!(int(&c.cmds(&["DBSIZE"])), keys as i64);
+    used_memory(c) - before
+}
+
+/// The memory target: small sets take no more memory than in Redis 7.0
+/// (whose small string sets are hash tables; Ferrodis packs them).
+#[test]
+fn small_string_sets_use_less_memory_than_redis() {
+    let keys = 20_000;
+    let ferro = common::ferrodis(&[]);
+    let redis = common::redis(&[]);
+    let f = sets_memory(&mut ferro.client(), keys);
+    let r = sets_memory(&mut redis.client(), keys);
+    eprintln!(
+        "{keys} sets of 10 members: ferrodis {f} bytes ({} per key), redis {r} bytes ({} per key)",
+        f / keys as i64,
+        r / keys as i64
+    );
+    assert!(f > 0 && r > 0);
+    assert!(f <= r, "ferrodis {f} bytes > redis {r} bytes");
+}
