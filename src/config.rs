@@ -768,7 +768,7 @@ impl Config {
             Special if d.name != "notify-keyspace-events" && !v.is_empty() => {
                 format!("{} {}", d.name, v)
             }
-            _ => format!("{} {}", d.name, quote(&v)),
+            _ => format!("{} {}", d.name, quote_if_needed(&v)),
         }
     }
 
@@ -783,6 +783,19 @@ impl Config {
             .filter(|c| c.len() == 2)
             .map(|c| (c[0], c[1]))
             .collect()
+    }
+}
+
+/// CONFIG REWRITE writes plain values as they are and quotes only those that need it
+/// (empty, or containing spaces, quotes or control characters), as Redis does.
+fn quote_if_needed(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'\'');
+    if plain {
+        a.to_string()
+    } else {
+        quote(a)
     }
 }
 

@@ -1056,9 +1056,8 @@ struct Src {
 fn source_items(v: &Value) -> Result<Vec<(Vec<u8>, f64)>, RError> {
     match v {
         Value::ZSet(z) => Ok(z.to_vec()),
-        // Plain sets are accepted with score 1 (the set type's members go here once
-        // it has them; the scaffold set type holds none).
-        Value::Set(_) => Ok(Vec::new()),
+        // Plain sets are accepted, every member with score 1 (as Redis does).
+        Value::Set(set) => Ok(set.members().into_iter().map(|m| (m, 1.0)).collect()),
         _ => Err(errors::WRONGTYPE),
     }
 }
