@@ -246,11 +246,29 @@ pub fn is_protected(name: &str) -> bool {
     matches!(name, "dir" | "dbfilename")
 }
 
+/// Looks a directive up by name or alias, case-insensitively. Commands read thresholds
+/// (e.g. `zset-max-listpack-entries`) on every call, so this is a hash lookup that
+/// allocates nothing for the usual lower-case names.
 pub fn find(name: &str) -> Option<&'static Directive> {
-    let n = name.to_ascii_lowercase();
-    DIRECTIVES
-        .iter()
-        .find(|d| d.name == n || d.aliases.contains(&n.as_str()))
+    type Index = std::collections::HashMap<&'static str, &'static Directive, ahash::RandomState>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = Index::default();
+        for d in DIRECTIVES {
+            m.insert(d.name, d);
+            for a in d.aliases {
+                m.insert(*a, d);
+            }
+        }
+        m
+    });
+    if let Some(d) = index.get(name) {
+        return Some(d);
+    }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return index.get(name.to_ascii_lowercase().as_str()).copied();
+    }
+    None
 }
 
 /// Integer ranges Redis enforces, as (min, max).
