@@ -32,3 +32,40 @@ pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, RError> {
 pub fn text(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
+
+/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a negative number
+/// wraps around), no leading space, nothing after the digits (the argument is read as a
+/// C string, so it ends at a NUL byte), an empty string is 0.
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let invalid = None;
+    if arg
+        .first()
+        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
+    {
+        return invalid;
+    }
+    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        // strtoul parsed nothing: the end pointer is the start of the string, valid
+        // only if the string itself is empty.
+        return if s.is_empty() { Some(0) } else { invalid };
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return invalid;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// A SCAN/HSCAN/SSCAN/ZSCAN cursor argument (`ERR invalid cursor`).
+pub fn scan_cursor(arg: &[u8]) -> Result<u64, RError> {
+    parse_cursor(arg).ok_or(RError::raw("ERR invalid cursor"))
+}

@@ -174,38 +174,6 @@ fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a negative number
-/// wraps around), no leading space, nothing after the digits (the argument is read as a
-/// C string, so it ends at a NUL byte), an empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let invalid = None;
-    if arg
-        .first()
-        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
-    {
-        return invalid;
-    }
-    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        // strtoul parsed nothing: the end pointer is the start of the string, valid
-        // only if the string itself is empty.
-        return if s.is_empty() { Some(0) } else { invalid };
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return invalid;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 ///
 /// The cursor packs the shard being walked (low [`SHARD_BITS`] bits) and that shard's
@@ -214,7 +182,7 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// the whole iteration is returned) holds for the whole keyspace. Each step locks a
 /// single shard.
 fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(argv[1]).ok_or(RError::raw("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(argv[1])?;
     let mut count: i64 = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut type_name: Option<&[u8]> = None;
@@ -308,18 +276,18 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_cursor;
+    use crate::commands::args;
 
     #[test]
     fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"-0"), Some(0));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"12\0junk"), Some(12));
+        assert_eq!(args::parse_cursor(b"0"), Some(0));
+        assert_eq!(args::parse_cursor(b""), Some(0));
+        assert_eq!(args::parse_cursor(b"+7"), Some(7));
+        assert_eq!(args::parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(args::parse_cursor(b"-0"), Some(0));
+        assert_eq!(args::parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(args::parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(args::parse_cursor(b"12\0junk"), Some(12));
         for bad in [
             &b" 1"[..],
             b"\t1",
@@ -331,7 +299,7 @@ mod tests {
             b"abc",
         ] {
             assert_eq!(
-                parse_cursor(bad),
+                args::parse_cursor(bad),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(bad)

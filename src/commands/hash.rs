@@ -479,36 +479,9 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul` (see SCAN in `db.rs`).
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    if arg
-        .first()
-        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
-    {
-        return None;
-    }
-    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return if s.is_empty() { Some(0) } else { None };
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(argv[2]).ok_or(RError::raw("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(argv[2])?;
     let Some(h) = lookup(&mut *ctx.txn, ctx.client.db, argv[1], false)? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");

@@ -693,36 +693,8 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------------------------
 // SSCAN
 
-/// Parses a SCAN cursor as Redis does with `strtoul` (see `db.rs`'s SCAN): optional
-/// sign, a negative number wraps around, ends at a NUL byte, empty means 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    if arg
-        .first()
-        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
-    {
-        return None;
-    }
-    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return if s.is_empty() { Some(0) } else { None };
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(argv[2]).ok_or(RError::raw("ERR invalid cursor"))?;
+    let cursor = args::scan_cursor(argv[2])?;
     let db = ctx.db();
     let Some(e) = ctx.txn.get_read(db, argv[1]) else {
         ctx.out.array(2);
@@ -767,7 +739,8 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_cursor, sintercard_keys};
+    use super::sintercard_keys;
+    use crate::commands::args;
 
     #[test]
     fn sintercard_key_positions() {
@@ -781,9 +754,9 @@ mod tests {
 
     #[test]
     fn cursor_parsing() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"x"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(args::parse_cursor(b"0"), Some(0));
+        assert_eq!(args::parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(args::parse_cursor(b"x"), None);
+        assert_eq!(args::parse_cursor(b" 1"), None);
     }
 }
