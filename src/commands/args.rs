@@ -69,3 +69,27 @@ pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
 pub fn scan_cursor(arg: &[u8]) -> Result<u64, RError> {
     parse_cursor(arg).ok_or(RError::raw("ERR invalid cursor"))
 }
+
+/// The `[MATCH pattern] [COUNT count]` options of SSCAN and ZSCAN, with Redis's errors
+/// (`ERR syntax error` for unknown options, a missing value or COUNT < 1). Returns the
+/// count (default 10) and the pattern (`None` for no pattern or `*`).
+pub fn scan_options<'a>(opts: &[&'a [u8]]) -> Result<(i64, Option<&'a [u8]>), RError> {
+    let mut count: i64 = 10;
+    let mut pattern = None;
+    let mut i = 0;
+    while i < opts.len() {
+        let value = opts.get(i + 1).ok_or(errors::SYNTAX)?;
+        if is(opts[i], "count") {
+            count = int(value)?;
+            if count < 1 {
+                return Err(errors::SYNTAX);
+            }
+        } else if is(opts[i], "match") {
+            pattern = if *value == b"*" { None } else { Some(*value) };
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}

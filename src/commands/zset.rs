@@ -1286,24 +1286,7 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let z = zset_ref(&e.value)?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i;
-        if args::is(argv[i], "count") && more >= 2 {
-            count = args::int(argv[i + 1])?;
-            if count < 1 {
-                return Err(errors::SYNTAX);
-            }
-        } else if args::is(argv[i], "match") && more >= 2 {
-            let p = argv[i + 1];
-            pattern = if p == b"*" { None } else { Some(p) };
-        } else {
-            return Err(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    let (count, pattern) = args::scan_options(&argv[3..])?;
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, count as usize, |m, s| {
         if pattern.is_none_or(|p| crate::util::glob::glob_match(p, m, false)) {
