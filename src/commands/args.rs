@@ -93,3 +93,22 @@ pub fn scan_options<'a>(opts: &[&'a [u8]]) -> Result<(i64, Option<&'a [u8]>), RE
     }
     Ok((count, pattern))
 }
+
+/// A blocking command's timeout in seconds (float; 0 = forever), as Redis's
+/// `getTimeoutFromObjectOrReply`: parsed as a `long double`, multiplied by 1000 and
+/// rounded up. Returns the absolute deadline in Unix ms, 0 for "wait forever".
+pub fn timeout(arg: &[u8], now_ms: u64) -> Result<u64, RError> {
+    use crate::util::longdouble::LongDouble;
+    let ld =
+        LongDouble::parse(arg).ok_or(RError::raw("ERR timeout is not a float or out of range"))?;
+    // An out-of-range conversion yields LLONG_MIN in C, hence "negative".
+    let ms = ld.mul_ceil_i64(1000).unwrap_or(i64::MIN);
+    if ms < 0 {
+        return Err(RError::raw("ERR timeout is negative"));
+    }
+    Ok(if ms == 0 {
+        0
+    } else {
+        now_ms.saturating_add(ms as u64)
+    })
+}

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::keyspace::blocking::Cancel;
 use crate::server::client::{ClientInfo, ReplyMode};
 use crate::util::time::now_ms;
 
@@ -28,6 +29,7 @@ crate::commands! { static SUBCOMMANDS = [
     Command::new("no-evict", 3, ADMIN | CLIENT_FLAGS, client_no_evict).acl(ADMIN_CONN),
     Command::new("no-touch", 3, NOSCRIPT | LOADING | STALE, client_no_touch).acl(CONN),
     Command::new("reply", 3, CLIENT_FLAGS, client_reply).acl(CONN),
+    Command::new("unblock", -3, ADMIN | CLIENT_FLAGS, client_unblock).acl(ADMIN_CONN),
     Command::new("getredir", 2, CLIENT_FLAGS, client_getredir).acl(CONN),
     Command::new("trackinginfo", 2, CLIENT_FLAGS, client_trackinginfo).acl(CONN),
     Command::new("help", 2, LOADING | STALE | SENTINEL, client_help).acl(CONN),
@@ -53,6 +55,35 @@ pub fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 
 fn client_id(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wakes a client blocked on keys, as if its
+/// timeout passed or with an `-UNBLOCKED` error. 1 if it was blocked, else 0.
+fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(RError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            args::text(argv[1])
+        )));
+    }
+    let why = match argv.get(3) {
+        None => Cancel::Timeout,
+        Some(a) if args::is(a, "timeout") => Cancel::Timeout,
+        Some(a) if args::is(a, "error") => Cancel::Error,
+        Some(_) => {
+            return Err(RError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id = args::int(argv[2])?;
+    let waiter = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.srv.clients.get(id))
+        .and_then(|c| c.blocked.lock().clone());
+    let unblocked = waiter.is_some_and(|w| w.cancel(why));
+    ctx.out.int(unblocked as i64);
     Ok(())
 }
 

@@ -1,12 +1,17 @@
-//! List commands (Redis's `t_list.c`), the non-blocking ones: pushes, pops, ranges,
-//! LINDEX/LSET/LINSERT/LREM/LTRIM/LPOS, LMOVE/RPOPLPUSH and LMPOP.
+//! List commands (Redis's `t_list.c`): pushes, pops, ranges, LINDEX/LSET/LINSERT/
+//! LREM/LTRIM/LPOS, LMOVE/RPOPLPUSH, LMPOP, and the blocking BLPOP/BRPOP/BLMOVE/
+//! BRPOPLPUSH/BLMPOP.
 //!
 //! A list never stays empty in the keyspace: a command that removes its last element
 //! deletes the key. Argument errors are checked in the same order as Redis, so the
 //! same bad command gets the same error whether or not the key exists.
 //!
-//! Building blocks for the blocking variants (BLPOP, BRPOP, BLMOVE, BLMPOP), which
-//! reply exactly like their non-blocking forms once data is there:
+//! A blocking command first behaves like its non-blocking form; when every key is
+//! missing it blocks (`Ctx::block`), and when a later write creates one of its keys
+//! the dispatcher calls the command's `on_ready` function (`*_ready` below), which
+//! pops and replies exactly as the immediate path would (see `keyspace::blocking`).
+//!
+//! Building blocks shared by the blocking and non-blocking forms:
 //! * [`pop_one`]: pop one element from an end, deleting an emptied key;
 //! * [`push_values`]: push (creating the key), as LPUSH/RPUSH do;
 //! * [`lmove_generic`]: LMOVE/RPOPLPUSH's whole reply;
@@ -74,6 +79,27 @@ crate::commands! { pub static COMMANDS = [
         .getkeys(lmpop_keys)
         .lock(Lock::Keys)
         .acl(&["write", "list", "slow"]),
+    Command::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop)
+        .keys(1, -2, 1)
+        .on_ready(bpop_ready)
+        .acl(&["write", "list", "slow", "blocking"]),
+    Command::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop)
+        .keys(1, -2, 1)
+        .on_ready(bpop_ready)
+        .acl(&["write", "list", "slow", "blocking"]),
+    Command::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush)
+        .keys(1, 2, 1)
+        .on_ready(blmove_ready)
+        .acl(&["write", "list", "slow", "blocking"]),
+    Command::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove)
+        .keys(1, 2, 1)
+        .on_ready(blmove_ready)
+        .acl(&["write", "list", "slow", "blocking"]),
+    Command::new("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, blmpop)
+        .getkeys(blmpop_keys)
+        .lock(Lock::Keys)
+        .on_ready(blmpop_ready)
+        .acl(&["write", "list", "slow", "blocking"]),
 ]; }
 
 /// The list held by a value, or WRONGTYPE.
@@ -671,6 +697,15 @@ pub fn parse_mpop<'a>(argv: &'a [&'a [u8]], numkeys_idx: usize) -> Result<MpopAr
 /// replying `[key, [elements]]`, or a null array when all are missing. Returns
 /// whether something was popped.
 pub fn mpop_reply(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Result<bool, RError> {
+    let popped = mpop_try(ctx, keys, end, count)?;
+    if !popped {
+        ctx.out.null_array();
+    }
+    Ok(popped)
+}
+
+/// [`mpop_reply`] without the null reply when every key is missing (nothing written).
+fn mpop_try(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Result<bool, RError> {
     let db = ctx.db();
     for &key in keys {
         let Some(e) = ctx.txn.get_mut(db, key) else {
@@ -684,7 +719,6 @@ pub fn mpop_reply(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Resu
         pop_range_reply(ctx, key, end, count)?;
         return Ok(true);
     }
-    ctx.out.null_array();
     Ok(false)
 }
 
@@ -692,6 +726,147 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let a = parse_mpop(argv, 1)?;
     mpop_reply(ctx, a.keys, a.end, a.count)?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Blocking pops
+
+/// Whether `key` holds a list a blocked client can pop from now.
+fn has_list(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let db = ctx.db();
+    matches!(ctx.txn.get_mut(db, key), Some(e) if matches!(&e.value, Value::List(l) if !l.is_empty()))
+}
+
+fn blpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bpop_generic(ctx, argv, End::Front)
+}
+
+fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bpop_generic(ctx, argv, End::Back)
+}
+
+/// `blockingPopGenericCommand`: the timeout is checked first, then the keys in order
+/// (a key of another type is WRONGTYPE even if a later list has elements).
+fn bpop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
+    let deadline = args::timeout(argv[argv.len() - 1], ctx.txn.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    let db = ctx.db();
+    for &key in keys {
+        if let Some(e) = ctx.txn.get_mut(db, key) {
+            list_ref(&e.value)?;
+            if let Some(v) = pop_one(ctx, key, end)? {
+                ctx.out.array(2);
+                ctx.out.bulk(key);
+                ctx.out.bulk(&v);
+                return Ok(());
+            }
+        }
+    }
+    if !ctx.may_block() {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.block(argv, keys, &[], deadline);
+    Ok(())
+}
+
+/// Serves a blocked BLPOP/BRPOP from `key`: `[key, element]`.
+fn bpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
+    let end = if args::is(argv[0], "blpop") {
+        End::Front
+    } else {
+        End::Back
+    };
+    if !has_list(ctx, key) {
+        return Ok(false);
+    }
+    let Some(v) = pop_one(ctx, key, end)? else {
+        return Ok(false);
+    };
+    ctx.out.array(2);
+    ctx.out.bulk(key);
+    ctx.out.bulk(&v);
+    Ok(true)
+}
+
+fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let from = parse_end(argv[3])?;
+    let to = parse_end(argv[4])?;
+    blmove_generic(ctx, argv, from, to, argv[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    blmove_generic(ctx, argv, End::Back, End::Front, argv[3])
+}
+
+/// `blmoveGenericCommand`: an existing source runs as LMOVE; a missing one blocks
+/// (the destination's type is only checked once there is something to move).
+fn blmove_generic(ctx: &mut Ctx, argv: &[&[u8]], from: End, to: End, timeout: &[u8]) -> CmdResult {
+    let deadline = args::timeout(timeout, ctx.txn.now)?;
+    let (src, dst) = (argv[1], argv[2]);
+    let db = ctx.db();
+    if let Some(e) = ctx.txn.get_mut(db, src) {
+        list_ref(&e.value)?;
+        return lmove_generic(ctx, src, dst, from, to);
+    }
+    if !ctx.may_block() {
+        // Inside MULTI Redis answers a null bulk here (a timeout is a null array).
+        ctx.out.null();
+        return Ok(());
+    }
+    ctx.block(argv, &[src], &[dst], deadline);
+    Ok(())
+}
+
+/// Serves a blocked BLMOVE/BRPOPLPUSH: the element moves to the destination (which
+/// may in turn serve clients blocked there) and is the reply. A destination of
+/// another type unblocks the client with WRONGTYPE and leaves the source alone.
+fn blmove_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
+    let (from, to) = if args::is(argv[0], "blmove") {
+        (parse_end(argv[3])?, parse_end(argv[4])?)
+    } else {
+        (End::Back, End::Front)
+    };
+    if !has_list(ctx, key) {
+        return Ok(false);
+    }
+    let db = ctx.db();
+    if let Some(e) = ctx.txn.get_mut(db, argv[2]) {
+        list_ref(&e.value)?;
+    }
+    lmove_generic(ctx, key, argv[2], from, to)?;
+    Ok(true)
+}
+
+/// Keys of `BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n]`.
+pub fn blmpop_keys(argv: &[&[u8]]) -> Vec<usize> {
+    mpop_keys(argv, 2)
+}
+
+fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let deadline = args::timeout(argv[1], ctx.txn.now)?;
+    let a = parse_mpop(argv, 2)?;
+    if mpop_try(ctx, a.keys, a.end, a.count)? {
+        return Ok(());
+    }
+    if !ctx.may_block() {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.block(argv, a.keys, &[], deadline);
+    Ok(())
+}
+
+/// Serves a blocked BLMPOP from `key`: `[key, [elements]]`.
+fn blmpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
+    let a = parse_mpop(argv, 2)?;
+    if !has_list(ctx, key) {
+        return Ok(false);
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(key);
+    pop_range_reply(ctx, key, a.end, a.count)?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -155,9 +155,51 @@ impl Ctx<'_, '_> {
     pub fn db(&self) -> usize {
         self.client.db
     }
+
+    /// Whether the command may block: not inside MULTI/EXEC or a script, where a
+    /// blocking command behaves like its non-blocking form (Redis's
+    /// `CLIENT_DENY_BLOCKING`).
+    pub fn may_block(&self) -> bool {
+        !self.client.deny_blocking
+    }
+
+    /// Blocks the client on `keys` (whose shards the dispatcher has locked) until one
+    /// of them is served by the command's `on_ready`, `deadline_ms` (Unix ms, 0 =
+    /// never) passes, CLIENT UNBLOCK, or disconnection. `touches` lists every other key
+    /// serving may write (BLMOVE's destination). The command writes no reply now: the
+    /// connection delivers one when the wait ends.
+    pub fn block(&mut self, argv: &[&[u8]], keys: &[&[u8]], touches: &[&[u8]], deadline_ms: u64) {
+        let db = self.db();
+        let all: Vec<Box<[u8]>> = keys
+            .iter()
+            .chain(touches.iter())
+            .map(|&k| Box::from(k))
+            .collect();
+        let w = crate::keyspace::Waiter::new(
+            self.client.id,
+            db,
+            argv.iter().map(|&a| Box::from(a)).collect(),
+            keys.iter().map(|&k| Box::from(k)).collect(),
+            all,
+            self.out.is_resp3(),
+            deadline_ms,
+        );
+        for (i, &k) in keys.iter().enumerate() {
+            if !keys[..i].contains(&k) {
+                self.txn.add_waiter(db, k, &w);
+            }
+        }
+        self.client.waiter = Some(w);
+    }
 }
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// Serves a client blocked by this command once `key` may have what it waits for:
+/// `Ok(true)` = served (reply written to `ctx.out`, the waiter's own reply buffer, with
+/// `ctx.db()` the waiter's database), `Ok(false)` = the key cannot serve it (wrong type,
+/// empty): it keeps waiting, `Err` = it is unblocked with that error.
+pub type OnReady = fn(&mut Ctx, &[&[u8]], &[u8]) -> Result<bool, RError>;
 
 /// Custom key extraction for commands whose keys are not a fixed range (returns the
 /// argument indexes of the keys).
@@ -191,6 +233,8 @@ pub struct Command {
     pub lock: Lock,
     pub handler: Handler,
     pub getkeys: Option<GetKeys>,
+    /// For blocking commands: how a blocked client is served (see [`OnReady`]).
+    pub on_ready: Option<OnReady>,
     /// Subcommands (CONFIG GET, CLIENT LIST, ...); the container's handler only runs
     /// when it is called alone and its arity allows that (plain `COMMAND`).
     pub subcommands: &'static [Command],
@@ -210,6 +254,7 @@ impl Command {
             lock: Lock::None,
             handler,
             getkeys: None,
+            on_ready: None,
             subcommands: &[],
             stats: CmdStats {
                 calls: AtomicU64::new(0),
@@ -241,6 +286,11 @@ impl Command {
 
     pub const fn getkeys(mut self, f: GetKeys) -> Command {
         self.getkeys = Some(f);
+        self
+    }
+
+    pub const fn on_ready(mut self, f: OnReady) -> Command {
+        self.on_ready = Some(f);
         self
     }
 

@@ -248,9 +248,16 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
 
     if sel.wants("clients") {
         sections.push(format!(
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
             srv.clients.len(),
             cfg.int("maxclients"),
+            srv.stats.blocked_clients.load(Ordering::Relaxed),
+            srv.clients
+                .snapshot()
+                .iter()
+                .filter(|c| matches!(&*c.blocked.lock(), Some(w) if w.deadline_ms != 0))
+                .count(),
+            srv.ks.sum_stat(|s| s.waiters.len() as u64),
         ));
     }
 

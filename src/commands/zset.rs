@@ -1,4 +1,6 @@
-//! Sorted set commands (Redis's `t_zset.c`), except the blocking ones.
+//! Sorted set commands (Redis's `t_zset.c`), including the blocking BZPOPMIN,
+//! BZPOPMAX and BZMPOP (served through `on_ready`, see `list.rs` and
+//! `keyspace::blocking`).
 //!
 //! The value type and its encodings live in `types/zset.rs`; this module parses
 //! arguments with Redis's exact errors and shapes replies (RESP2 flat member/score
@@ -80,6 +82,19 @@ crate::commands! { pub static COMMANDS = [
         .getkeys(keys_numkeys_at_1)
         .lock(super::Lock::Keys)
         .acl(&["write", "sortedset", "slow"]),
+    Command::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin)
+        .keys(1, -2, 1)
+        .on_ready(bzpop_ready)
+        .acl(&["write", "sortedset", "fast", "blocking"]),
+    Command::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax)
+        .keys(1, -2, 1)
+        .on_ready(bzpop_ready)
+        .acl(&["write", "sortedset", "fast", "blocking"]),
+    Command::new("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, bzmpop)
+        .getkeys(keys_numkeys_at_2)
+        .lock(super::Lock::Keys)
+        .on_ready(bzmpop_ready)
+        .acl(&["write", "sortedset", "slow", "blocking"]),
     Command::new("zrandmember", -2, READONLY, zrandmember)
         .keys(1, 1, 1)
         .acl(&["read", "sortedset", "slow"]),
@@ -119,6 +134,11 @@ crate::commands! { pub static COMMANDS = [
 /// Keys of `CMD numkeys key...` (numkeys at argv[1]).
 fn keys_numkeys_at_1(argv: &[&[u8]]) -> Vec<usize> {
     numkeys_keys(argv, 1)
+}
+
+/// Keys of `BZMPOP timeout numkeys key...`.
+fn keys_numkeys_at_2(argv: &[&[u8]]) -> Vec<usize> {
+    numkeys_keys(argv, 2)
 }
 
 /// Keys of `CMD dest numkeys key...`: the destination, then the sources.
@@ -862,14 +882,21 @@ pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> Vec<(Vec<
     popped
 }
 
-fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+/// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
+struct ZmpopArgs<'a> {
+    keys: &'a [&'a [u8]],
+    max: bool,
+    count: usize,
+}
+
+fn parse_zmpop<'a>(argv: &'a [&'a [u8]], numkeys_idx: usize) -> Result<ZmpopArgs<'a>, RError> {
     const NUMKEYS: RError = RError::raw("ERR numkeys should be greater than 0");
     const COUNT: RError = RError::raw("ERR count should be greater than 0");
-    let numkeys = args::int(argv[1]).map_err(|_| NUMKEYS)?;
+    let numkeys = args::int(argv[numkeys_idx]).map_err(|_| NUMKEYS)?;
     if numkeys < 1 {
         return Err(NUMKEYS);
     }
-    let where_idx = (numkeys as u64).saturating_add(2);
+    let where_idx = (numkeys as u64).saturating_add(numkeys_idx as u64 + 1);
     if where_idx >= argv.len() as u64 {
         return Err(errors::SYNTAX);
     }
@@ -895,20 +922,15 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         j += 1;
     }
-    let count = if count == -1 { 1 } else { count as usize };
-    let db = ctx.db();
-    let mut found = None;
-    for k in &argv[2..where_idx] {
-        if let Some(e) = ctx.txn.get_mut(db, k) {
-            zset_ref(&e.value)?;
-            found = Some(*k);
-            break;
-        }
-    }
-    let Some(key) = found else {
-        ctx.out.null_array();
-        return Ok(());
-    };
+    Ok(ZmpopArgs {
+        keys: &argv[numkeys_idx + 1..where_idx],
+        max,
+        count: if count == -1 { 1 } else { count as usize },
+    })
+}
+
+/// `[key, [[member, score], ...]]`, popped from `key` (an existing sorted set).
+fn zmpop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) {
     let popped = pop_from(ctx, key, count, max);
     ctx.out.array(2);
     ctx.out.bulk(key);
@@ -918,7 +940,103 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(m);
         ctx.out.double(*s);
     }
+}
+
+/// The first of `keys` holding a sorted set (WRONGTYPE for another type on the way).
+fn first_zset<'k>(ctx: &mut Ctx, keys: &[&'k [u8]]) -> Result<Option<&'k [u8]>, RError> {
+    let db = ctx.db();
+    for &k in keys {
+        if let Some(e) = ctx.txn.get_mut(db, k) {
+            zset_ref(&e.value)?;
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let a = parse_zmpop(argv, 1)?;
+    match first_zset(ctx, a.keys)? {
+        Some(key) => zmpop_reply(ctx, key, a.max, a.count),
+        None => ctx.out.null_array(),
+    }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Blocking pops
+
+/// Whether `key` holds a sorted set (a blocked client can pop from it now).
+fn has_zset(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let db = ctx.db();
+    matches!(ctx.txn.get_mut(db, key), Some(e) if matches!(e.value, Value::ZSet(_)))
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bzpop_generic(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bzpop_generic(ctx, argv, true)
+}
+
+/// `[key, member, score]` (flat in both protocols), popped from an existing zset.
+fn bzpop_reply(ctx: &mut Ctx, key: &[u8], max: bool) {
+    let popped = pop_from(ctx, key, 1, max);
+    ctx.out.array(1 + popped.len() * 2);
+    ctx.out.bulk(key);
+    for (m, s) in &popped {
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
+    }
+}
+
+/// `blockingGenericZpopCommand`: timeout first, then the keys in order.
+fn bzpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
+    let deadline = args::timeout(argv[argv.len() - 1], ctx.txn.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    if let Some(key) = first_zset(ctx, keys)? {
+        bzpop_reply(ctx, key, max);
+        return Ok(());
+    }
+    if !ctx.may_block() {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.block(argv, keys, &[], deadline);
+    Ok(())
+}
+
+fn bzpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
+    if !has_zset(ctx, key) {
+        return Ok(false);
+    }
+    bzpop_reply(ctx, key, args::is(argv[0], "bzpopmax"));
+    Ok(true)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let deadline = args::timeout(argv[1], ctx.txn.now)?;
+    let a = parse_zmpop(argv, 2)?;
+    if let Some(key) = first_zset(ctx, a.keys)? {
+        zmpop_reply(ctx, key, a.max, a.count);
+        return Ok(());
+    }
+    if !ctx.may_block() {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.block(argv, a.keys, &[], deadline);
+    Ok(())
+}
+
+fn bzmpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
+    let a = parse_zmpop(argv, 2)?;
+    if !has_zset(ctx, key) {
+        return Ok(false);
+    }
+    zmpop_reply(ctx, key, a.max, a.count);
+    Ok(true)
 }
 
 // ---------------------------------------------------------------------------

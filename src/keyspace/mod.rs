@@ -18,12 +18,17 @@
 //! the duration of one command and implements lookups with lazy expiry, writes that
 //! keep the per-shard volatile-key counters right, and statistics.
 
+pub mod blocking;
 pub mod dict;
 pub mod expire;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use smallvec::SmallVec;
 
+pub use blocking::Waiter;
 pub use dict::Dict;
 
 use crate::types::Value;
@@ -68,6 +73,9 @@ pub struct Shard {
     pub hfe: Dict<()>,
     /// Where the hash-field expiry walk resumes in `hfe`.
     pub hfe_cursor: u64,
+    /// Clients blocked on keys of this shard, FIFO per key (see `blocking.rs`). These
+    /// belong to the database number, not to the data: SWAPDB leaves them in place.
+    pub waiters: HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>, ahash::RandomState>,
 }
 
 impl Shard {
@@ -153,6 +161,11 @@ impl Keyspace {
 /// Shard guards held by one command, tagged with `db * SHARDS + shard`.
 type Guards<'a> = SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>;
 
+/// Whether storing `v` under a key can serve clients blocked on that key.
+fn wakes_waiters(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::ZSet(_))
+}
+
 /// A key expired lazily during a command (to be propagated as a DEL and notified).
 pub struct ExpiredKey {
     pub db: usize,
@@ -173,6 +186,9 @@ pub struct Txn<'a> {
     pub expired: Vec<ExpiredKey>,
     /// CLIENT NO-TOUCH: reads leave the keys' LRU/LFU data alone.
     pub no_touch: bool,
+    /// Keys that received a value blocked clients may be waiting for (a new list or
+    /// sorted set) and have waiters: served by the dispatcher before the locks go.
+    pub ready: Vec<(usize, Box<[u8]>)>,
 }
 
 impl<'a> Txn<'a> {
@@ -187,6 +203,7 @@ impl<'a> Txn<'a> {
             dirty: 0,
             expired: Vec::new(),
             no_touch: false,
+            ready: Vec::new(),
         }
     }
 
@@ -358,6 +375,9 @@ impl<'a> Txn<'a> {
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
         }
+        if !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key) {
+            Self::mark_ready(&mut self.ready, db, key);
+        }
         if live {
             let Some(e) = shard.dict.get_mut(h, key) else {
                 unreachable!("locate() found the key under the same lock")
@@ -436,9 +456,97 @@ impl<'a> Txn<'a> {
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &rehash);
         }
+        let wakes =
+            !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key);
         shard
             .dict
             .insert_new(h, key.into(), Entry { value, expire, lru }, &rehash);
+        if wakes {
+            Self::mark_ready(&mut self.ready, db, key);
+        }
+    }
+
+    fn mark_ready(ready: &mut Vec<(usize, Box<[u8]>)>, db: usize, key: &[u8]) {
+        if !ready.iter().any(|(d, k)| *d == db && &**k == key) {
+            ready.push((db, key.into()));
+        }
+    }
+
+    // -- blocked clients (see `blocking.rs`) ----------------------------------------
+
+    /// Queues `w` on `key` (whose shard must be locked).
+    pub fn add_waiter(&mut self, db: usize, key: &[u8], w: &Arc<Waiter>) {
+        let (shard, _) = self.shard_for(db, key);
+        shard
+            .waiters
+            .entry(key.into())
+            .or_default()
+            .push_back(w.clone());
+    }
+
+    /// Removes `w` from `key`'s queue (no-op if it is not there).
+    pub fn remove_waiter(&mut self, db: usize, key: &[u8], w: &Arc<Waiter>) {
+        let (shard, _) = self.shard_for(db, key);
+        if let Some(q) = shard.waiters.get_mut(key) {
+            q.retain(|x| !Arc::ptr_eq(x, w));
+            if q.is_empty() {
+                shard.waiters.remove(key);
+            }
+        }
+    }
+
+    /// The clients waiting on `key`, in arrival order.
+    pub fn waiters_of(&mut self, db: usize, key: &[u8]) -> Vec<Arc<Waiter>> {
+        let (shard, _) = self.shard_for(db, key);
+        match shard.waiters.get(key) {
+            Some(q) => q.iter().cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Number of keys with blocked clients and of blocked waiter registrations over
+    /// the locked shards (for tests and INFO).
+    pub fn blocking_keys(&self) -> usize {
+        self.guards.iter().map(|(_, g)| g.waiters.len()).sum()
+    }
+
+    /// Shared mode, after [`Txn::lock_keys`]: if clients are blocked on any of `keys`,
+    /// serving them may touch other keys (BLMOVE's destination, and in turn the
+    /// waiters on that key). Extends the locked set to all of them, re-locking in
+    /// ascending order. Nothing has run yet, so letting go of the locks is harmless.
+    pub fn lock_for_waiters(&mut self, db: usize, keys: &[&[u8]]) {
+        if self.exclusive || self.guards.iter().all(|(_, g)| g.waiters.is_empty()) {
+            return;
+        }
+        loop {
+            let mut seen: Vec<Box<[u8]>> = keys.iter().map(|&k| Box::from(k)).collect();
+            let mut missing = false;
+            let mut i = 0;
+            while i < seen.len() {
+                let h = self.ks.hash(&seen[i]);
+                let id = db * SHARDS + Keyspace::shard_index(h);
+                match self.guards.iter().find(|(g, _)| *g == id) {
+                    None => missing = true,
+                    Some((_, shard)) => {
+                        if let Some(q) = shard.waiters.get(&seen[i]) {
+                            for w in q {
+                                for t in &w.touches {
+                                    if !seen.contains(t) {
+                                        seen.push(t.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                i += 1;
+            }
+            if !missing {
+                return;
+            }
+            self.unlock_all();
+            self.lock_keys(db, seen.iter().map(|k| &**k));
+        }
     }
 
     /// Number of keys in `db` (all shards must be locked, or the view exclusive).
@@ -479,6 +587,24 @@ impl<'a> Txn<'a> {
                 let (lo, hi) = if pa < pb { (pa, pb) } else { (pb, pa) };
                 let (left, right) = self.guards.split_at_mut(hi);
                 std::mem::swap(&mut *left[lo].1, &mut *right[0].1);
+                // Blocked clients stay with their database number.
+                std::mem::swap(&mut left[lo].1.waiters, &mut right[0].1.waiters);
+            }
+        }
+        // Clients blocked in either database may now find what they wait for.
+        for db in [a, b] {
+            for s in 0..SHARDS {
+                let shard = self.shard_at(db, s);
+                if shard.waiters.is_empty() {
+                    continue;
+                }
+                let keys: Vec<Box<[u8]>> = shard.waiters.keys().cloned().collect();
+                for k in keys {
+                    let wakes = matches!(self.peek(db, &k), Some(e) if wakes_waiters(&e.value));
+                    if wakes {
+                        Self::mark_ready(&mut self.ready, db, &k);
+                    }
+                }
             }
         }
     }

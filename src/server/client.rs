@@ -10,6 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::commands::Command;
+use crate::keyspace::Waiter;
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,10 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// The last command run; published to `info` once per batch (CLIENT LIST `cmd=`).
     pub last_cmd: Option<(&'static Command, Option<&'static Command>)>,
+    /// Set by a blocking command that found nothing: the connection waits on it.
+    pub waiter: Option<Arc<Waiter>>,
+    /// Blocking commands act non-blocking (inside MULTI/EXEC and scripts).
+    pub deny_blocking: bool,
     pub info: Arc<ClientInfo>,
 }
 
@@ -55,6 +60,8 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             last_cmd: None,
+            waiter: None,
+            deny_blocking: false,
             info,
         }
     }
@@ -92,6 +99,8 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
     pub user: Mutex<String>,
+    /// The waiter while the client is blocked (CLIENT UNBLOCK, CLIENT LIST flag `b`).
+    pub blocked: Mutex<Option<Arc<Waiter>>>,
 }
 
 impl ClientInfo {
@@ -114,6 +123,7 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
             user: Mutex::new("default".into()),
+            blocked: Mutex::new(None),
         }
     }
 
@@ -126,6 +136,9 @@ impl ClientInfo {
     /// CLIENT LIST `flags=` field: `e` no-evict, `T` no-touch, `N` when none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.blocked.lock().is_some() {
+            f.push('b');
+        }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
         }

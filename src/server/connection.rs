@@ -17,7 +17,7 @@ use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
-use crate::server::{log, Server};
+use crate::server::{blocking, log, Server};
 use crate::util::time::now_ms;
 
 /// Read buffer growth step.
@@ -49,7 +49,9 @@ fn process_input(
         unauthenticated: !client.authenticated,
     };
     let mut hint = 0;
-    while pos < input.len() && !client.close_after_reply {
+    // A blocked client processes nothing more until it is unblocked (Redis keeps the
+    // rest of the input in the query buffer meanwhile).
+    while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
         let rest = &input[pos..];
         match parser.parse(rest, limits) {
             Parsed::Command { consumed } => {
@@ -108,6 +110,8 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
     let mut out = Reply::new(Proto::Resp2);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize; // consumed prefix of `input` not yet drained
+                            // After a blocked command ends, commands already buffered run before reading more.
+    let mut need_read = true;
 
     loop {
         // Make room for the next read.
@@ -118,40 +122,43 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let timeout = srv.hot.timeout_secs.load(Ordering::Relaxed);
-        let read = async {
-            if timeout > 0 {
-                match tokio::time::timeout(
-                    Duration::from_secs(timeout),
-                    stream.read_buf(&mut input),
-                )
-                .await
-                {
-                    Ok(r) => r.map(Some),
-                    Err(_) => Ok(None),
+        if need_read {
+            let timeout = srv.hot.timeout_secs.load(Ordering::Relaxed);
+            let read = async {
+                if timeout > 0 {
+                    match tokio::time::timeout(
+                        Duration::from_secs(timeout),
+                        stream.read_buf(&mut input),
+                    )
+                    .await
+                    {
+                        Ok(r) => r.map(Some),
+                        Err(_) => Ok(None),
+                    }
+                } else {
+                    stream.read_buf(&mut input).await.map(Some)
                 }
-            } else {
-                stream.read_buf(&mut input).await.map(Some)
-            }
-        };
-        let n = tokio::select! {
-            r = read => r,
-            _ = info.kill_notify.notified() => break,
-        };
-        let n = match n {
-            Ok(Some(0)) | Err(_) => break,
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                log::verbose("Closing idle client");
-                break;
-            }
-        };
+            };
+            let n = tokio::select! {
+                r = read => r,
+                _ = info.kill_notify.notified() => break,
+            };
+            let n = match n {
+                Ok(Some(0)) | Err(_) => break,
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    log::verbose("Closing idle client");
+                    break;
+                }
+            };
+            srv.stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        need_read = true;
         if info.killed.load(Ordering::Relaxed) {
             break;
         }
-        srv.stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
         info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
 
         let progress = process_input(&srv, &mut client, &mut parser, &input[start..], &mut out);
@@ -176,20 +183,22 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             ));
             break;
         }
-        if !out.buf.is_empty() {
-            srv.stats
-                .net_output_bytes
-                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-            srv.stats
-                .total_error_replies
-                .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-            if stream.write_all(&out.buf).await.is_err() {
+        if let Some(w) = client.waiter.take() {
+            // Blocked: send what earlier pipelined commands replied, then wait.
+            if !flush(&srv, &mut stream, &mut out).await {
                 break;
             }
-            out.buf.clear();
-            if out.buf.capacity() > 1024 * 1024 {
-                out.buf.shrink_to(16 * 1024);
+            let pending = input.len() - start;
+            match blocking::wait(&srv, &mut stream, &mut input, pending, &w, &info).await {
+                blocking::Outcome::Reply(bytes) => out.buf.extend_from_slice(&bytes),
+                blocking::Outcome::Timeout => blocking::timeout_reply(&mut out),
+                blocking::Outcome::Error => out.error(blocking::UNBLOCKED_ERROR),
+                blocking::Outcome::Closed => break,
             }
+            need_read = false;
+        }
+        if !flush(&srv, &mut stream, &mut out).await {
+            break;
         }
         info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
         if client.close_after_reply {
@@ -197,4 +206,24 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Writes the pending replies; false if the connection is gone.
+async fn flush(srv: &Server, stream: &mut TcpStream, out: &mut Reply) -> bool {
+    if !out.buf.is_empty() {
+        srv.stats
+            .net_output_bytes
+            .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+        srv.stats
+            .total_error_replies
+            .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
+        if stream.write_all(&out.buf).await.is_err() {
+            return false;
+        }
+        out.buf.clear();
+        if out.buf.capacity() > 1024 * 1024 {
+            out.buf.shrink_to(16 * 1024);
+        }
+    }
+    true
 }

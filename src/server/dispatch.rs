@@ -124,6 +124,12 @@ fn run<'a>(
         Lock::Keys => {
             let idx = cmd.key_indexes(args);
             txn.lock_keys(client.db, idx.iter().map(|&i| args[i]));
+            if cmd.has(flags::WRITE) {
+                // Serving clients blocked on these keys may touch more keys.
+                let keys: crate::commands::KeyIndexes = idx;
+                let keys: smallvec::SmallVec<[&[u8]; 8]> = keys.iter().map(|&i| args[i]).collect();
+                txn.lock_for_waiters(client.db, &keys);
+            }
         }
         Lock::Db => txn.lock_db(client.db),
         Lock::None | Lock::Exclusive | Lock::Stepwise => {}
@@ -141,6 +147,11 @@ fn run<'a>(
         };
         (cmd.handler)(&mut ctx, args)
     };
+    if !txn.ready.is_empty() {
+        // Clients blocked on keys this command filled are served before anyone else
+        // can see the new elements (see `server::blocking`).
+        crate::server::blocking::serve_ready(srv, client, &mut txn);
+    }
     let dirty = txn.dirty;
     let expired = std::mem::take(&mut txn.expired);
     drop(txn); // release shard locks before bookkeeping

@@ -2,6 +2,7 @@
 //! ([`connection`]), command dispatch ([`dispatch`]), client registry ([`client`]),
 //! background jobs ([`cron`]) and logging ([`log`]).
 
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod cron;
@@ -35,6 +36,8 @@ pub struct Stats {
     pub dirty: AtomicU64,
     pub expired_keys_active: AtomicU64,
     pub expire_cycle_cpu_ms: AtomicU64,
+    /// Clients currently blocked on keys.
+    pub blocked_clients: AtomicU64,
 }
 
 /// Values read on every request, cached out of the configuration so the hot path does

@@ -84,6 +84,51 @@ impl LongDouble {
         parse_dec(neg, rest)?
     }
 
+    /// `(long long) ceill(self * m)` as Redis computes blocking timeouts (seconds to
+    /// ms): the product is rounded to the 64-bit significand, then rounded up to an
+    /// integer. `None` where x86's conversion overflows (infinities, |v| >= 2^63),
+    /// which C turns into `LLONG_MIN`.
+    pub fn mul_ceil_i64(&self, m: u64) -> Option<i64> {
+        if self.inf {
+            return None;
+        }
+        if self.mant == 0 {
+            return Some(0);
+        }
+        let mut p = self.mant as u128 * m as u128;
+        let mut e = self.exp as i64;
+        let bits = 128 - p.leading_zeros() as i64;
+        if bits > MANT_BITS {
+            let shift = (bits - MANT_BITS) as u32;
+            let rem = p & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            let mut q = p >> shift;
+            if rem > half || (rem == half && q & 1 == 1) {
+                q += 1;
+            }
+            p = q;
+            e += shift as i64;
+        }
+        // |value| = p * 2^e; integer part and whether a fraction remains.
+        let (int, frac) = if e >= 0 {
+            if e >= 64 || (128 - p.leading_zeros() as i64) + e > 64 {
+                return None;
+            }
+            (p << e, false)
+        } else if -e >= 128 {
+            (0, p != 0)
+        } else {
+            let s = (-e) as u32;
+            (p >> s, p & ((1u128 << s) - 1) != 0)
+        };
+        let v: i128 = if self.neg {
+            -(int as i128) // ceil of a negative value drops the fraction
+        } else {
+            int as i128 + frac as i128
+        };
+        i64::try_from(v).ok()
+    }
+
     /// IEEE addition with round-to-nearest-even. Infinities propagate (and
     /// `inf + -inf`, NaN in C, is reported as an infinity too: callers only check
     /// that the result is finite).
@@ -696,6 +741,24 @@ mod tests {
 
     fn incr(a: &str, b: &str) -> String {
         p(a).sum(p(b)).to_human_string()
+    }
+
+    #[test]
+    fn timeout_conversion_matches_redis() {
+        // What redis-server 7.0.15 does with these BLPOP timeouts (ms, or None for
+        // "timeout is negative" through an overflowing conversion).
+        let ms = |s: &str| p(s).mul_ceil_i64(1000);
+        assert_eq!(ms("0.0001"), Some(1));
+        assert_eq!(ms("0.0015"), Some(2));
+        assert_eq!(ms("1"), Some(1000));
+        assert_eq!(ms("-0"), Some(0));
+        assert_eq!(ms("-0.001"), Some(0)); // -0.99999... in long double: blocks forever
+        assert!(ms("-0.002").is_some_and(|v| v < 0));
+        assert_eq!(ms("0x10"), Some(16000));
+        assert_eq!(ms("inf"), None);
+        assert_eq!(ms("1e18"), None);
+        assert_eq!(ms("9.3e15"), None);
+        assert_eq!(ms("9223372036854"), Some(9223372036854000));
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! Blocked clients, server side: serving them when their keys become ready, and the
+//! blocked connection's wait (timeout, CLIENT UNBLOCK, disconnection).
+//!
+//! The waiter queues live in the keyspace shards (`keyspace::blocking`). This module
+//! is the other half:
+//!
+//! * [`serve_ready`] runs inside the dispatcher right after a command, while that
+//!   command's shard locks are still held, for every key the command made ready. It
+//!   serves the key's waiters first-come first-served by calling each blocked
+//!   command's `on_ready`, which pops and writes the waiter's reply. A push of N
+//!   elements serves at most N waiters; an element never becomes visible to other
+//!   clients in between. Serving BLMOVE pushes to another key, which can make that key
+//!   ready in turn; the loop serves it too (its shard was locked up front, see
+//!   `Txn::lock_for_waiters`).
+//! * [`wait`] is the blocked connection's side: it sleeps until served, timed out,
+//!   unblocked or disconnected, then leaves the queues and returns the outcome.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use crate::commands::Ctx;
+use crate::keyspace::blocking::Cancel;
+use crate::keyspace::{Txn, Waiter};
+use crate::protocol::{Proto, Reply};
+use crate::server::client::{ClientInfo, ClientState};
+use crate::server::Server;
+use crate::util::time::now_ms;
+
+/// Serves clients blocked on the keys `txn` made ready. `client` is the client whose
+/// command made them ready; its state is only borrowed to build a context (its
+/// database is switched to the waiter's for the call and restored).
+pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<'a>) {
+    let saved_db = client.db;
+    let mut i = 0;
+    // `ready` may grow while serving (BLMOVE destinations).
+    while i < txn.ready.len() {
+        let (db, key) = txn.ready[i].clone();
+        i += 1;
+        for w in txn.waiters_of(db, &key) {
+            if !txn.exists(db, &key) {
+                break;
+            }
+            if !w.try_claim() {
+                continue; // served elsewhere or cancelled; its owner dequeues it
+            }
+            let argv: Vec<&[u8]> = w.argv.iter().map(|a| &**a).collect();
+            let Some(on_ready) = srv
+                .commands
+                .resolve(&argv)
+                .ok()
+                .and_then(|(cmd, _)| cmd.on_ready.map(|f| (cmd, f)))
+            else {
+                w.unclaim();
+                continue;
+            };
+            let (cmd, on_ready) = on_ready;
+            let mut out = Reply::new(if w.resp3 { Proto::Resp3 } else { Proto::Resp2 });
+            client.db = w.db;
+            let result = {
+                let mut ctx = Ctx {
+                    srv,
+                    client,
+                    out: &mut out,
+                    txn,
+                    cmd,
+                };
+                on_ready(&mut ctx, &argv, &key)
+            };
+            client.db = saved_db;
+            match result {
+                Ok(false) => {
+                    w.unclaim();
+                    continue;
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    out.buf.clear();
+                    out.error(&e.0);
+                }
+            }
+            // Served: it leaves this key's queue now (its other keys' queues are left
+            // by its own connection, which skips nothing since it is no longer waiting).
+            txn.remove_waiter(db, &key, &w);
+            w.complete(std::mem::take(&mut out.buf));
+        }
+    }
+    txn.ready.clear();
+}
+
+/// How a blocked client's wait ended.
+pub enum Outcome {
+    /// Served: the reply bytes.
+    Reply(Vec<u8>),
+    /// Timed out or CLIENT UNBLOCK ... TIMEOUT.
+    Timeout,
+    /// CLIENT UNBLOCK ... ERROR.
+    Error,
+    /// The connection closed or was killed.
+    Closed,
+}
+
+/// The reply a blocked command gives on timeout (Redis's
+/// `replyToBlockedClientTimedOut`: a null array for lists, sorted sets and streams,
+/// BLMOVE included).
+pub fn timeout_reply(out: &mut Reply) {
+    out.null_array();
+}
+
+/// The error a client unblocked with CLIENT UNBLOCK ... ERROR receives.
+pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// Waits for a blocked client's outcome. Bytes the client sends meanwhile are appended
+/// to `input` (processed once it is unblocked, as Redis does); `pending` is how many
+/// unprocessed bytes `input` already held, to enforce the query buffer limit.
+pub async fn wait(
+    srv: &Server,
+    stream: &mut TcpStream,
+    input: &mut Vec<u8>,
+    pending: usize,
+    w: &Arc<Waiter>,
+    info: &ClientInfo,
+) -> Outcome {
+    *info.blocked.lock() = Some(w.clone());
+    srv.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
+    let base = input.len() - pending;
+    let why = loop {
+        if w.is_settled() {
+            break Cancel::Timeout; // not used: the state says what happened
+        }
+        let sleep = async {
+            if w.deadline_ms == 0 {
+                std::future::pending::<()>().await
+            } else {
+                let left = w.deadline_ms.saturating_sub(now_ms());
+                tokio::time::sleep(Duration::from_millis(left)).await
+            }
+        };
+        if input.capacity() - input.len() < 1024 {
+            input.reserve(16 * 1024);
+        }
+        tokio::select! {
+            _ = w.notify.notified() => continue,
+            _ = sleep => break Cancel::Timeout,
+            _ = info.kill_notify.notified() => break Cancel::Gone,
+            r = stream.read_buf(input) => match r {
+                Ok(0) | Err(_) => break Cancel::Gone,
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    let limit = srv.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+                    if (input.len() - base) as u64 > limit {
+                        break Cancel::Gone;
+                    }
+                }
+            },
+        }
+    };
+    leave_queues(srv, w);
+    *info.blocked.lock() = None;
+    srv.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    match w.finish(why) {
+        Ok(reply) if why != Cancel::Gone => Outcome::Reply(reply),
+        Ok(_) | Err(Cancel::Gone) => Outcome::Closed,
+        Err(Cancel::Timeout) => Outcome::Timeout,
+        Err(Cancel::Error) => Outcome::Error,
+    }
+}
+
+/// Removes a waiter from the queues of all its keys, under their shard locks (so no
+/// server is serving it meanwhile).
+fn leave_queues(srv: &Server, w: &Arc<Waiter>) {
+    let _gate = srv.ks.gate.read();
+    let mut txn = Txn::shared(&srv.ks, now_ms());
+    txn.lock_keys(w.db, w.keys.iter().map(|k| &**k));
+    for k in &w.keys {
+        txn.remove_waiter(w.db, k, w);
+    }
+}
