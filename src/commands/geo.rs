@@ -667,14 +667,19 @@ fn merge_sort(idx: &mut [usize], cmp: &dyn Fn(usize, usize) -> i32) {
 
 /// Redis 7.0's `pqsort` (NetBSD's quicksort without the switch to insertion sort on
 /// presorted input, only descending into the parts that overlap positions
-/// `lrange..=rrange`).
+/// `lrange..=rrange`). The parts left to sort are kept on an explicit stack rather
+/// than recursed into: they are disjoint, so the order they are sorted in does not
+/// change the result, and no input can exhaust the thread's stack.
 fn partial_sort(
     idx: &mut [usize],
     cmp: &dyn Fn(usize, usize) -> i32,
     lrange: usize,
     rrange: usize,
 ) {
-    pqsort_rec(idx, 0, idx.len(), cmp, lrange, rrange);
+    let mut todo = vec![(0, idx.len())];
+    while let Some((a, n)) = todo.pop() {
+        pqsort_part(idx, a, n, cmp, lrange, rrange, &mut todo);
+    }
 }
 
 fn med3(v: &[usize], a: usize, b: usize, c: usize, cmp: &dyn Fn(usize, usize) -> i32) -> usize {
@@ -711,13 +716,16 @@ fn vecswap(v: &mut [usize], a: usize, b: usize, n: usize) {
     }
 }
 
-fn pqsort_rec(
+/// One step of `_pqsort` on `v[a..a + n]`: partitions it and queues the parts that
+/// still need sorting on `todo`.
+fn pqsort_part(
     v: &mut [usize],
     mut a: usize,
     mut n: usize,
     cmp: &dyn Fn(usize, usize) -> i32,
     lrange: usize,
     rrange: usize,
+    todo: &mut Vec<(usize, usize)>,
 ) {
     // Whether elements a..a+n overlap lrange..=rrange.
     let wanted =
@@ -779,7 +787,7 @@ fn pqsort_rec(
         vecswap(v, pb, pn - r, r);
         let r = pb - pa;
         if r > 1 && wanted(a, r) {
-            pqsort_rec(v, a, r, cmp, lrange, rrange);
+            todo.push((a, r));
         }
         let r = pd - pc;
         if r > 1 {
