@@ -264,11 +264,11 @@ fn reply_pairs(ctx: &mut Ctx, items: &[(Vec<u8>, f64)], withscores: bool) {
 // ---------------------------------------------------------------------------
 // ZADD / ZINCRBY
 
-const ZADD_NX: u32 = 1;
-const ZADD_XX: u32 = 2;
+pub const ZADD_NX: u32 = 1;
+pub const ZADD_XX: u32 = 2;
 const ZADD_GT: u32 = 4;
 const ZADD_LT: u32 = 8;
-const ZADD_CH: u32 = 16;
+pub const ZADD_CH: u32 = 16;
 const ZADD_INCR: u32 = 32;
 
 fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -302,7 +302,7 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// `zaddGenericCommand`: score/member pairs from `argv[scoreidx..]`.
-fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> CmdResult {
+pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> CmdResult {
     let has = |f: u32| flags & f != 0;
     let elements = argv.len() - scoreidx;
     if !elements.is_multiple_of(2) || elements == 0 {
