@@ -6,7 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, hash, hll, introspection, keys, list, server, set, strings, zset,
+    bits, client, connection, db, hash, hll, introspection, keys, list, server, set, sort, strings,
+    zset,
 };
 
 /// All commands, by lower-case name.
@@ -30,6 +31,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &set::COMMANDS,
         &zset::COMMANDS,
         &hll::COMMANDS,
+        &sort::COMMANDS,
     ]
 }
 

@@ -1,0 +1,728 @@
+//! SORT and SORT_RO (Redis's `sort.c`).
+//!
+//! The source is a list, a set or a sorted set; its elements are ordered numerically
+//! (the default) or as byte strings (`ALPHA`), by themselves or by "weights" read
+//! from other keys named by a `BY` pattern, then sliced by `LIMIT`, optionally
+//! replaced by `GET` lookups, and either replied or stored as a list (`STORE`).
+//!
+//! Behaviour kept from Redis:
+//! * options are read left to right; the first bad one decides the error, before the
+//!   source key is even looked up (so a syntax error beats WRONGTYPE);
+//! * a `BY` pattern without `*` means "don't sort" (sticky: a later `BY` with a `*`
+//!   does not undo it); lists and sorted sets then keep their own order (reversed by
+//!   `DESC`) and `LIMIT` picks a range of it; a set is sorted anyway (`ALPHA`, by the
+//!   elements themselves) when the result is stored, so that STORE is deterministic;
+//! * numeric sorting parses values as C's `strtod` does (leading white space, hex
+//!   floats, `inf`; trailing garbage, NaN, overflow and inexact underflow are
+//!   errors, reported after sorting as `One or more scores can't be converted into
+//!   double`); a missing weight counts as 0; equal scores are ordered by the
+//!   elements' bytes, so the result is deterministic;
+//! * `ALPHA` compares bytes. Without STORE, Redis uses `strcoll` on C strings: under
+//!   the C / C.UTF-8 locale that is a byte comparison stopping at the first NUL (such
+//!   equal elements keep their order: glibc's `qsort` is a stable merge sort); with
+//!   STORE it uses a binary comparison of the whole strings. A missing `BY` weight
+//!   sorts before every present one;
+//! * a sorted set source is converted to the skiplist encoding, even by SORT_RO
+//!   (Redis does it to iterate it), which OBJECT ENCODING shows;
+//! * `GET #` is the element itself; a missing key (or a key of another type, or a
+//!   missing hash field) gives nil, or an empty string in a stored list;
+//! * patterns are read as C strings where Redis reads them so (the `*` and the `->`
+//!   must come before any NUL byte).
+//!
+//! One known difference: with `BY` and a `LIMIT` that does not cover everything,
+//! Redis uses its own partial quicksort, which may order elements with equal `ALPHA`
+//! weights differently from a full stable sort; Ferrodis always sorts fully and
+//! stably (elements with equal weights keep their source order).
+//!
+//! SORT reads keys named by BY/GET patterns and writes its STORE key, none of which
+//! are in its key spec, so it locks the whole current database.
+
+use std::cmp::Ordering;
+
+use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
+use crate::keyspace::Txn;
+use crate::types::{ListValue, Value};
+
+crate::commands! { pub static COMMANDS = [
+    Command::new("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, sort)
+        .keys(1, 1, 1)
+        .getkeys(sort_keys)
+        .lock(Lock::Db)
+        .acl(&["write", "set", "sortedset", "list", "slow", "dangerous"]),
+    Command::new("sort_ro", -2, READONLY | MOVABLE_KEYS, sort_ro)
+        .keys(1, 1, 1)
+        .getkeys(sort_ro_keys)
+        .lock(Lock::Db)
+        .acl(&["read", "set", "sortedset", "list", "slow", "dangerous"]),
+]; }
+
+/// SORT's keys as Redis's `sortGetKeys` finds them: the source, then the argument
+/// after the last `STORE` (options are skipped with their arguments: `LIMIT` 2,
+/// `GET`/`BY` 1; `STORE` itself skips nothing, as in Redis).
+fn sort_keys(argv: &[&[u8]]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv[i];
+        if args::is(a, "limit") {
+            i += 2;
+        } else if args::is(a, "store") && i + 1 < argv.len() {
+            store = Some(i + 1);
+        } else if args::is(a, "get") || args::is(a, "by") {
+            i += 1;
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
+}
+
+/// SORT_RO's only declared key: the source.
+fn sort_ro_keys(_argv: &[&[u8]]) -> Vec<usize> {
+    vec![1]
+}
+
+fn sort(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    sort_generic(ctx, argv, false)
+}
+
+fn sort_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    sort_generic(ctx, argv, true)
+}
+
+/// The parsed options.
+struct Opts<'a> {
+    desc: bool,
+    alpha: bool,
+    limit_start: i64,
+    limit_count: i64,
+    by: Option<&'a [u8]>,
+    dontsort: bool,
+    gets: Vec<&'a [u8]>,
+    store: Option<&'a [u8]>,
+}
+
+/// The part of `b` a C function sees: up to the first NUL byte.
+fn cstr(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
+}
+
+fn parse_opts<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<Opts<'a>, RError> {
+    let mut o = Opts {
+        desc: false,
+        alpha: false,
+        limit_start: 0,
+        limit_count: -1,
+        by: None,
+        dontsort: false,
+        gets: Vec::new(),
+        store: None,
+    };
+    let mut j = 2;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = argv[j];
+        if args::is(a, "asc") {
+            o.desc = false;
+        } else if args::is(a, "desc") {
+            o.desc = true;
+        } else if args::is(a, "alpha") {
+            o.alpha = true;
+        } else if args::is(a, "limit") && left >= 2 {
+            o.limit_start = args::int(argv[j + 1])?;
+            o.limit_count = args::int(argv[j + 2])?;
+            j += 2;
+        } else if !readonly && args::is(a, "store") && left >= 1 {
+            o.store = Some(argv[j + 1]);
+            j += 1;
+        } else if args::is(a, "by") && left >= 1 {
+            let p = argv[j + 1];
+            o.by = Some(p);
+            if !cstr(p).contains(&b'*') {
+                o.dontsort = true;
+            }
+            j += 1;
+        } else if args::is(a, "get") && left >= 1 {
+            o.gets.push(argv[j + 1]);
+            j += 1;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// What a BY/GET pattern names for element `subst` (Redis's `lookupKeyByPattern`):
+/// `#` is the element; otherwise the first `*` is replaced by the element and the
+/// key read as a string, or, with `->field` after the `*`, as a hash field. None for
+/// a pattern without `*`, a missing key or field, or a value of another type.
+fn lookup_pattern(txn: &mut Txn, db: usize, pattern: &[u8], subst: &[u8]) -> Option<Vec<u8>> {
+    let c = cstr(pattern);
+    if c == b"#" {
+        return Some(subst.to_vec());
+    }
+    let star = c.iter().position(|&b| b == b'*')?;
+    // `->` after the `*`, with at least one byte (before any NUL) after it.
+    let arrow = c[star + 1..]
+        .windows(2)
+        .position(|w| w == b"->")
+        .map(|i| star + 1 + i)
+        .filter(|&f| f + 2 < c.len());
+    let (key_tail_end, field) = match arrow {
+        Some(f) => (f, Some(&pattern[f + 2..])),
+        None => (pattern.len(), None),
+    };
+    let mut key = Vec::with_capacity(pattern.len() + subst.len());
+    key.extend_from_slice(&pattern[..star]);
+    key.extend_from_slice(subst);
+    key.extend_from_slice(&pattern[star + 1..key_tail_end]);
+
+    let now = txn.now;
+    let e = txn.get_read(db, &key)?;
+    match (field, &mut e.value) {
+        (None, Value::Str(s)) => Some(s.to_vec()),
+        (Some(f), Value::Hash(h)) => {
+            if h.has_expired(now) {
+                h.purge_expired(now, usize::MAX);
+                if h.is_empty() {
+                    txn.remove(db, &key);
+                    return None;
+                }
+            }
+            h.get(f).map(<[u8]>::to_vec)
+        }
+        _ => None,
+    }
+}
+
+/// The value C's `strtod` gives for the whole of `s` (read as a C string), or None
+/// where SORT reports a conversion error: nothing parsed, trailing bytes, NaN, a
+/// result out of range (`ERANGE`: overflow, or an inexact result below the smallest
+/// normal double).
+pub fn strtod(s: &[u8]) -> Option<f64> {
+    let s = cstr(s);
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let start = i;
+    if i == s.len() {
+        // Nothing to convert: strtod leaves the end pointer at the start, which is
+        // the terminating NUL only for an empty string (whose value is 0).
+        return if start == 0 { Some(0.0) } else { None };
+    }
+    let neg = s[i] == b'-';
+    if matches!(s[i], b'+' | b'-') {
+        i += 1;
+    }
+    let rest = &s[i..];
+    let lower = rest.to_ascii_lowercase();
+    if lower == b"inf" || lower == b"infinity" {
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    let v = if lower.starts_with(b"0x") {
+        parse_hex(&rest[2..])?
+    } else {
+        parse_dec(rest)?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// A decimal number `digits[.digits][e[sign]digits]` (at least one mantissa digit)
+/// with nothing after it.
+fn parse_dec(s: &[u8]) -> Option<f64> {
+    let mut i = 0;
+    let mut mant_digits = 0;
+    let mut nonzero = false;
+    while i < s.len() && s[i].is_ascii_digit() {
+        nonzero |= s[i] != b'0';
+        mant_digits += 1;
+        i += 1;
+    }
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() && s[i].is_ascii_digit() {
+            nonzero |= s[i] != b'0';
+            mant_digits += 1;
+            i += 1;
+        }
+    }
+    if mant_digits == 0 {
+        return None;
+    }
+    if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
+        let mut k = i + 1;
+        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
+            k += 1;
+        }
+        let digits_start = k;
+        while k < s.len() && s[k].is_ascii_digit() {
+            k += 1;
+        }
+        if k == digits_start {
+            // "1e" / "1e+": strtod stops before the `e`, leaving bytes behind.
+            return None;
+        }
+        i = k;
+    }
+    if i != s.len() {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let v: f64 = text.parse().ok()?;
+    if v.is_infinite() {
+        return None;
+    }
+    if nonzero && v.abs() <= f64::MIN_POSITIVE && below_min_normal(s) {
+        return None;
+    }
+    Some(v)
+}
+
+/// Whether the (non-zero, valid) decimal `s` is smaller than the smallest normal
+/// double 2^-1022, exactly: glibc's strtod reports ERANGE for such inexact results,
+/// even those that round up to 2^-1022.
+fn below_min_normal(s: &[u8]) -> bool {
+    // Significant digits and the decimal exponent of the first one: value =
+    // 0.d1d2d3... * 10^exp.
+    let (mant, exp_part) = match s.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(p) => (&s[..p], Some(&s[p + 1..])),
+        None => (s, None),
+    };
+    let mut e10: i64 = exp_part
+        .and_then(|e| std::str::from_utf8(e).ok())
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(-100_000);
+    if exp_part.is_some() && e10 == -100_000 {
+        // An exponent too large to parse: only huge negative ones get here.
+        return true;
+    }
+    let int_len = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len()) as i64;
+    e10 += int_len;
+    let mut digits: Vec<u8> = mant
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .map(|c| c - b'0')
+        .collect();
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        e10 -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    // 2^-1022 = 5^1022 / 10^1022: the decimal digits of 5^1022, and its exponent.
+    let mut p = vec![1u8]; // little-endian digits
+    for _ in 0..1022 {
+        let mut carry = 0u8;
+        for d in p.iter_mut() {
+            let x = *d * 5 + carry;
+            *d = x % 10;
+            carry = x / 10;
+        }
+        if carry > 0 {
+            p.push(carry);
+        }
+    }
+    let min_exp = p.len() as i64 - 1022;
+    p.reverse();
+    while p.last() == Some(&0) {
+        p.pop();
+    }
+    match e10.cmp(&min_exp) {
+        Ordering::Less => true,
+        Ordering::Greater => false,
+        Ordering::Equal => digits < p,
+    }
+}
+
+/// A hexadecimal float after its `0x`: `hex[.hex][p[sign]digits]`, at least one hex
+/// digit, nothing after it.
+fn parse_hex(s: &[u8]) -> Option<f64> {
+    let mut i = 0;
+    let mut mant: u128 = 0;
+    let mut sticky = false;
+    let mut bin_exp: i64 = 0;
+    let mut ndigits = 0;
+    let mut push = |d: u8, frac: bool, mant: &mut u128, bin_exp: &mut i64| {
+        if *mant >> 120 == 0 {
+            *mant = (*mant << 4) | u128::from(d);
+            if frac {
+                *bin_exp -= 4;
+            }
+        } else {
+            sticky |= d != 0;
+            if !frac {
+                *bin_exp += 4;
+            }
+        }
+    };
+    while i < s.len() && s[i].is_ascii_hexdigit() {
+        push(hexval(s[i]), false, &mut mant, &mut bin_exp);
+        ndigits += 1;
+        i += 1;
+    }
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() && s[i].is_ascii_hexdigit() {
+            push(hexval(s[i]), true, &mut mant, &mut bin_exp);
+            ndigits += 1;
+            i += 1;
+        }
+    }
+    if ndigits == 0 {
+        return None;
+    }
+    if i < s.len() && (s[i] == b'p' || s[i] == b'P') {
+        let mut k = i + 1;
+        let eneg = k < s.len() && s[k] == b'-';
+        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
+            k += 1;
+        }
+        let digits_start = k;
+        let mut e: i64 = 0;
+        while k < s.len() && s[k].is_ascii_digit() {
+            e = (e * 10 + i64::from(s[k] - b'0')).min(1 << 40);
+            k += 1;
+        }
+        if k == digits_start {
+            return None;
+        }
+        bin_exp += if eneg { -e } else { e };
+        i = k;
+    }
+    if i != s.len() {
+        return None;
+    }
+    if mant == 0 {
+        return Some(0.0);
+    }
+    // Normalize: value = mant * 2^bin_exp, mant odd.
+    let tz = mant.trailing_zeros();
+    mant >>= tz;
+    bin_exp += i64::from(tz);
+    let bits = 128 - i64::from(mant.leading_zeros());
+    let top = bits + bin_exp; // value in [2^(top-1), 2^top)
+    if top > 1024 {
+        return None;
+    }
+    let exact = !sticky && bits <= 53 && bin_exp >= -1074;
+    if top - 1 < -1022 && !exact {
+        // Tiny and inexact: ERANGE.
+        return None;
+    }
+    // Round to 53 bits (the sticky bit below the rounding position keeps ties right).
+    let m = if sticky { mant << 1 | 1 } else { mant };
+    let e = if sticky { bin_exp - 1 } else { bin_exp };
+    let v = ldexp(m as f64, e);
+    if v.is_infinite() {
+        return None;
+    }
+    Some(v)
+}
+
+fn hexval(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c.wrapping_sub(b'A').wrapping_add(10),
+    }
+}
+
+/// `x * 2^e` in steps that stay exact whenever the result is representable.
+fn ldexp(mut x: f64, mut e: i64) -> f64 {
+    let up = f64::from_bits(((1023 + 1000) as u64) << 52); // 2^1000
+    let down = f64::from_bits(((1023 - 1000) as u64) << 52); // 2^-1000
+    while e > 1000 {
+        x *= up;
+        e -= 1000;
+    }
+    while e < -1000 {
+        x *= down;
+        e += 1000;
+    }
+    x * f64::from_bits(((1023 + e) as u64) << 52)
+}
+
+/// One element being sorted, with its numeric weight or its ALPHA `BY` weight.
+struct Item {
+    obj: Vec<u8>,
+    score: f64,
+    cmp: Option<Vec<u8>>,
+}
+
+fn compare(a: &Item, b: &Item, o: &Opts, store: bool) -> Ordering {
+    let c = if !o.alpha {
+        match a.score.partial_cmp(&b.score) {
+            Some(Ordering::Equal) | None => a.obj.cmp(&b.obj),
+            Some(c) => c,
+        }
+    } else if o.by.is_some() {
+        match (&a.cmp, &b.cmp) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => {
+                if store {
+                    x.cmp(y)
+                } else {
+                    cstr(x).cmp(cstr(y))
+                }
+            }
+        }
+    } else if store {
+        a.obj.cmp(&b.obj)
+    } else {
+        cstr(&a.obj).cmp(cstr(&b.obj))
+    };
+    if o.desc {
+        c.reverse()
+    } else {
+        c
+    }
+}
+
+fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
+    let mut o = parse_opts(argv, readonly)?;
+    let db = ctx.db();
+
+    // The source: a list, set or sorted set (a missing key is an empty list).
+    enum Kind {
+        List,
+        Set,
+        ZSet,
+    }
+    let kind = match ctx.txn.get_read(db, argv[1]).map(|e| &mut e.value) {
+        None => None,
+        Some(Value::List(_)) => Some(Kind::List),
+        Some(Value::Set(_)) => Some(Kind::Set),
+        Some(Value::ZSet(z)) => {
+            // Redis converts the sorted set to iterate it (visible in OBJECT ENCODING).
+            z.convert_to_skiplist();
+            Some(Kind::ZSet)
+        }
+        Some(_) => return Err(errors::WRONGTYPE),
+    };
+
+    // A set in no particular order is sorted anyway when stored, for determinism.
+    if o.dontsort && matches!(kind, Some(Kind::Set)) && o.store.is_some() {
+        o.dontsort = false;
+        o.alpha = true;
+        o.by = None;
+    }
+
+    let src_len = match ctx.txn.peek(db, argv[1]).map(|e| &e.value) {
+        Some(Value::List(l)) => l.len(),
+        Some(Value::Set(s)) => s.len(),
+        Some(Value::ZSet(z)) => z.len(),
+        _ => 0,
+    } as i64;
+
+    // LIMIT, clamped as Redis does.
+    let mut vectorlen = src_len;
+    let mut start = o.limit_start.clamp(0, vectorlen);
+    let count = o.limit_count.clamp(-1, vectorlen);
+    let mut end = if count < 0 {
+        vectorlen - 1
+    } else {
+        start + count - 1
+    };
+    if start >= vectorlen {
+        start = vectorlen - 1;
+        end = vectorlen - 2;
+    }
+    if end >= vectorlen {
+        end = vectorlen - 1;
+    }
+
+    let ordered_source = matches!(kind, Some(Kind::List) | Some(Kind::ZSet));
+    if ordered_source && o.dontsort && (start != 0 || end != vectorlen - 1) {
+        vectorlen = end - start + 1;
+    }
+
+    // Load the elements.
+    let mut items: Vec<Item> = Vec::with_capacity(vectorlen.max(0) as usize);
+    let item = |obj: Vec<u8>| Item {
+        obj,
+        score: 0.0,
+        cmp: None,
+    };
+    match ctx.txn.peek(db, argv[1]).map(|e| &e.value) {
+        Some(Value::List(l)) if o.dontsort => {
+            if end >= start {
+                let n = vectorlen.max(0) as usize;
+                let s = start as usize;
+                if o.desc {
+                    items.extend(l.iter_rev().skip(s).take(n).map(|v| item(v.to_vec())));
+                } else {
+                    items.extend(l.iter_from(s).take(n).map(|v| item(v.to_vec())));
+                }
+                end -= start;
+                start = 0;
+            }
+        }
+        Some(Value::List(l)) => items.extend(l.iter().map(|v| item(v.to_vec()))),
+        Some(Value::Set(s)) => s.for_each(|m| items.push(item(m.to_vec()))),
+        Some(Value::ZSet(z)) if o.dontsort => {
+            let n = vectorlen.max(0) as usize;
+            let len = z.len();
+            let s = start.max(0) as usize;
+            if o.desc {
+                // Ranks len-1-s downwards.
+                let hi = len.saturating_sub(s);
+                let lo = hi.saturating_sub(n);
+                z.for_each_in(lo, hi, true, |m, _| items.push(item(m.to_vec())));
+            } else {
+                z.for_each_in(s, s + n, false, |m, _| items.push(item(m.to_vec())));
+            }
+            end -= start;
+            start = 0;
+        }
+        Some(Value::ZSet(z)) => z.for_each(|m, _| items.push(item(m.to_vec()))),
+        _ => {}
+    }
+
+    // Weights, then sort.
+    let mut conversion_error = false;
+    if !o.dontsort {
+        for it in items.iter_mut() {
+            let byval = match o.by {
+                Some(p) => match lookup_pattern(ctx.txn, db, p, &it.obj) {
+                    Some(v) => Some(v),
+                    None => continue,
+                },
+                None => None,
+            };
+            if o.alpha {
+                if o.by.is_some() {
+                    it.cmp = byval;
+                }
+            } else {
+                let v = byval.as_deref().unwrap_or(&it.obj);
+                match strtod(v) {
+                    Some(s) => it.score = s,
+                    None => conversion_error = true,
+                }
+            }
+        }
+        if !conversion_error {
+            let store = o.store.is_some();
+            items.sort_by(|a, b| compare(a, b, &o, store));
+        }
+    }
+
+    let span = if end >= start { end - start + 1 } else { 0 };
+    let outputlen = if o.gets.is_empty() {
+        span
+    } else {
+        o.gets.len() as i64 * span
+    } as usize;
+    if conversion_error {
+        return Err(RError::raw(
+            "ERR One or more scores can't be converted into double",
+        ));
+    }
+    let range = if span > 0 {
+        items.get(start as usize..=end as usize).unwrap_or_default()
+    } else {
+        &[]
+    };
+
+    match o.store {
+        None => {
+            ctx.out.array(outputlen);
+            for it in range {
+                if o.gets.is_empty() {
+                    ctx.out.bulk(&it.obj);
+                }
+                for g in &o.gets {
+                    match lookup_pattern(ctx.txn, db, g, &it.obj) {
+                        Some(v) => ctx.out.bulk(&v),
+                        None => ctx.out.null(),
+                    }
+                }
+            }
+        }
+        Some(dst) => {
+            let fill = super::list::fill(ctx);
+            let mut list = ListValue::new();
+            for it in range {
+                if o.gets.is_empty() {
+                    list.push_back(&it.obj, fill);
+                }
+                for g in &o.gets {
+                    let v = lookup_pattern(ctx.txn, db, g, &it.obj).unwrap_or_default();
+                    list.push_back(&v, fill);
+                }
+            }
+            if outputlen > 0 {
+                ctx.txn.set(db, dst, Value::List(Box::new(list)), false);
+                ctx.txn.dirty += outputlen as u64 - 1;
+            } else {
+                ctx.txn.remove(db, dst);
+            }
+            ctx.out.int(outputlen as i64);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtod_like_glibc() {
+        assert_eq!(strtod(b""), Some(0.0));
+        assert_eq!(strtod(b" "), None);
+        assert_eq!(strtod(b" \t1.5"), Some(1.5));
+        assert_eq!(strtod(b"1 "), None);
+        assert_eq!(strtod(b"1\0junk"), Some(1.0));
+        assert_eq!(strtod(b"0x10"), Some(16.0));
+        assert_eq!(strtod(b"0X1.8P1"), Some(3.0));
+        assert_eq!(strtod(b"0x.8"), Some(0.5));
+        assert_eq!(strtod(b"0x"), None);
+        assert_eq!(strtod(b"0x1p"), None);
+        assert_eq!(strtod(b"0x.p1"), None);
+        assert_eq!(strtod(b"0x1p-1074"), Some(f64::from_bits(1)));
+        assert_eq!(strtod(b"0x1.fffffffffffff8p1023"), None);
+        assert_eq!(strtod(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(strtod(b"infinit"), None);
+        assert_eq!(strtod(b"nan"), None);
+        assert_eq!(strtod(b"1e400"), None);
+        assert_eq!(strtod(b"1e-310"), None);
+        assert_eq!(strtod(b"1e-400"), None);
+        assert_eq!(strtod(b"0e-400"), Some(0.0));
+        assert_eq!(strtod(b"2.2250738585072012e-308"), None);
+        assert_eq!(strtod(b"2.2250738585072014e-308"), Some(f64::MIN_POSITIVE));
+        assert_eq!(strtod(b"+.5"), Some(0.5));
+        assert_eq!(strtod(b"5."), Some(5.0));
+        assert_eq!(strtod(b"."), None);
+        assert_eq!(strtod(b"1e"), None);
+        assert_eq!(strtod(b"1e+"), None);
+        assert_eq!(strtod(b"1_0"), None);
+    }
+
+    #[test]
+    fn getkeys_like_redis() {
+        let a = |s: &str| -> Vec<usize> {
+            let v: Vec<&[u8]> = s.split(' ').map(str::as_bytes).collect();
+            sort_keys(&v)
+        };
+        assert_eq!(a("sort a store b"), vec![1, 3]);
+        assert_eq!(a("sort a limit store x store b"), vec![1, 6]);
+        assert_eq!(a("sort a store"), vec![1]);
+        assert_eq!(a("sort a store b store c"), vec![1, 5]);
+        assert_eq!(a("sort a get store b"), vec![1]);
+        assert_eq!(a("sort a store limit 0 1"), vec![1, 3]);
+    }
+}
