@@ -557,18 +557,18 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
         cmp: None,
     };
     match ctx.txn.peek(db, argv[1]).map(|e| &e.value) {
+        // An empty LIMIT range of an unsorted list: nothing to load.
+        Some(Value::List(_)) if o.dontsort && end < start => {}
         Some(Value::List(l)) if o.dontsort => {
-            if end >= start {
-                let n = vectorlen.max(0) as usize;
-                let s = start as usize;
-                if o.desc {
-                    items.extend(l.iter_rev().skip(s).take(n).map(|v| item(v.to_vec())));
-                } else {
-                    items.extend(l.iter_from(s).take(n).map(|v| item(v.to_vec())));
-                }
-                end -= start;
-                start = 0;
+            let n = vectorlen.max(0) as usize;
+            let s = start as usize;
+            if o.desc {
+                items.extend(l.iter_rev().skip(s).take(n).map(|v| item(v.to_vec())));
+            } else {
+                items.extend(l.iter_from(s).take(n).map(|v| item(v.to_vec())));
             }
+            end -= start;
+            start = 0;
         }
         Some(Value::List(l)) => items.extend(l.iter().map(|v| item(v.to_vec()))),
         Some(Value::Set(s)) => s.for_each(|m| items.push(item(m.to_vec()))),
