@@ -29,10 +29,11 @@
 //! * patterns are read as C strings where Redis reads them so (the `*` and the `->`
 //!   must come before any NUL byte).
 //!
-//! One known difference: with `BY` and a `LIMIT` that does not cover everything,
-//! Redis uses its own partial quicksort, which may order elements with equal `ALPHA`
-//! weights differently from a full stable sort; Ferrodis always sorts fully and
-//! stably (elements with equal weights keep their source order).
+//! * with `BY` and a `LIMIT` that does not cover everything, Redis uses its own
+//!   partial quicksort, which is not stable: elements with equal `ALPHA` weights come
+//!   out in the order its swaps leave them, so Ferrodis runs the same algorithm
+//!   ([`partial_sort`]); otherwise the sort is stable, as glibc's `qsort` (a merge
+//!   sort) is.
 //!
 //! SORT reads keys named by BY/GET patterns and writes its STORE key, none of which
 //! are in its key spec, so it locks the whole current database.
@@ -453,6 +454,134 @@ fn ldexp(mut x: f64, mut e: i64) -> f64 {
     x * f64::from_bits(((1023 + e) as u64) << 52)
 }
 
+/// Redis's partial quicksort (`pqsort`, Bentley & McIlroy's quicksort that only
+/// descends into partitions overlapping ranks `lo..=hi`), used for SORT with BY and a
+/// LIMIT. Reproduced step by step because it is not stable: elements with equal
+/// weights come out in the order its swaps leave them, which clients can see.
+fn partial_sort<T>(
+    v: &mut [T],
+    mut a: usize,
+    mut n: usize,
+    lo: usize,
+    hi: usize,
+    cmp: &impl Fn(&T, &T) -> Ordering,
+) {
+    // Whether the subarray a..a+len lies entirely outside the wanted ranks.
+    let outside = |a: usize, len: usize| (lo < a && hi < a) || (lo >= a + len && hi >= a + len);
+    loop {
+        if n < 7 {
+            insertion_sort(v, a, n, cmp);
+            return;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = med3(v, pm - d, pm, pm + d, cmp);
+                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = med3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        let mut swapped = false;
+        loop {
+            while pb <= pc {
+                match cmp(&v[pb], &v[a]) {
+                    Ordering::Greater => break,
+                    Ordering::Equal => {
+                        swapped = true;
+                        v.swap(pa, pb);
+                        pa += 1;
+                    }
+                    Ordering::Less => {}
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                match cmp(&v[pc], &v[a]) {
+                    Ordering::Less => break,
+                    Ordering::Equal => {
+                        swapped = true;
+                        v.swap(pc, pd);
+                        pd -= 1;
+                    }
+                    Ordering::Greater => {}
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            swapped = true;
+            pb += 1;
+            pc -= 1;
+        }
+        if !swapped {
+            insertion_sort(v, a, n, cmp);
+            return;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        swap_blocks(v, a, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        swap_blocks(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && !outside(a, r) {
+            partial_sort(v, a, r, lo, hi, cmp);
+        }
+        let r = pd - pc;
+        if r > 1 {
+            a = pn - r;
+            n = r;
+            if !outside(a, n) {
+                continue;
+            }
+        }
+        return;
+    }
+}
+
+fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+    for pm in a + 1..a + n {
+        let mut pl = pm;
+        while pl > a && cmp(&v[pl - 1], &v[pl]) == Ordering::Greater {
+            v.swap(pl, pl - 1);
+            pl -= 1;
+        }
+    }
+}
+
+fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> usize {
+    if cmp(&v[a], &v[b]) == Ordering::Less {
+        if cmp(&v[b], &v[c]) == Ordering::Less {
+            b
+        } else if cmp(&v[a], &v[c]) == Ordering::Less {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) == Ordering::Greater {
+        b
+    } else if cmp(&v[a], &v[c]) == Ordering::Less {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps `n` elements pairwise: `i+k` with `j+k`, in increasing `k`.
+fn swap_blocks<T>(v: &mut [T], i: usize, j: usize, n: usize) {
+    for k in 0..n {
+        v.swap(i + k, j + k);
+    }
+}
+
 /// One element being sorted, with its numeric weight or its ALPHA `BY` weight.
 struct Item {
     obj: Vec<u8>,
@@ -614,9 +743,16 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
                 }
             }
         }
-        if !conversion_error {
+        if !conversion_error && end >= start {
             let store = o.store.is_some();
-            items.sort_by(|a, b| compare(a, b, &o, store));
+            let cmp = |a: &Item, b: &Item| compare(a, b, &o, store);
+            if o.by.is_some() && (start != 0 || end != vectorlen - 1) {
+                let n = items.len();
+                partial_sort(&mut items, 0, n, start as usize, end as usize, &cmp);
+            } else {
+                // glibc's qsort is a (stable) merge sort, as is this.
+                items.sort_by(cmp);
+            }
         }
     }
 
