@@ -66,11 +66,11 @@ fn sort_keys(argv: &[&[u8]]) -> Vec<usize> {
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];
-        if args::is(a, "limit") {
+        if kw(a, "limit") {
             i += 2;
-        } else if args::is(a, "store") && i + 1 < argv.len() {
+        } else if kw(a, "store") && i + 1 < argv.len() {
             store = Some(i + 1);
-        } else if args::is(a, "get") || args::is(a, "by") {
+        } else if kw(a, "get") || kw(a, "by") {
             i += 1;
         }
         i += 1;
@@ -112,6 +112,11 @@ fn cstr(b: &[u8]) -> &[u8] {
     }
 }
 
+/// An option keyword, compared as Redis's `strcasecmp` does (up to a NUL byte).
+fn kw(arg: &[u8], name: &str) -> bool {
+    args::is(cstr(arg), name)
+}
+
 fn parse_opts<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<Opts<'a>, RError> {
     let mut o = Opts {
         desc: false,
@@ -127,27 +132,27 @@ fn parse_opts<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<Opts<'a>, RError>
     while j < argv.len() {
         let left = argv.len() - j - 1;
         let a = argv[j];
-        if args::is(a, "asc") {
+        if kw(a, "asc") {
             o.desc = false;
-        } else if args::is(a, "desc") {
+        } else if kw(a, "desc") {
             o.desc = true;
-        } else if args::is(a, "alpha") {
+        } else if kw(a, "alpha") {
             o.alpha = true;
-        } else if args::is(a, "limit") && left >= 2 {
+        } else if kw(a, "limit") && left >= 2 {
             o.limit_start = args::int(argv[j + 1])?;
             o.limit_count = args::int(argv[j + 2])?;
             j += 2;
-        } else if !readonly && args::is(a, "store") && left >= 1 {
+        } else if !readonly && kw(a, "store") && left >= 1 {
             o.store = Some(argv[j + 1]);
             j += 1;
-        } else if args::is(a, "by") && left >= 1 {
+        } else if kw(a, "by") && left >= 1 {
             let p = argv[j + 1];
             o.by = Some(p);
             if !cstr(p).contains(&b'*') {
                 o.dontsort = true;
             }
             j += 1;
-        } else if args::is(a, "get") && left >= 1 {
+        } else if kw(a, "get") && left >= 1 {
             o.gets.push(argv[j + 1]);
             j += 1;
         } else {
