@@ -294,61 +294,80 @@ fn parse_dec(s: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// Whether the (non-zero, valid) decimal `s` is smaller than the smallest normal
-/// double 2^-1022, exactly: glibc's strtod reports ERANGE for such inexact results,
-/// even those that round up to 2^-1022.
+/// Whether the (non-zero, valid) decimal `s` underflows for glibc's strtod (ERANGE):
+/// its value, rounded to 53 bits with an unbounded exponent, is below the smallest
+/// normal double 2^-1022 ("tininess after rounding"); that is, it is below the
+/// midpoint (2^54 - 1) * 2^-1076 between 2^-1022 and the 53-bit number under it
+/// (a tie rounds to the even 2^-1022). Compared exactly, digit by digit.
 fn below_min_normal(s: &[u8]) -> bool {
-    // Significant digits and the decimal exponent of the first one: value =
-    // 0.d1d2d3... * 10^exp.
+    // value = 0.d1d2d3... * 10^e10 with d1 != 0.
     let (mant, exp_part) = match s.iter().position(|&c| c == b'e' || c == b'E') {
-        Some(p) => (&s[..p], Some(&s[p + 1..])),
-        None => (s, None),
+        Some(p) => (&s[..p], &s[p + 1..]),
+        None => (s, &s[..0]),
     };
-    let mut e10: i64 = exp_part
-        .and_then(|e| std::str::from_utf8(e).ok())
-        .and_then(|e| e.parse::<i64>().ok())
-        .unwrap_or(-100_000);
-    if exp_part.is_some() && e10 == -100_000 {
-        // An exponent too large to parse: only huge negative ones get here.
-        return true;
+    // The exponent, saturated far beyond the range of doubles.
+    let (eneg, edigits) = match exp_part.first() {
+        Some(b'-') => (true, &exp_part[1..]),
+        Some(b'+') => (false, &exp_part[1..]),
+        _ => (false, exp_part),
+    };
+    let mut e10: i64 = 0;
+    for &c in edigits {
+        e10 = (e10 * 10 + i64::from(c - b'0')).min(1 << 40);
     }
-    let int_len = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len()) as i64;
-    e10 += int_len;
-    let mut digits: Vec<u8> = mant
+    if eneg {
+        e10 = -e10;
+    }
+    let int_len = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len());
+    let digits: Vec<u8> = mant
         .iter()
         .filter(|c| c.is_ascii_digit())
         .map(|c| c - b'0')
         .collect();
-    while digits.first() == Some(&0) {
-        digits.remove(0);
-        e10 -= 1;
-    }
-    while digits.last() == Some(&0) {
-        digits.pop();
-    }
-    // 2^-1022 = 5^1022 / 10^1022: the decimal digits of 5^1022, and its exponent.
-    let mut p = vec![1u8]; // little-endian digits
-    for _ in 0..1022 {
-        let mut carry = 0u8;
-        for d in p.iter_mut() {
-            let x = *d * 5 + carry;
-            *d = x % 10;
-            carry = x / 10;
-        }
-        if carry > 0 {
-            p.push(carry);
-        }
-    }
-    let min_exp = p.len() as i64 - 1022;
-    p.reverse();
-    while p.last() == Some(&0) {
-        p.pop();
-    }
-    match e10.cmp(&min_exp) {
+    let Some(first) = digits.iter().position(|&d| d != 0) else {
+        return false;
+    };
+    let last = digits.iter().rposition(|&d| d != 0).unwrap_or(first);
+    // Each leading zero digit (of the integer or fractional part) lowers the exponent.
+    e10 += int_len as i64 - first as i64;
+    let (min_digits, min_exp) = tiny_threshold();
+    match e10.cmp(min_exp) {
         Ordering::Less => true,
         Ordering::Greater => false,
-        Ordering::Equal => digits < p,
+        Ordering::Equal => digits[first..=last] < min_digits[..],
     }
+}
+
+/// The decimal digits (without trailing zeros) of (2^54 - 1) * 2^-1076 =
+/// (2^54 - 1) * 5^1076 / 10^1076, and the exponent `e` such that it equals
+/// 0.d1d2... * 10^e. Computed once.
+fn tiny_threshold() -> &'static (Vec<u8>, i64) {
+    static DIGITS: std::sync::OnceLock<(Vec<u8>, i64)> = std::sync::OnceLock::new();
+    DIGITS.get_or_init(|| {
+        let mut p = vec![1u8]; // little-endian decimal digits
+        let mut mul = |p: &mut Vec<u8>, m: u64| {
+            let mut carry: u128 = 0;
+            for d in p.iter_mut() {
+                let x = u128::from(*d) * u128::from(m) + carry;
+                *d = (x % 10) as u8;
+                carry = x / 10;
+            }
+            while carry > 0 {
+                p.push((carry % 10) as u8);
+                carry /= 10;
+            }
+        };
+        for _ in 0..1076 {
+            mul(&mut p, 5);
+        }
+        mul(&mut p, (1u64 << 54) - 1);
+        let e = p.len() as i64 - 1076;
+        p.reverse();
+        while p.last() == Some(&0) {
+            p.pop();
+        }
+        (p, e)
+    })
 }
 
 /// A hexadecimal float after its `0x`: `hex[.hex][p[sign]digits]`, at least one hex
@@ -412,17 +431,33 @@ fn parse_hex(s: &[u8]) -> Option<f64> {
     if mant == 0 {
         return Some(0.0);
     }
-    // Normalize: value = mant * 2^bin_exp, mant odd.
-    let tz = mant.trailing_zeros();
-    mant >>= tz;
-    bin_exp += i64::from(tz);
+    // Normalize: value = mant * 2^bin_exp, mant odd (unless digits were dropped:
+    // then mant keeps its 120+ bits so the sticky bit stays below all of them).
+    if !sticky {
+        let tz = mant.trailing_zeros();
+        mant >>= tz;
+        bin_exp += i64::from(tz);
+    }
     let bits = 128 - i64::from(mant.leading_zeros());
     let top = bits + bin_exp; // value in [2^(top-1), 2^top)
     if top > 1024 {
         return None;
     }
     let exact = !sticky && bits <= 53 && bin_exp >= -1074;
-    if top - 1 < -1022 && !exact {
+    // Tininess after rounding to 53 bits with an unbounded exponent, as glibc: a
+    // mantissa that rounds up to the next power of two moves the value up a binade.
+    let mut rtop = top;
+    if bits > 53 {
+        let shift = (bits - 53) as u32;
+        let kept = mant >> shift;
+        let rem = mant & ((1u128 << shift) - 1);
+        let half = 1u128 << (shift - 1);
+        let up = rem > half || (rem == half && (sticky || kept & 1 == 1));
+        if up && kept + 1 == 1u128 << 53 {
+            rtop += 1;
+        }
+    }
+    if rtop - 1 < -1022 && !exact {
         // Tiny and inexact: ERANGE.
         return None;
     }
@@ -845,6 +880,30 @@ mod tests {
         assert_eq!(strtod(b"0e-400"), Some(0.0));
         assert_eq!(strtod(b"2.2250738585072012e-308"), None);
         assert_eq!(strtod(b"2.2250738585072014e-308"), Some(f64::MIN_POSITIVE));
+        assert_eq!(strtod(b"2.2250738585072013e-308"), Some(f64::MIN_POSITIVE));
+        assert_eq!(strtod(b"2.2250738585072011e-308"), None);
+        assert_eq!(strtod(b"-2.2250738585072012e-308"), None);
+        let below = b"2.2250738585072013830902327173324040642192159804623318305e-308";
+        assert_eq!(strtod(below), Some(f64::MIN_POSITIVE));
+        assert_eq!(
+            strtod(b"0.000022250738585072014e-303"),
+            Some(f64::MIN_POSITIVE)
+        );
+        assert_eq!(
+            strtod(b"0x0.fffffffffffffffffffffp-1022"),
+            Some(f64::MIN_POSITIVE)
+        );
+        // Exact subnormal: in range.
+        assert!(strtod(b"0x0.fffffffffffffp-1022").is_some());
+        assert_eq!(strtod(b"0x0.fffffffffffff8p-1022"), None);
+        assert_eq!(strtod(b"0x0.fffffffffffffcp-1022"), Some(f64::MIN_POSITIVE));
+        assert_eq!(strtod(b"0x1.fffffffffffffp-1023"), None);
+        assert_eq!(strtod(b"0x1.fffffffffffff8p-1023"), Some(f64::MIN_POSITIVE));
+        assert_eq!(strtod(b"0x1.fffffffffffff7p-1023"), None);
+        assert_eq!(
+            strtod(b"0x1.0000000000000000000000000000001p-1022"),
+            Some(f64::MIN_POSITIVE)
+        );
         assert_eq!(strtod(b"+.5"), Some(0.5));
         assert_eq!(strtod(b"5."), Some(5.0));
         assert_eq!(strtod(b"."), None);
