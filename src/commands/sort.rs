@@ -345,7 +345,7 @@ fn tiny_threshold() -> &'static (Vec<u8>, i64) {
     static DIGITS: std::sync::OnceLock<(Vec<u8>, i64)> = std::sync::OnceLock::new();
     DIGITS.get_or_init(|| {
         let mut p = vec![1u8]; // little-endian decimal digits
-        let mut mul = |p: &mut Vec<u8>, m: u64| {
+        let mul = |p: &mut Vec<u8>, m: u64| {
             let mut carry: u128 = 0;
             for d in p.iter_mut() {
                 let x = u128::from(*d) * u128::from(m) + carry;
