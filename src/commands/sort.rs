@@ -27,13 +27,17 @@
 //! * `GET #` is the element itself; a missing key (or a key of another type, or a
 //!   missing hash field) gives nil, or an empty string in a stored list;
 //! * patterns are read as C strings where Redis reads them so (the `*` and the `->`
-//!   must come before any NUL byte).
-//!
+//!   must come before any NUL byte);
 //! * with `BY` and a `LIMIT` that does not cover everything, Redis uses its own
 //!   partial quicksort, which is not stable: elements with equal `ALPHA` weights come
 //!   out in the order its swaps leave them, so Ferrodis runs the same algorithm
 //!   ([`partial_sort`]); otherwise the sort is stable, as glibc's `qsort` (a merge
 //!   sort) is.
+//!
+//! Not reproduced: Redis does not clear `errno` before `strtod`, so after one
+//! out-of-range weight, later numeric SORTs of non-integer strings on the same server
+//! thread fail too until an unrelated system call changes `errno`. Ferrodis judges
+//! each value on its own.
 //!
 //! SORT reads keys named by BY/GET patterns and writes its STORE key, none of which
 //! are in its key spec, so it locks the whole current database.
