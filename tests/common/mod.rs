@@ -33,9 +33,42 @@ impl ServerProc {
     }
 }
 
+/// A port nobody listens on, never handed out twice in this test process (tests run
+/// in parallel threads: without the record, two servers starting at the same moment
+/// could be given the same port and one test would talk to the other's server).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let port = l.local_addr().expect("local addr").port();
+        let mut used = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !used.contains(&port) {
+            used.push(port);
+            return port;
+        }
+    }
+}
+
+/// The `process_id` the server on `s` reports in INFO (to be sure the server that
+/// answers is the one we started).
+fn reported_pid(s: &mut TcpStream) -> Option<u32> {
+    s.write_all(b"INFO server\r\n").ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(i) = text.find("process_id:") {
+            let rest = &text[i + "process_id:".len()..];
+            if let Some(end) = rest.find("\r\n") {
+                return rest[..end].parse().ok();
+            }
+        }
+    }
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -60,7 +93,16 @@ fn wait_ready(port: u16, child: &mut Child, name: &str) {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
                     // `-NOAUTH`: up, but protected by requirepass.
-                    if n > 0 && (buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH")) {
+                    if n > 0 && buf[..n].starts_with(b"-NOAUTH") {
+                        return;
+                    }
+                    if n > 0 && buf[0] == b'+' {
+                        let pid = reported_pid(&mut s);
+                        assert_eq!(
+                            pid,
+                            Some(child.id()),
+                            "port {port} is served by another process, not the {name} we started"
+                        );
                         return;
                     }
                 }
@@ -210,6 +252,18 @@ impl RawClient {
     pub fn cmds(&mut self, args: &[&str]) -> Vec<u8> {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         self.cmd(&a)
+    }
+
+    /// Waits up to `ms` for a reply: `None` if nothing arrived in that time.
+    pub fn poll_reply(&mut self, ms: u64) -> Option<Vec<u8>> {
+        self.writer
+            .set_read_timeout(Some(Duration::from_millis(ms.max(1))))
+            .ok();
+        let ready = matches!(self.reader.fill_buf(), Ok(b) if !b.is_empty());
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok();
+        ready.then(|| self.read_reply())
     }
 
     /// Reads one complete reply (RESP2 or RESP3) and returns its bytes. Returns an empty
@@ -363,7 +417,16 @@ fn wait_ready_auth(port: u16, child: &mut Child, name: &str) {
             if s.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
-                    if n > 0 && (buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH")) {
+                    if n > 0 && buf[..n].starts_with(b"-NOAUTH") {
+                        return;
+                    }
+                    if n > 0 && buf[0] == b'+' {
+                        let pid = reported_pid(&mut s);
+                        assert_eq!(
+                            pid,
+                            Some(child.id()),
+                            "port {port} is served by another process, not the {name} we started"
+                        );
                         return;
                     }
                 }
