@@ -192,6 +192,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// RESET: back to a fresh connection's state.
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    super::multi::discard_transaction(ctx.txn, ctx.client);
     ctx.client.db = 0;
     ctx.client.info.db.store(0, Ordering::Relaxed);
     set_proto(ctx, 2);

@@ -465,6 +465,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     l.trim(front, back, fill);
     ctx.txn.dirty += (front + back) as u64;
+    // Redis signals LTRIM as a change even when nothing was trimmed (WATCH sees it).
+    ctx.txn.mark_modified(db, key);
     delete_if_empty(ctx, key);
     ctx.out.ok();
     Ok(())

@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, geo, hash, hll, introspection, keys, list, server, set, sort,
-    strings, zset,
+    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, server, set,
+    sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -22,6 +22,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &server::COMMANDS,
         &db::COMMANDS,
         &client::COMMANDS,
+        &multi::COMMANDS,
         &introspection::COMMANDS,
         &strings::COMMANDS,
         &bits::COMMANDS,

@@ -95,6 +95,11 @@ pub fn active_expire_cycle(
                     }
                 }
                 shard.expire_cursor = c;
+                if !shard.watched.is_empty() {
+                    for (k, _) in &removed {
+                        shard.touch_watched(k);
+                    }
+                }
                 let n = removed.len();
                 shard.volatile -= n;
                 shard.expired += n as u64;
@@ -161,6 +166,7 @@ fn expire_hash_fields(ks: &Keyspace, db: usize, s: usize, now: u64) -> usize {
     }
     shard.hfe_cursor = c;
     for key in emptied {
+        shard.touch_watched(&key);
         if let Some((_, e)) = shard.dict.remove(ks.hash(&key), &key, &rehash) {
             if e.expire != 0 {
                 shard.volatile -= 1;

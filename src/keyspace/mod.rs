@@ -21,6 +21,7 @@
 pub mod blocking;
 pub mod dict;
 pub mod expire;
+pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use smallvec::SmallVec;
 
 pub use blocking::Waiter;
 pub use dict::Dict;
+pub use watch::Watcher;
 
 use crate::types::Value;
 
@@ -76,9 +78,37 @@ pub struct Shard {
     /// Clients blocked on keys of this shard, FIFO per key (see `blocking.rs`). These
     /// belong to the database number, not to the data: SWAPDB leaves them in place.
     pub waiters: HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>, ahash::RandomState>,
+    /// Clients WATCHing keys of this shard (see `watch.rs`); like waiters, they stay
+    /// with the database number on SWAPDB.
+    pub watched: HashMap<Box<[u8]>, Vec<Arc<Watcher>>, ahash::RandomState>,
 }
 
 impl Shard {
+    /// Flags the clients watching `key` (a change to it is being made).
+    #[inline]
+    pub fn touch_watched(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(list) = self.watched.get(key) {
+            for w in list {
+                w.touch();
+            }
+        }
+    }
+
+    /// Flags the watchers of every watched key that currently exists (FLUSHDB,
+    /// SWAPDB), with `rehash` the keyspace hash function.
+    pub fn touch_existing_watched(&mut self, hash: &dyn Fn(&[u8]) -> u64) {
+        for (k, list) in self.watched.iter() {
+            if self.dict.get(hash(k), k).is_some() {
+                for w in list {
+                    w.touch();
+                }
+            }
+        }
+    }
+
     /// Registers `key` (hashed with `h`) as a hash with field TTLs.
     pub fn track_field_ttls(&mut self, h: u64, key: &[u8], rehash: &dyn Fn(&[u8]) -> u64) {
         if self.hfe.get(h, key).is_none() {
@@ -161,6 +191,19 @@ impl Keyspace {
 /// Shard guards held by one command, tagged with `db * SHARDS + shard`.
 type Guards<'a> = SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>;
 
+/// SWAPDB: flags the watchers registered in `watchers` whose key exists in either
+/// shard (before or after the swap).
+fn touch_watched_in_either(watchers: &Shard, other: &Shard, hash: &dyn Fn(&[u8]) -> u64) {
+    for (k, list) in watchers.watched.iter() {
+        let h = hash(k);
+        if watchers.dict.get(h, k).is_some() || other.dict.get(h, k).is_some() {
+            for w in list {
+                w.touch();
+            }
+        }
+    }
+}
+
 /// Whether storing `v` under a key can serve clients blocked on that key.
 fn wakes_waiters(v: &Value) -> bool {
     matches!(v, Value::List(_) | Value::ZSet(_))
@@ -189,6 +232,9 @@ pub struct Txn<'a> {
     /// Keys that received a value blocked clients may be waiting for (a new list or
     /// sorted set) and have waiters: served by the dispatcher before the locks go.
     pub ready: Vec<(usize, Box<[u8]>)>,
+    /// Watched keys reached through `get_mut`: touched at the end of the command if it
+    /// changed anything (see `watch.rs`).
+    watch_candidates: Vec<(usize, Box<[u8]>)>,
 }
 
 impl<'a> Txn<'a> {
@@ -204,6 +250,7 @@ impl<'a> Txn<'a> {
             expired: Vec::new(),
             no_touch: false,
             ready: Vec::new(),
+            watch_candidates: Vec::new(),
         }
     }
 
@@ -311,6 +358,7 @@ impl<'a> Txn<'a> {
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
                 if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
+                    shard.touch_watched(key);
                     shard.volatile -= 1;
                     shard.expired += 1;
                     self.expired.push(ExpiredKey { db, key: k });
@@ -328,7 +376,65 @@ impl<'a> Txn<'a> {
         if !live {
             return None;
         }
+        let shard: &mut Shard = &mut self.guards[pos].1;
+        if !shard.watched.is_empty() && shard.watched.contains_key(key) {
+            self.watch_candidates.push((db, key.into()));
+        }
         self.guards[pos].1.dict.get_mut(h, key)
+    }
+
+    /// End of a command: if it changed anything, the watched keys it reached for
+    /// writing count as modified.
+    pub fn settle_watches(&mut self) {
+        if self.watch_candidates.is_empty() {
+            return;
+        }
+        let candidates = std::mem::take(&mut self.watch_candidates);
+        if self.dirty == 0 {
+            return;
+        }
+        for (db, key) in candidates {
+            let (shard, _) = self.shard_for(db, &key);
+            shard.touch_watched(&key);
+        }
+    }
+
+    /// Counts `key` as modified for WATCH even if the command's dirty counter did not
+    /// move (commands Redis signals unconditionally, such as LTRIM).
+    pub fn mark_modified(&mut self, db: usize, key: &[u8]) {
+        let (shard, _) = self.shard_for(db, key);
+        shard.touch_watched(key);
+    }
+
+    /// Registers `w` as watching `key` (WATCH). An expired key is deleted first, so
+    /// "exists" is the logical state. Returns whether the key exists.
+    pub fn watch(&mut self, db: usize, key: &[u8], w: &Arc<Watcher>) -> bool {
+        let exists = self.exists(db, key);
+        let (shard, _) = self.shard_for(db, key);
+        let list = shard.watched.entry(key.into()).or_default();
+        if !list.iter().any(|x| Arc::ptr_eq(x, w)) {
+            list.push(w.clone());
+        }
+        exists
+    }
+
+    /// Removes `w` from `key`'s watchers.
+    pub fn unwatch(&mut self, db: usize, key: &[u8], w: &Arc<Watcher>) {
+        let (shard, _) = self.shard_for(db, key);
+        if let Some(list) = shard.watched.get_mut(key) {
+            list.retain(|x| !Arc::ptr_eq(x, w));
+            if list.is_empty() {
+                shard.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether `key` exists but its TTL has passed (not yet deleted): EXEC treats a
+    /// key that existed at WATCH time and expired since as modified, as Redis does.
+    pub fn is_logically_expired(&mut self, db: usize, key: &[u8]) -> bool {
+        let now = self.now;
+        let (shard, h) = self.shard_for(db, key);
+        matches!(shard.dict.get(h, key), Some(e) if e.expire != 0 && e.expire <= now)
     }
 
     /// Looks a key up for reading: lazy expiry, keyspace_hits/misses, LRU touch.
@@ -378,6 +484,7 @@ impl<'a> Txn<'a> {
         if !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key) {
             Self::mark_ready(&mut self.ready, db, key);
         }
+        shard.touch_watched(key);
         if live {
             let Some(e) = shard.dict.get_mut(h, key) else {
                 unreachable!("locate() found the key under the same lock")
@@ -407,6 +514,7 @@ impl<'a> Txn<'a> {
     /// Returns false if the key does not exist.
     pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: u64) -> bool {
         let (shard, h) = self.shard_for(db, key);
+        shard.touch_watched(key);
         let Some(e) = shard.dict.get_mut(h, key) else {
             return false;
         };
@@ -431,6 +539,7 @@ impl<'a> Txn<'a> {
         let shard: &mut Shard = &mut self.guards[pos].1;
         let rehash = |k: &[u8]| ks.hash(k);
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
+        shard.touch_watched(key);
         if e.expire != 0 {
             shard.volatile -= 1;
         }
@@ -445,6 +554,7 @@ impl<'a> Txn<'a> {
         self.dirty += 1;
         let (shard, h) = self.shard_for(db, key);
         let rehash = |k: &[u8]| ks.hash(k);
+        shard.touch_watched(key);
         if let Some((_, old)) = shard.dict.remove(h, key, &rehash) {
             if old.expire != 0 {
                 shard.volatile -= 1;
@@ -557,9 +667,13 @@ impl<'a> Txn<'a> {
     /// Removes every key of `db`; returns how many there were. Requires all its shards.
     pub fn flush_db(&mut self, db: usize) -> usize {
         let mut n = 0;
+        let ks = self.ks;
         for s in 0..SHARDS {
             let shard = self.shard_at(db, s);
             n += shard.dict.len();
+            if !shard.watched.is_empty() {
+                shard.touch_existing_watched(&|k: &[u8]| ks.hash(k));
+            }
             shard.dict.clear();
             shard.volatile = 0;
             shard.expire_cursor = 0;
@@ -576,6 +690,7 @@ impl<'a> Txn<'a> {
         if a == b {
             return;
         }
+        let ks = self.ks;
         for s in 0..SHARDS {
             let ia = a * SHARDS + s;
             let ib = b * SHARDS + s;
@@ -587,8 +702,14 @@ impl<'a> Txn<'a> {
                 let (lo, hi) = if pa < pb { (pa, pb) } else { (pb, pa) };
                 let (left, right) = self.guards.split_at_mut(hi);
                 std::mem::swap(&mut *left[lo].1, &mut *right[0].1);
-                // Blocked clients stay with their database number.
+                // Blocked and watching clients stay with their database number; a
+                // watched key that exists on either side counts as modified.
                 std::mem::swap(&mut left[lo].1.waiters, &mut right[0].1.waiters);
+                std::mem::swap(&mut left[lo].1.watched, &mut right[0].1.watched);
+                let hash = |k: &[u8]| ks.hash(k);
+                let (sa, sb) = (&*left[lo].1, &*right[0].1);
+                touch_watched_in_either(sa, sb, &hash);
+                touch_watched_in_either(sb, sa, &hash);
             }
         }
         // Clients blocked in either database may now find what they wait for.

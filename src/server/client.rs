@@ -4,13 +4,22 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::commands::Command;
-use crate::keyspace::Waiter;
+use crate::keyspace::{Waiter, Watcher};
+
+/// A transaction being queued (MULTI ... EXEC).
+#[derive(Default)]
+pub struct MultiState {
+    /// The queued commands' arguments.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was rejected while queueing: EXEC fails with EXECABORT.
+    pub aborted: bool,
+}
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +48,16 @@ pub struct ClientState {
     pub waiter: Option<Arc<Waiter>>,
     /// Blocking commands act non-blocking (inside MULTI/EXEC and scripts).
     pub deny_blocking: bool,
+    /// Between MULTI and EXEC/DISCARD: the queued commands.
+    pub multi: Option<MultiState>,
+    /// Running the commands of an EXEC.
+    pub in_exec: bool,
+    /// Keys made ready for blocked clients by the commands of the running EXEC; they
+    /// are served once the whole transaction has run, as in Redis.
+    pub exec_ready: Vec<(usize, Box<[u8]>)>,
+    /// WATCHed keys: (db, key, existed at WATCH time), and the flag their changes set.
+    pub watched: Vec<(usize, Box<[u8]>, bool)>,
+    pub watcher: Option<Arc<Watcher>>,
     pub info: Arc<ClientInfo>,
 }
 
@@ -46,6 +65,8 @@ impl ClientState {
     /// Publishes what other clients may observe (db, last command) to `info`.
     pub fn publish(&mut self) {
         self.info.db.store(self.db, Ordering::Relaxed);
+        let multi = self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
+        self.info.multi.store(multi, Ordering::Relaxed);
         if let Some(c) = self.last_cmd.take() {
             *self.info.last_cmd.lock() = Some(c);
         }
@@ -62,6 +83,11 @@ impl ClientState {
             last_cmd: None,
             waiter: None,
             deny_blocking: false,
+            multi: None,
+            in_exec: false,
+            exec_ready: Vec::new(),
+            watched: Vec::new(),
+            watcher: None,
             info,
         }
     }
@@ -99,6 +125,8 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
     pub user: Mutex<String>,
+    /// Commands queued in MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
+    pub multi: AtomicI64,
     /// The waiter while the client is blocked (CLIENT UNBLOCK, CLIENT LIST flag `b`).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
 }
@@ -124,6 +152,7 @@ impl ClientInfo {
             kill_notify: tokio::sync::Notify::new(),
             user: Mutex::new("default".into()),
             blocked: Mutex::new(None),
+            multi: AtomicI64::new(-1),
         }
     }
 
@@ -133,9 +162,14 @@ impl ClientInfo {
         self.kill_notify.notify_one();
     }
 
-    /// CLIENT LIST `flags=` field: `e` no-evict, `T` no-touch, `N` when none.
+    /// CLIENT LIST `flags=` field: `x` in MULTI, `b` blocked, `e` no-evict, `T` no-touch,
+    /// `N` when none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        // Redis's order: P x b ... e T.
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            f.push('x');
+        }
         if self.blocked.lock().is_some() {
             f.push('b');
         }
@@ -164,7 +198,7 @@ impl ClientInfo {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -174,6 +208,7 @@ impl ClientInfo {
             idle,
             self.flags(),
             self.db.load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
             qbuf,
             16384u64.saturating_sub(qbuf),
             16384,

@@ -205,6 +205,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             break;
         }
     }
+    crate::server::multi::cleanup(&srv, &mut client);
     let _ = stream.shutdown().await;
 }
 

@@ -13,6 +13,7 @@ use crate::commands::{flags, Ctx, Lock};
 use crate::keyspace::Txn;
 use crate::protocol::Reply;
 use crate::server::client::{ClientState, ReplyMode};
+use crate::server::multi;
 use crate::server::Server;
 use crate::util::time::now_ms;
 
@@ -38,7 +39,7 @@ impl<'a> Gate<'a> {
         }
     }
 
-    fn ensure_exclusive(&mut self, srv: &'a Server) {
+    pub fn ensure_exclusive(&mut self, srv: &'a Server) {
         if !matches!(self, Gate::Exclusive(_)) {
             *self = Gate::Open; // release shared first, or we would wait for ourselves
             *self = Gate::Exclusive(srv.ks.gate.write());
@@ -96,21 +97,36 @@ fn run<'a>(
     let (cmd, parent) = match srv.commands.resolve(args) {
         Ok(c) => c,
         Err(e) => {
+            if args
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"))
+            {
+                // EXEC's own rejection aborts the transaction (Redis's execCommandAbort).
+                multi::abort(srv, client, out, &e.0, gate);
+                return;
+            }
+            multi::flag_error(client);
             out.error(&e.0);
             return;
         }
     };
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        multi::flag_error(client);
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
         out.error("NOAUTH Authentication required.");
         return;
     }
+    if multi::intercept(srv, client, out, cmd, parent, args, gate) {
+        return;
+    }
 
-    let exclusive = cmd.lock == Lock::Exclusive;
-    if exclusive {
-        gate.ensure_exclusive(srv);
-    } else {
-        gate.ensure_shared(srv);
+    // Inside EXEC the gate stays exclusive for the whole transaction.
+    if !client.in_exec {
+        if cmd.lock == Lock::Exclusive {
+            gate.ensure_exclusive(srv);
+        } else {
+            gate.ensure_shared(srv);
+        }
     }
     let now = now_ms();
     let mut txn = if matches!(gate, Gate::Exclusive(_)) {
@@ -147,10 +163,16 @@ fn run<'a>(
         };
         (cmd.handler)(&mut ctx, args)
     };
+    txn.settle_watches();
     if !txn.ready.is_empty() {
-        // Clients blocked on keys this command filled are served before anyone else
-        // can see the new elements (see `server::blocking`).
-        crate::server::blocking::serve_ready(srv, client, &mut txn);
+        if client.in_exec {
+            // Served after the whole transaction (see `server::multi`).
+            client.exec_ready.append(&mut txn.ready);
+        } else {
+            // Clients blocked on keys this command filled are served before anyone
+            // else can see the new elements (see `server::blocking`).
+            crate::server::blocking::serve_ready(srv, client, &mut txn);
+        }
     }
     let dirty = txn.dirty;
     let expired = std::mem::take(&mut txn.expired);

@@ -9,6 +9,7 @@ pub mod cron;
 pub mod dispatch;
 pub mod listener;
 pub mod log;
+pub mod multi;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! raw RESP client that returns replies byte for byte.
 #![allow(dead_code)]
 
+pub mod scenario;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,0 +1,129 @@
+//! Multi-client scenarios run side by side on Ferrodis and the reference redis-server
+//! (see [`run`] for the script language).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{ferrodis, redis, show, RawClient};
+
+/// Runs a scenario script on the server at `port` and returns its transcript.
+///
+/// Script lines (`#` comments and blank lines ignored):
+/// * `N> CMD args` — client N sends a command and reads its reply (recorded);
+/// * `N!> CMD args` — the same, reply not recorded (HELLO 3, CLIENT ID...);
+/// * `N>> CMD args` — client N sends a command that blocks; nothing is read, and the
+///   script pauses so the server has processed it before the next line;
+/// * `N<` — client N reads one reply (recorded);
+/// * `N?` — records whether client N received a reply within 300 ms;
+/// * `N raw TEXT` — client N sends TEXT (`\r\n` escapes allowed), nothing read;
+/// * `close N`, `sleep MS`.
+///
+/// In arguments, `$IDn` is client n's CLIENT ID and `''` an empty string.
+pub fn run(port: u16, script: &str) -> Vec<String> {
+    let mut clients: HashMap<usize, RawClient> = HashMap::new();
+    let mut ids: HashMap<usize, String> = HashMap::new();
+    let mut out = Vec::new();
+    for (lineno, line) in script.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if head == "sleep" {
+            std::thread::sleep(Duration::from_millis(rest.parse().expect("sleep ms")));
+            continue;
+        }
+        if head == "close" {
+            let n: usize = rest.parse().expect("client number");
+            clients.remove(&n);
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let digits = head.chars().take_while(|c| c.is_ascii_digit()).count();
+        let n: usize = head[..digits].parse().expect("client number");
+        let op = &head[digits..];
+        let client = clients.entry(n).or_insert_with(|| {
+            let mut c = RawClient::connect(port);
+            let id = String::from_utf8_lossy(&c.cmds(&["CLIENT", "ID"]))
+                .trim()
+                .trim_start_matches(':')
+                .to_string();
+            ids.insert(n, id);
+            c
+        });
+        let args: Vec<String> = rest
+            .split_whitespace()
+            .map(|a| {
+                if a == "''" {
+                    String::new()
+                } else if let Some(k) = a.strip_prefix("$ID") {
+                    ids.get(&k.parse::<usize>().expect("id ref"))
+                        .cloned()
+                        .expect("unknown client in $ID")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let tag = format!("{:>3} c{n}{op} {rest}", lineno + 1);
+        match op {
+            ">" => out.push(format!("{tag} -> {}", show(&client.cmds(&argv)))),
+            "!>" => {
+                client.cmds(&argv);
+            }
+            ">>" => {
+                let bytes = super::encode(&argv.iter().map(|a| a.as_bytes()).collect::<Vec<_>>());
+                client.send_raw(&bytes);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            "<" => out.push(format!("{tag} -> {}", show(&client.read_reply()))),
+            "?" => out.push(format!(
+                "{tag} -> {}",
+                match client.poll_reply(300) {
+                    Some(r) => show(&r),
+                    None => "(no reply)".into(),
+                }
+            )),
+            "" if rest.starts_with("raw ") => {
+                let text = rest["raw ".len()..].replace("\\r\\n", "\r\n");
+                client.send_raw(text.as_bytes());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => panic!("bad script line {}: {line}", lineno + 1),
+        }
+    }
+    out
+}
+
+/// Runs `script` on a fresh Ferrodis and a fresh redis-server; asserts equal transcripts.
+pub fn differential(script: &str) {
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    let (tf, tr) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(f.port, script));
+        let b = s.spawn(|| run(r.port, script));
+        (
+            a.join().expect("ferrodis run"),
+            b.join().expect("redis run"),
+        )
+    });
+    if std::env::var_os("FERRODIS_SHOW").is_some() {
+        for l in &tf {
+            eprintln!("{l}");
+        }
+    }
+    let mut diffs = 0;
+    for (a, b) in tf.iter().zip(tr.iter()) {
+        if a != b {
+            diffs += 1;
+            eprintln!("redis:    {b}\nferrodis: {a}\n");
+        }
+    }
+    assert_eq!(tf.len(), tr.len());
+    assert_eq!(
+        diffs, 0,
+        "transcripts differ from the reference redis-server"
+    );
+    assert!(!tf.is_empty());
+}
