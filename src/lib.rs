@@ -14,6 +14,7 @@ pub mod config;
 pub mod keyspace;
 pub mod memory;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;
