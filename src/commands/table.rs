@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, server, set,
-    sort, strings, zset,
+    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, scripting,
+    server, set, sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -23,6 +23,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &db::COMMANDS,
         &client::COMMANDS,
         &multi::COMMANDS,
+        &scripting::COMMANDS,
         &introspection::COMMANDS,
         &strings::COMMANDS,
         &bits::COMMANDS,

@@ -1,5 +1,539 @@
-//! Lua scripting (EVAL, FUNCTION): the Lua 5.1 interpreter Redis embeds, through the
-//! `mlua` crate with a vendored Lua 5.1, plus the libraries scripts in the wild rely
-//! on (`libs/`: cjson, cmsgpack, bit, struct).
+//! Lua scripting (EVAL and friends): the Lua 5.1 interpreter Redis embeds, through the
+//! `mlua` crate with a vendored Lua 5.1, set up the way Redis 7.0 sets up its own:
+//!
+//! * the same globals (base, table, string, math, plus `cjson`, `cmsgpack`, `bit`,
+//!   `struct` from `libs/`; no `print`, `dofile`, `setfenv`, `os`, `debug`...) and the
+//!   `redis` table (`call`, `pcall`, `error_reply`, `status_reply`, `sha1hex`, `log`,
+//!   `setresp`, `set_repl`, `replicate_commands`, `breakpoint`, `debug`, the LOG_ and
+//!   REPL_ constants);
+//! * scripts run with a read-only view of the globals: creating or changing a global
+//!   fails with "Attempt to modify a readonly table", reading an undefined one with
+//!   "Script attempted to access nonexistent global variable";
+//! * errors are turned into Redis's `ERR ... script: <sha>, on @user_script:<line>.`
+//!   by Redis's own `__redis__err__handler`.
+//!
+//! The engine knows nothing about commands: running a script takes a `host` callback
+//! that executes one Redis command and returns its reply bytes (see
+//! `commands/scripting.rs`). Conversions between replies and Lua values are in
+//! `convert.rs`.
 
+pub mod convert;
 pub mod libs;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use crate::protocol::Reply;
+use crate::server::log::Level;
+
+/// Lua source run once per interpreter (chunk name `=[redis]`, so the error handler
+/// can skip these frames and report the script's own line).
+const PRELUDE: &str = r#"
+local dbg = debug
+debug = nil
+local G = _G
+local rawget, error, tostring, type, xpcall = rawget, error, tostring, type, xpcall
+local errmsg = __ferrodis_errmsg
+__ferrodis_errmsg = nil
+function __redis__err__handler(err)
+  local level = 2
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=[redis]') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  if type(err) ~= 'table' then
+    err = {err=errmsg(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+local handler = __redis__err__handler
+-- Errors raised by Rust functions reach Lua as userdata; scripts see what Redis's C
+-- functions raise instead: an error table (redis.call) or a message string.
+local errvalue = __ferrodis_errvalue
+__ferrodis_errvalue = nil
+local rawpcall, rawxpcall = pcall, xpcall
+-- Redis 7.0's pcall returns the message of an error table, not the table.
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = errvalue(e) end
+  if type(e) == 'table' and e.err ~= nil then e = e.err end
+  return false, e
+end
+G.pcall = function(f, ...)
+  return pcall_result(rawpcall(f, ...))
+end
+G.xpcall = function(f, h)
+  return rawxpcall(f, function(e)
+    if type(e) == 'userdata' then e = errvalue(e) end
+    return h(e)
+  end)
+end
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function()
+    error("Attempt to modify a readonly table", 2)
+  end,
+})
+local function run(f)
+  return rawxpcall(f, handler)
+end
+return env, run
+"#;
+
+/// Globals Redis does not offer scripts.
+const REMOVED_GLOBALS: &[&str] = &[
+    "print", "dofile", "loadfile", "setfenv", "getfenv", "module", "require", "newproxy",
+];
+
+/// A compiled script.
+struct Script {
+    func: Function,
+    /// `#!lua flags=no-writes`.
+    no_writes: bool,
+}
+
+/// What other clients can see of a running script (read without the engine's lock):
+/// for BUSY replies and SCRIPT KILL.
+#[derive(Default, Debug)]
+pub struct RunState {
+    /// Unix ms when the running script started; 0 when none runs.
+    pub started_ms: AtomicU64,
+    /// SCRIPT KILL asked the running script to stop.
+    pub kill: AtomicBool,
+    /// The running script called a write command (it can no longer be killed).
+    pub wrote: AtomicBool,
+}
+
+/// The error a killed script fails with.
+pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// Lua instructions between checks for SCRIPT KILL.
+const KILL_CHECK_EVERY: u32 = 100_000;
+
+/// Executes one command for a script: `(argv, resp)` to the reply bytes in protocol
+/// `resp`, or `Err(message)` for errors raised before the command runs (unknown
+/// command, wrong arity, not allowed from scripts...).
+pub type Host<'a> = dyn FnMut(&[Vec<u8>], u8) -> Result<Vec<u8>, String> + 'a;
+
+/// The scripting engine: one Lua interpreter and the script cache.
+pub struct Engine {
+    lua: Lua,
+    env: Table,
+    runner: Function,
+    /// The `redis` table: `call`, `pcall` and `setresp` are bound per run.
+    redis: Table,
+    scripts: HashMap<String, Script>,
+    state: Arc<RunState>,
+}
+
+/// The outcome of a script run, already written into the caller's reply buffer.
+pub struct Ran {
+    /// The reply is an error (for error statistics).
+    pub failed: bool,
+}
+
+impl Engine {
+    pub fn new(state: Arc<RunState>) -> mlua::Result<Engine> {
+        // SAFETY: mlua calls the `debug` library unsafe because scripts could use it
+        // to break memory safety. Redis loads it only for its error handler: the
+        // prelude keeps a private reference and removes `debug` from the globals
+        // before any script runs, exactly as Redis 7.0 does.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let g = lua.globals();
+        for name in REMOVED_GLOBALS {
+            g.raw_set(*name, Value::Nil)?;
+        }
+        libs::register_all(&lua)?;
+        g.raw_set("redis", redis_table(&lua)?)?;
+        g.raw_set("__ferrodis_errmsg", lua.create_function(error_message)?)?;
+        g.raw_set("__ferrodis_errvalue", lua.create_function(error_value)?)?;
+        let redis: Table = g.raw_get("redis")?;
+        let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=[redis]").eval()?;
+        let hook_state = state.clone();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+            move |_, _| {
+                if hook_state.kill.load(Ordering::Relaxed) {
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
+        Ok(Engine {
+            lua,
+            env,
+            runner,
+            redis,
+            scripts: HashMap::new(),
+            state,
+        })
+    }
+
+    /// Compiles `body` and caches it under its SHA1 (lower-case hex), returned.
+    /// `lua_body` is the source to compile when it differs (a shebang line blanked);
+    /// `no_writes` the script's flag. Errors are Redis's `Error compiling script (new
+    /// function): ...` texts.
+    pub fn load(
+        &mut self,
+        body: &[u8],
+        lua_body: Option<&[u8]>,
+        no_writes: bool,
+    ) -> Result<String, String> {
+        let sha = sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let func = self
+            .lua
+            .load(lua_body.unwrap_or(body))
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| format!("Error compiling script (new function): {}", lua_message(&e)))?;
+        self.scripts.insert(sha.clone(), Script { func, no_writes });
+        Ok(sha)
+    }
+
+    /// The `no-writes` flag of a cached script.
+    pub fn flags_of(&self, sha: &str) -> Option<bool> {
+        self.scripts
+            .get(&sha.to_ascii_lowercase())
+            .map(|s| s.no_writes)
+    }
+
+    pub fn exists(&self, sha: &str) -> bool {
+        self.scripts.contains_key(&sha.to_ascii_lowercase())
+    }
+
+    /// SCRIPT FLUSH: forgets every script and starts a fresh interpreter.
+    pub fn flush(&mut self) -> mlua::Result<()> {
+        *self = Engine::new(self.state.clone())?;
+        Ok(())
+    }
+
+    /// Runs the cached script `sha` with `keys` and `args`, writing its reply into
+    /// `out`. `host` executes the commands it calls. `None` if no such script.
+    pub fn run(
+        &mut self,
+        sha: &str,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        out: &mut Reply,
+        host: &mut Host,
+    ) -> Option<Ran> {
+        let sha = sha.to_ascii_lowercase();
+        let func = self.scripts.get(&sha)?.func.clone();
+        let lua = &self.lua;
+        let resp = Cell::new(2u8);
+        let host = std::cell::RefCell::new(host);
+        let result: mlua::Result<MultiValue> = (|| {
+            let g = lua.globals();
+            g.raw_set("KEYS", string_array(lua, keys)?)?;
+            g.raw_set("ARGV", string_array(lua, args)?)?;
+            lua.scope(|scope| {
+                // `redis.call` and `redis.pcall` share the host; both are Rust (C)
+                // functions as in Redis, so `return redis.call(...)` keeps the
+                // script's frame for error line numbers (no Lua tail call).
+                let call = scope.create_function(|lua, args: MultiValue| {
+                    let mut h = host
+                        .try_borrow_mut()
+                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                    let (ok, v) = convert::call_command(lua, args, resp.get(), &mut **h)?;
+                    if ok {
+                        Ok(v)
+                    } else {
+                        Err(raised(&v))
+                    }
+                })?;
+                let pcall = scope.create_function(|lua, args: MultiValue| {
+                    let mut h = host
+                        .try_borrow_mut()
+                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                    Ok(convert::call_command(lua, args, resp.get(), &mut **h)?.1)
+                })?;
+                let setresp = scope.create_function(|_, v: MultiValue| {
+                    let n = match (v.len(), v.front()) {
+                        (1, Some(Value::Integer(n))) => *n,
+                        (1, Some(Value::Number(n))) => *n as i64,
+                        _ => 0,
+                    };
+                    if n == 2 || n == 3 {
+                        resp.set(n as u8);
+                        Ok(())
+                    } else {
+                        Err(redis_error("ERR RESP version must be 2 or 3."))
+                    }
+                })?;
+                self.redis.raw_set("call", call)?;
+                self.redis.raw_set("pcall", pcall)?;
+                self.redis.raw_set("setresp", setresp)?;
+                let r = self.runner.call::<MultiValue>(func.clone());
+                for name in ["call", "pcall", "setresp"] {
+                    self.redis.raw_set(name, Value::Nil)?;
+                }
+                r
+            })
+        })();
+        let failed = match result {
+            Ok(values) => {
+                let mut it = values.into_iter();
+                let ok = matches!(it.next(), Some(Value::Boolean(true)));
+                let value = it.next().unwrap_or(Value::Nil);
+                if ok {
+                    convert::lua_to_reply(&value, out, resp.get());
+                    false
+                } else {
+                    convert::error_to_reply(&value, &sha, out);
+                    true
+                }
+            }
+            Err(e) => {
+                out.error(&format!(
+                    "ERR Error running script {sha}, {}",
+                    lua_message(&e)
+                ));
+                true
+            }
+        };
+        // A kill request is for this run only.
+        self.state.kill.store(false, Ordering::Relaxed);
+        // Scripts must not leave state behind for the next one.
+        let g = self.lua.globals();
+        let _ = g.raw_set("KEYS", Value::Nil);
+        let _ = g.raw_set("ARGV", Value::Nil);
+        Some(Ran { failed })
+    }
+}
+
+/// The `redis` table without `call`/`pcall`/`setresp` (added by the prelude).
+fn redis_table(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "error_reply",
+        lua.create_function(|lua, v: MultiValue| match (v.len(), v.front()) {
+            (1, Some(Value::String(s))) => convert::error_table(lua, &s.as_bytes(), true),
+            _ => convert::error_table(lua, b"wrong number or type of arguments", false),
+        })?,
+    )?;
+    t.raw_set(
+        "status_reply",
+        lua.create_function(|lua, v: MultiValue| match (v.len(), v.front()) {
+            (1, Some(Value::String(s))) => {
+                let t = lua.create_table()?;
+                t.raw_set("ok", s.clone())?;
+                Ok(t)
+            }
+            _ => convert::error_table(lua, b"wrong number or type of arguments", false),
+        })?,
+    )?;
+    t.raw_set(
+        "sha1hex",
+        lua.create_function(|_, v: MultiValue| match (v.len(), v.front()) {
+            (1, Some(Value::String(s))) => Ok(sha1_hex(&s.as_bytes())),
+            (1, Some(Value::Integer(n))) => Ok(sha1_hex(n.to_string().as_bytes())),
+            _ => Err(mlua::Error::RuntimeError(
+                "wrong number of arguments".into(),
+            )),
+        })?,
+    )?;
+    t.raw_set(
+        "log",
+        lua.create_function(|lua, v: MultiValue| {
+            if v.len() < 2 {
+                return Err(mlua::Error::RuntimeError(
+                    "redis.log() requires two arguments or more.".into(),
+                ));
+            }
+            let mut it = v.into_iter();
+            let level = match it.next() {
+                Some(Value::Integer(n)) => n,
+                Some(Value::Number(n)) => n as i64,
+                _ => {
+                    return Err(mlua::Error::RuntimeError(
+                        "First argument must be a number (log level).".into(),
+                    ))
+                }
+            };
+            if !(0..=3).contains(&level) {
+                return Err(mlua::Error::RuntimeError("Invalid debug level.".into()));
+            }
+            let mut msg = String::new();
+            for (i, a) in it.enumerate() {
+                if i > 0 {
+                    msg.push(' ');
+                }
+                if let Some(s) = lua.coerce_string(a)? {
+                    msg.push_str(&s.to_string_lossy());
+                }
+            }
+            let level = match level {
+                0 => Level::Debug,
+                1 => Level::Verbose,
+                2 => Level::Notice,
+                _ => Level::Warning,
+            };
+            crate::server::log::log(level, &msg);
+            Ok(())
+        })?,
+    )?;
+    t.raw_set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    t.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        t.raw_set(name, v)?;
+    }
+    t.raw_set("REDIS_VERSION", crate::VERSION_REDIS)?;
+    t.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
+    Ok(t)
+}
+
+/// `REDIS_VERSION_NUM`: 0x00MMmmpp.
+fn redis_version_num() -> i64 {
+    let mut parts = crate::VERSION_REDIS
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+fn string_array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, s) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(s)?)?;
+    }
+    Ok(t)
+}
+
+/// Marks an error raised from Rust whose message is already a full Redis error text
+/// (`CODE message`), so the error handler does not prefix it with `ERR`.
+const REDIS_ERROR_MARK: char = '\u{1}';
+
+/// A Lua error carrying a complete Redis error text (`ERR ...`, `WRONGTYPE ...`).
+fn redis_error(text: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("{REDIS_ERROR_MARK}{text}"))
+}
+
+/// The error `redis.call` raises for an error table `{err=...}`.
+fn raised(v: &Value) -> mlua::Error {
+    let text = match v {
+        Value::Table(t) => t
+            .raw_get::<mlua::String>("err")
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_else(|_| "ERR unknown error".into()),
+        _ => "ERR unknown error".into(),
+    };
+    redis_error(&text)
+}
+
+/// `errmsg(err)` for the error handler: the Redis error text for a non-table Lua error
+/// (Lua's own errors and errors raised from Rust get an `ERR ` prefix unless marked).
+fn error_message(lua: &Lua, v: Value) -> mlua::Result<mlua::String> {
+    fn root(e: &mlua::Error) -> &mlua::Error {
+        match e {
+            mlua::Error::CallbackError { cause, .. } => root(cause),
+            other => other,
+        }
+    }
+    let text = match &v {
+        Value::Error(e) => match root(e) {
+            mlua::Error::RuntimeError(m) => match m.strip_prefix(REDIS_ERROR_MARK) {
+                Some(full) => full.to_string(),
+                None => format!("ERR {m}"),
+            },
+            other => format!("ERR {other}"),
+        },
+        Value::Nil => "ERR nil".into(),
+        Value::Boolean(b) => format!("ERR {b}"),
+        other => match lua.coerce_string(other.clone())? {
+            Some(s) => format!("ERR {}", s.to_string_lossy()),
+            None => format!("ERR {}", other.type_name()),
+        },
+    };
+    lua.create_string(text)
+}
+
+/// `errvalue(err)`: what a script sees for an error raised from Rust: a marked Redis
+/// error becomes `{err=text}` (as Redis's C code raises it), anything else its message.
+fn error_value(lua: &Lua, v: Value) -> mlua::Result<Value> {
+    fn root(e: &mlua::Error) -> &mlua::Error {
+        match e {
+            mlua::Error::CallbackError { cause, .. } => root(cause),
+            other => other,
+        }
+    }
+    let Value::Error(e) = &v else {
+        return Ok(v);
+    };
+    Ok(match root(e) {
+        mlua::Error::RuntimeError(m) => match m.strip_prefix(REDIS_ERROR_MARK) {
+            Some(full) => {
+                let t = lua.create_table()?;
+                t.raw_set("err", full)?;
+                Value::Table(t)
+            }
+            None => Value::String(lua.create_string(m)?),
+        },
+        other => Value::String(lua.create_string(other.to_string())?),
+    })
+}
+
+/// A Lua error's message without mlua's decorations.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// SHA1 of `data` as 40 lower-case hex digits.
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}

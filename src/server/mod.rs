@@ -79,6 +79,12 @@ pub struct Server {
     pub port: AtomicU64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron runs the active expiry cycle.
     pub active_expire: AtomicBool,
+    /// The Lua interpreter and script cache (scripts run one at a time, under the
+    /// exclusive gate).
+    pub scripts: Mutex<crate::scripting::Engine>,
+    /// The running script's state, visible without the engine's lock (BUSY, SCRIPT
+    /// KILL).
+    pub script_state: Arc<crate::scripting::RunState>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -103,6 +109,7 @@ impl Server {
             requirepass: RwLock::new(None),
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
+        let script_state = Arc::new(crate::scripting::RunState::default());
         let srv = Server {
             ks: Keyspace::new(databases),
             config: RwLock::new(config),
@@ -120,6 +127,11 @@ impl Server {
             mem_peak: AtomicU64::new(0),
             port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
+            scripts: Mutex::new(
+                crate::scripting::Engine::new(script_state.clone())
+                    .expect("the Lua interpreter starts (no client input involved)"),
+            ),
+            script_state,
         };
         srv.refresh_hot();
         Arc::new(srv)

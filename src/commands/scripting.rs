@@ -1,0 +1,305 @@
+//! Lua scripts (Redis's `eval.c`): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
+//! LOAD/EXISTS/FLUSH/KILL/HELP. The interpreter and the value conversions live in
+//! `crate::scripting`; this family runs scripts against the keyspace.
+//!
+//! A script runs under the exclusive gate (`Lock::Exclusive`), so it is atomic and may
+//! touch any key, declared in KEYS or not (BullMQ's scripts do). The commands it calls
+//! with `redis.call` run directly on the script's own locked view of the keyspace
+//! (`ctx.txn`), with the checks Redis makes for scripts (unknown command, arity,
+//! commands flagged `noscript`, writes from read-only scripts). Blocking commands act
+//! non-blocking, SELECT only affects the script, and clients blocked on keys the
+//! script filled are served when it ends.
+
+use std::sync::atomic::Ordering;
+
+use super::client::help_reply;
+use super::{args, flags::*, CmdResult, Command, Ctx, Lock, RError};
+use crate::protocol::{Proto, Reply};
+
+crate::commands! { pub static COMMANDS = [
+    Command::new("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, eval)
+        .getkeys(eval_keys)
+        .lock(Lock::Exclusive)
+        .acl(&["slow", "scripting"]),
+    Command::new("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, evalsha)
+        .getkeys(eval_keys)
+        .lock(Lock::Exclusive)
+        .acl(&["slow", "scripting"]),
+    Command::new("eval_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, eval_ro)
+        .getkeys(eval_keys)
+        .lock(Lock::Exclusive)
+        .acl(&["slow", "scripting"]),
+    Command::new("evalsha_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, evalsha_ro)
+        .getkeys(eval_keys)
+        .lock(Lock::Exclusive)
+        .acl(&["slow", "scripting"]),
+    Command::new("script", -2, 0, super::container)
+        .acl(&["slow"])
+        .subcommands(&SCRIPT),
+]; }
+
+crate::commands! { static SCRIPT = [
+    Command::new("flush", -2, NOSCRIPT, script_flush).acl(&["slow", "scripting"]),
+    Command::new("help", 2, LOADING | STALE, script_help).acl(&["slow", "scripting"]),
+    Command::new("exists", -3, NOSCRIPT, script_exists).acl(&["slow", "scripting"]),
+    Command::new("load", 3, NOSCRIPT | STALE, script_load).acl(&["slow", "scripting"]),
+    Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill).acl(&["slow", "scripting"]),
+]; }
+
+/// Keys of `EVAL script numkeys key... arg...`.
+fn eval_keys(argv: &[&[u8]]) -> Vec<usize> {
+    match argv.get(2).and_then(|a| args::int(a).ok()) {
+        Some(n) if n >= 0 && n as u64 <= argv.len().saturating_sub(3) as u64 => {
+            (3..3 + n as usize).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, argv, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, argv, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, argv, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, argv, true, true)
+}
+
+/// Script flags from a `#!lua flags=...` first line (Redis 7 shebang).
+#[derive(Default, Clone, Copy)]
+struct ScriptFlags {
+    no_writes: bool,
+}
+
+/// Splits a `#!` shebang off `body`: the flags, and the body with that line blanked
+/// (so line numbers in errors stay the same).
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Option<Vec<u8>>), RError> {
+    if !body.starts_with(b"#!") {
+        return Ok((ScriptFlags::default(), None));
+    }
+    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(RError::owned(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = ScriptFlags::default();
+    for p in parts {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(RError::owned(format!(
+                "ERR Unknown lua shebang option: {p}"
+            )));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => {
+                    return Err(RError::owned(format!(
+                        "ERR Unexpected flag in script shebang: {other}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok((flags, Some(body[end..].to_vec())))
+}
+
+fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) -> CmdResult {
+    let numkeys = args::int(argv[2])?;
+    if numkeys > argv.len() as i64 - 3 {
+        return Err(RError::raw(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(RError::raw("ERR Number of keys can't be negative"));
+    }
+    let keys = &argv[3..3 + numkeys as usize];
+    let script_args = &argv[3 + numkeys as usize..];
+    let srv = ctx.srv;
+    let mut engine = srv.scripts.lock();
+    let (sha, flags) = if by_sha {
+        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+        if sha.len() != 40 || !engine.exists(&sha) {
+            return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
+        }
+        let flags = engine.flags_of(&sha).unwrap_or_default();
+        (sha, ScriptFlags { no_writes: flags })
+    } else {
+        let (flags, stripped) = parse_shebang(argv[1])?;
+        let sha = engine
+            .load(argv[1], stripped.as_deref(), flags.no_writes)
+            .map_err(|e| RError::owned(format!("ERR {e}")))?;
+        (sha, flags)
+    };
+    let read_only = read_only || flags.no_writes;
+    let saved_db = ctx.client.db;
+    let saved_deny = std::mem::replace(&mut ctx.client.deny_blocking, true);
+    let proto = if ctx.out.is_resp3() {
+        Proto::Resp3
+    } else {
+        Proto::Resp2
+    };
+    let mut result = Reply::new(proto);
+    let state = &srv.script_state;
+    state.wrote.store(false, Ordering::SeqCst);
+    state.kill.store(false, Ordering::SeqCst);
+    state
+        .started_ms
+        .store(crate::util::time::now_ms().max(1), Ordering::SeqCst);
+    let ran = {
+        let mut host = |call: &[Vec<u8>], resp: u8| script_call(ctx, call, resp, read_only);
+        engine.run(&sha, keys, script_args, &mut result, &mut host)
+    };
+    state.started_ms.store(0, Ordering::SeqCst);
+    ctx.client.db = saved_db;
+    ctx.client.deny_blocking = saved_deny;
+    if ran.is_none() {
+        return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
+    }
+    ctx.out.raw(&result.buf);
+    ctx.out.errors += result.errors;
+    if result.last_error_code.is_some() {
+        ctx.out.last_error_code = result.last_error_code;
+    }
+    Ok(())
+}
+
+/// Runs one `redis.call` on the script's view of the keyspace (Redis's `scriptCall`).
+fn script_call(
+    ctx: &mut Ctx,
+    argv: &[Vec<u8>],
+    resp: u8,
+    read_only: bool,
+) -> Result<Vec<u8>, String> {
+    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let (cmd, _) = match ctx.srv.commands.resolve(&refs) {
+        Ok(c) => c,
+        Err(e) if e.0.contains("wrong number of arguments") => {
+            return Err("Wrong number of args calling Redis command from script".into())
+        }
+        Err(_) => return Err("Unknown Redis command called from script".into()),
+    };
+    if cmd.has(NOSCRIPT) {
+        return Err("This Redis command is not allowed from script".into());
+    }
+    if read_only && cmd.has(WRITE) {
+        return Err("Write commands are not allowed from read-only scripts.".into());
+    }
+    if cmd.has(WRITE) {
+        ctx.srv.script_state.wrote.store(true, Ordering::SeqCst);
+    }
+    let mut out = Reply::new(if resp == 3 {
+        Proto::Resp3
+    } else {
+        Proto::Resp2
+    });
+    let result = {
+        let mut inner = Ctx {
+            srv: ctx.srv,
+            client: &mut *ctx.client,
+            out: &mut out,
+            txn: &mut *ctx.txn,
+            cmd,
+        };
+        (cmd.handler)(&mut inner, &refs)
+    };
+    if let Err(e) = result {
+        out.error(&e.0);
+    }
+    cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
+    Ok(out.buf)
+}
+
+fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (flags, stripped) = parse_shebang(argv[2])?;
+    let sha = ctx
+        .srv
+        .scripts
+        .lock()
+        .load(argv[2], stripped.as_deref(), flags.no_writes)
+        .map_err(|e| RError::owned(format!("ERR {e}")))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let engine = ctx.srv.scripts.lock();
+    let found: Vec<bool> = argv[2..]
+        .iter()
+        .map(|a| engine.exists(&String::from_utf8_lossy(a)))
+        .collect();
+    drop(engine);
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(f as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3
+        || (argv.len() == 3 && !args::is(argv[2], "sync") && !args::is(argv[2], "async"))
+    {
+        return Err(RError::raw(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    ctx.srv
+        .scripts
+        .lock()
+        .flush()
+        .map_err(|e| RError::owned(format!("ERR {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL: runs while a script holds the keyspace (it is `allow_busy` and takes
+/// no lock); the script notices the request within a few thousand instructions.
+fn script_kill(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let state = &ctx.srv.script_state;
+    if state.started_ms.load(Ordering::SeqCst) == 0 {
+        return Err(RError::raw("NOTBUSY No scripts in execution right now."));
+    }
+    if state.wrote.load(Ordering::SeqCst) {
+        return Err(RError::raw("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
+    }
+    state.kill.store(true, Ordering::SeqCst);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    help_reply(
+        ctx,
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+    Ok(())
+}
