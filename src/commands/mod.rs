@@ -19,6 +19,7 @@ pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;

@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, geo, hash, hll, introspection, keys, list, server, set, sort,
-    strings, zset,
+    bits, client, connection, db, geo, hash, hll, introspection, keys, list, pubsub, server, set,
+    sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -33,6 +33,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &hll::COMMANDS,
         &geo::COMMANDS,
         &sort::COMMANDS,
+        &pubsub::COMMANDS,
     ]
 }
 

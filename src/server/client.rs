@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::commands::Command;
 use crate::keyspace::Waiter;
+use crate::server::pubsub::Kind;
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct ClientState {
     pub waiter: Option<Arc<Waiter>>,
     /// Blocking commands act non-blocking (inside MULTI/EXEC and scripts).
     pub deny_blocking: bool,
+    /// Pub/Sub subscriptions of this connection (see `server::pubsub`).
+    pub pubsub: crate::server::pubsub::ClientSubs,
     pub info: Arc<ClientInfo>,
 }
 
@@ -62,6 +65,7 @@ impl ClientState {
             last_cmd: None,
             waiter: None,
             deny_blocking: false,
+            pubsub: Default::default(),
             info,
         }
     }
@@ -101,6 +105,8 @@ pub struct ClientInfo {
     pub user: Mutex<String>,
     /// The waiter while the client is blocked (CLIENT UNBLOCK, CLIENT LIST flag `b`).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// Subscription counts (CLIENT LIST `sub=`/`psub=`/`ssub=`, flag `P`).
+    pub pubsub: crate::server::pubsub::Counts,
 }
 
 impl ClientInfo {
@@ -124,6 +130,7 @@ impl ClientInfo {
             kill_notify: tokio::sync::Notify::new(),
             user: Mutex::new("default".into()),
             blocked: Mutex::new(None),
+            pubsub: Default::default(),
         }
     }
 
@@ -136,6 +143,9 @@ impl ClientInfo {
     /// CLIENT LIST `flags=` field: `e` no-evict, `T` no-touch, `N` when none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.pubsub.any() {
+            f.push('P');
+        }
         if self.blocked.lock().is_some() {
             f.push('b');
         }
@@ -164,7 +174,7 @@ impl ClientInfo {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -174,6 +184,9 @@ impl ClientInfo {
             idle,
             self.flags(),
             self.db.load(Ordering::Relaxed),
+            self.pubsub.get(Kind::Channel),
+            self.pubsub.get(Kind::Pattern),
+            self.pubsub.get(Kind::Shard),
             qbuf,
             16384u64.saturating_sub(qbuf),
             16384,

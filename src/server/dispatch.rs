@@ -105,6 +105,10 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // RESP2 subscriber mode allows only a few commands.
+    if !crate::server::pubsub::admit(client, out, cmd, parent) {
+        return;
+    }
 
     let exclusive = cmd.lock == Lock::Exclusive;
     if exclusive {

@@ -9,6 +9,7 @@ pub mod cron;
 pub mod dispatch;
 pub mod listener;
 pub mod log;
+pub mod pubsub;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,8 @@ pub struct Server {
     pub port: AtomicU64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron runs the active expiry cycle.
     pub active_expire: AtomicBool,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: pubsub::Hub,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,6 +122,7 @@ impl Server {
             mem_peak: AtomicU64::new(0),
             port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
+            pubsub: pubsub::Hub::default(),
         };
         srv.refresh_hot();
         Arc::new(srv)
@@ -140,6 +144,8 @@ impl Server {
             .store(c.int("list-max-listpack-size"), Ordering::Relaxed);
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        self.pubsub
+            .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
     }
 
     /// Asks the main task to shut down.
