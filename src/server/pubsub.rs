@@ -289,11 +289,11 @@ impl Subscriber {
             q.closed = true;
             q.buf = Vec::new();
             drop(q);
-            self.info.omem.store(0, Ordering::Relaxed);
             log::warning(&format!(
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 self.info.describe(now_ms())
             ));
+            self.info.omem.store(0, Ordering::Relaxed);
             self.info.kill();
             return;
         }
