@@ -252,8 +252,9 @@ struct Queue {
     buf: Vec<u8>,
     /// Bytes the connection took out of `buf` and has not finished writing.
     in_flight: usize,
-    /// Unix ms since when the soft limit has been exceeded (0: not exceeded).
-    soft_since_ms: u64,
+    /// Unix time (seconds, as Redis counts) since when the soft limit has been
+    /// exceeded (0: not exceeded).
+    soft_since: u64,
     /// Over the limit: the client is being closed, nothing more is queued.
     closed: bool,
 }
@@ -285,7 +286,7 @@ impl Subscriber {
         append(&mut q.buf, encoded, resp3);
         let used = (q.buf.len() + q.in_flight) as u64;
         self.info.omem.store(used, Ordering::Relaxed);
-        if over_limits(&mut q, used, limits, now_ms()) {
+        if over_limits(&mut q, used, limits, now_ms() / 1000) {
             q.closed = true;
             q.buf = Vec::new();
             drop(q);
@@ -327,19 +328,19 @@ impl Subscriber {
 }
 
 /// Redis's `checkClientOutputBufferLimits`: over the hard limit, or over the soft
-/// limit for more than `soft_secs` seconds in a row.
+/// limit for more than `soft_secs` seconds in a row (`now`: Unix seconds).
 fn over_limits(q: &mut Queue, used: u64, l: &Limits, now: u64) -> bool {
     let hard = l.hard > 0 && used >= l.hard;
     let mut soft = l.soft > 0 && used >= l.soft;
     if soft {
-        if q.soft_since_ms == 0 {
-            q.soft_since_ms = now;
+        if q.soft_since == 0 {
+            q.soft_since = now;
             soft = false;
-        } else if now.saturating_sub(q.soft_since_ms) / 1000 <= l.soft_secs {
+        } else if now.saturating_sub(q.soft_since) <= l.soft_secs {
             soft = false;
         }
     } else {
-        q.soft_since_ms = 0;
+        q.soft_since = 0;
     }
     hard || soft
 }
@@ -557,14 +558,14 @@ mod tests {
         };
         let mut q = Queue::default();
         assert!(!over_limits(&mut q, 20, &l, 1_000));
-        assert!(!over_limits(&mut q, 20, &l, 3_000));
-        assert!(over_limits(&mut q, 20, &l, 4_000));
+        assert!(!over_limits(&mut q, 20, &l, 1_002));
+        assert!(over_limits(&mut q, 20, &l, 1_003));
         // Below the soft limit the clock restarts.
         let mut q = Queue::default();
         assert!(!over_limits(&mut q, 20, &l, 1_000));
-        assert!(!over_limits(&mut q, 5, &l, 2_000));
-        assert!(!over_limits(&mut q, 20, &l, 4_000));
-        assert!(over_limits(&mut q, 100, &l, 4_000));
+        assert!(!over_limits(&mut q, 5, &l, 1_001));
+        assert!(!over_limits(&mut q, 20, &l, 1_003));
+        assert!(over_limits(&mut q, 100, &l, 1_003));
     }
 
     #[test]
