@@ -23,6 +23,8 @@ use common::{encode, ferrodis, redis, show, RawClient};
 /// * `N>u CMD args` — one frame whose elements are compared as a multiset (PUBSUB
 ///   CHANNELS: Redis lists its hash table's order);
 /// * `N!> CMD args` — one frame read, not recorded (HELLO);
+/// * `N>> CMD args` — sent, nothing read (a command that blocks); the script pauses
+///   100 ms so the server has processed it;
 /// * `N<` / `N<K` / `N<~K` — client N reads one / K / K sorted frames (recorded);
 /// * `N?` — records whether client N received a frame within 300 ms;
 /// * `sleep MS`.
@@ -73,6 +75,9 @@ fn run(port: u16, script: &str) -> Vec<String> {
         };
         if op == "!>" {
             client.cmd(&argv);
+        } else if op == ">>" {
+            client.send_raw(&encode(&argv));
+            std::thread::sleep(Duration::from_millis(100));
         } else if op == ">u" {
             let reply = client.cmd(&argv);
             let (header, mut elems) = common::split_elements(&reply);
@@ -297,6 +302,23 @@ fn resp3_pushes_interleave_with_replies() {
         2> PUBLISH mix both
         1<
         3<
+        ",
+    );
+}
+
+#[test]
+fn resp3_subscriber_blocked_in_blpop_still_receives() {
+    differential(
+        "
+        1!> HELLO 3
+        1>1 SUBSCRIBE ch
+        1>> BLPOP q 0
+        2> PUBLISH ch while-blocked
+        1<
+        1?
+        2> RPUSH q v
+        1<
+        1> PING
         ",
     );
 }

@@ -204,7 +204,18 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
                 break;
             }
             let pending = input.len() - start;
-            match blocking::wait(&srv, &mut stream, &mut input, pending, &w, &info).await {
+            let sub = client.pubsub.subscriber();
+            match blocking::wait(
+                &srv,
+                &mut stream,
+                &mut input,
+                pending,
+                &w,
+                &info,
+                sub.as_deref(),
+            )
+            .await
+            {
                 blocking::Outcome::Reply(bytes) => out.buf.extend_from_slice(&bytes),
                 blocking::Outcome::Timeout => blocking::timeout_reply(&mut out),
                 blocking::Outcome::Error => out.error(blocking::UNBLOCKED_ERROR),
