@@ -104,7 +104,7 @@ fn client_getname(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Client types for LIST/KILL TYPE. Ferrodis has no replicas or masters yet, so every
-/// client is `normal` (pub/sub clients are reported as `pubsub` once they exist).
+/// client is `normal` or, once subscribed to anything, `pubsub`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
@@ -124,8 +124,12 @@ fn client_type(name: &[u8]) -> Option<ClientType> {
     }
 }
 
-fn type_of(_c: &ClientInfo) -> ClientType {
-    ClientType::Normal
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.pubsub.any() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Refreshes the calling client's own shared fields before describing it, since the

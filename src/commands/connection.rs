@@ -34,6 +34,9 @@ const WRONGPASS: RError =
     RError::raw("WRONGPASS invalid username-password pair or user is disabled.");
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if super::pubsub::ping_in_subscriber_mode(ctx, argv) {
+        return Ok(());
+    }
     match argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(argv[1]),
@@ -206,6 +209,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.user = "default".into();
     *ctx.client.info.user.lock() = "default".into();
     ctx.client.authenticated = ctx.srv.hot.requirepass.read().is_none();
+    super::pubsub::reset(ctx);
     ctx.out.simple("RESET");
     Ok(())
 }

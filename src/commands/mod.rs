@@ -20,6 +20,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;

@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, scripting,
-    server, set, sort, strings, zset,
+    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, pubsub,
+    scripting, server, set, sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -35,6 +35,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &hll::COMMANDS,
         &geo::COMMANDS,
         &sort::COMMANDS,
+        &pubsub::COMMANDS,
     ]
 }
 

@@ -115,7 +115,8 @@ pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK
 
 /// Waits for a blocked client's outcome. Bytes the client sends meanwhile are appended
 /// to `input` (processed once it is unblocked, as Redis does); `pending` is how many
-/// unprocessed bytes `input` already held, to enforce the query buffer limit.
+/// unprocessed bytes `input` already held, to enforce the query buffer limit. Pub/Sub
+/// messages for `sub` (a RESP3 subscriber may block) are written meanwhile.
 pub async fn wait(
     srv: &Server,
     stream: &mut TcpStream,
@@ -123,6 +124,7 @@ pub async fn wait(
     pending: usize,
     w: &Arc<Waiter>,
     info: &ClientInfo,
+    sub: Option<&crate::server::pubsub::Subscriber>,
 ) -> Outcome {
     *info.blocked.lock() = Some(w.clone());
     srv.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
@@ -146,6 +148,11 @@ pub async fn wait(
             _ = w.notify.notified() => continue,
             _ = sleep => break Cancel::Timeout,
             _ = info.kill_notify.notified() => break Cancel::Gone,
+            _ = crate::server::pubsub::ready(sub) => {
+                if !crate::server::pubsub::write_queued(srv, stream, sub, info).await {
+                    break Cancel::Gone;
+                }
+            }
             r = stream.read_buf(input) => match r {
                 Ok(0) | Err(_) => break Cancel::Gone,
                 Ok(n) => {

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::commands::Command;
 use crate::keyspace::{Waiter, Watcher};
+use crate::server::pubsub::Kind;
 
 /// A transaction being queued (MULTI ... EXEC).
 #[derive(Default)]
@@ -58,6 +59,8 @@ pub struct ClientState {
     /// WATCHed keys: (db, key, existed at WATCH time), and the flag their changes set.
     pub watched: Vec<(usize, Box<[u8]>, bool)>,
     pub watcher: Option<Arc<Watcher>>,
+    /// Pub/Sub subscriptions of this connection (see `server::pubsub`).
+    pub pubsub: crate::server::pubsub::ClientSubs,
     pub info: Arc<ClientInfo>,
 }
 
@@ -88,6 +91,7 @@ impl ClientState {
             exec_ready: Vec::new(),
             watched: Vec::new(),
             watcher: None,
+            pubsub: Default::default(),
             info,
         }
     }
@@ -129,6 +133,8 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     /// The waiter while the client is blocked (CLIENT UNBLOCK, CLIENT LIST flag `b`).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// Subscription counts (CLIENT LIST `sub=`/`psub=`/`ssub=`, flag `P`).
+    pub pubsub: crate::server::pubsub::Counts,
 }
 
 impl ClientInfo {
@@ -153,6 +159,7 @@ impl ClientInfo {
             user: Mutex::new("default".into()),
             blocked: Mutex::new(None),
             multi: AtomicI64::new(-1),
+            pubsub: Default::default(),
         }
     }
 
@@ -167,6 +174,9 @@ impl ClientInfo {
     pub fn flags(&self) -> String {
         let mut f = String::new();
         // Redis's order: P x b ... e T.
+        if self.pubsub.any() {
+            f.push('P');
+        }
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
         }
@@ -198,7 +208,7 @@ impl ClientInfo {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -208,6 +218,9 @@ impl ClientInfo {
             idle,
             self.flags(),
             self.db.load(Ordering::Relaxed),
+            self.pubsub.get(Kind::Channel),
+            self.pubsub.get(Kind::Pattern),
+            self.pubsub.get(Kind::Shard),
             self.multi.load(Ordering::Relaxed),
             qbuf,
             16384u64.saturating_sub(qbuf),

@@ -17,7 +17,7 @@ use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
-use crate::server::{blocking, log, Server};
+use crate::server::{blocking, log, pubsub, Server};
 use crate::util::time::now_ms;
 
 /// Read buffer growth step.
@@ -57,6 +57,8 @@ fn process_input(
             Parsed::Command { consumed } => {
                 if !parser.spans().is_empty() {
                     commands += 1;
+                    // Pub/Sub messages queued so far go before this command's reply.
+                    crate::server::pubsub::drain_into(client, out);
                     let quoted = parser.last_was_inline()
                         && parser
                             .spans()
@@ -123,7 +125,13 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             input.reserve(READ_CHUNK);
         }
         if need_read {
-            let timeout = srv.hot.timeout_secs.load(Ordering::Relaxed);
+            // Subscribers are exempt from the idle timeout, as in Redis.
+            let timeout = if client.pubsub.active() {
+                0
+            } else {
+                srv.hot.timeout_secs.load(Ordering::Relaxed)
+            };
+            let sub = client.pubsub.subscriber();
             let read = async {
                 if timeout > 0 {
                     match tokio::time::timeout(
@@ -142,6 +150,13 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             let n = tokio::select! {
                 r = read => r,
                 _ = info.kill_notify.notified() => break,
+                // Pub/Sub messages arrived while idle: write them.
+                _ = pubsub::ready(sub.as_deref()) => {
+                    if !pubsub::write_queued(&srv, &mut stream, sub.as_deref(), &info).await {
+                        break;
+                    }
+                    continue;
+                }
             };
             let n = match n {
                 Ok(Some(0)) | Err(_) => break,
@@ -189,7 +204,18 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
                 break;
             }
             let pending = input.len() - start;
-            match blocking::wait(&srv, &mut stream, &mut input, pending, &w, &info).await {
+            let sub = client.pubsub.subscriber();
+            match blocking::wait(
+                &srv,
+                &mut stream,
+                &mut input,
+                pending,
+                &w,
+                &info,
+                sub.as_deref(),
+            )
+            .await
+            {
                 blocking::Outcome::Reply(bytes) => out.buf.extend_from_slice(&bytes),
                 blocking::Outcome::Timeout => blocking::timeout_reply(&mut out),
                 blocking::Outcome::Error => out.error(blocking::UNBLOCKED_ERROR),
@@ -206,6 +232,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
     }
     crate::server::multi::cleanup(&srv, &mut client);
+    pubsub::disconnect(&srv, &mut client);
     let _ = stream.shutdown().await;
 }
 

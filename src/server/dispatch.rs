@@ -116,6 +116,11 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // RESP2 subscriber mode allows only a few commands (checked before MULTI queueing,
+    // as in Redis).
+    if !crate::server::pubsub::admit(client, out, cmd, parent) {
+        return;
+    }
     if multi::intercept(srv, client, out, cmd, parent, args, gate) {
         return;
     }

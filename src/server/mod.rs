@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod listener;
 pub mod log;
 pub mod multi;
+pub mod pubsub;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct Server {
     /// The running script's state, visible without the engine's lock (BUSY, SCRIPT
     /// KILL).
     pub script_state: Arc<crate::scripting::RunState>,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: pubsub::Hub,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -132,6 +135,7 @@ impl Server {
                     .expect("the Lua interpreter starts (no client input involved)"),
             ),
             script_state,
+            pubsub: pubsub::Hub::default(),
         };
         srv.refresh_hot();
         Arc::new(srv)
@@ -153,6 +157,8 @@ impl Server {
             .store(c.int("list-max-listpack-size"), Ordering::Relaxed);
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        self.pubsub
+            .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
     }
 
     /// Asks the main task to shut down.
