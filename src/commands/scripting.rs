@@ -158,10 +158,10 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     state
         .started_ms
         .store(crate::util::time::now_ms().max(1), Ordering::SeqCst);
-    let ran = {
+    let ran = outside_async(|| {
         let mut host = |call: &[Vec<u8>], resp: u8| script_call(ctx, call, resp, read_only);
         engine.run(&sha, keys, script_args, &mut result, &mut host)
-    };
+    });
     state.started_ms.store(0, Ordering::SeqCst);
     ctx.client.db = saved_db;
     ctx.client.deny_blocking = saved_deny;
@@ -174,6 +174,18 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         ctx.out.last_error_code = result.last_error_code;
     }
     Ok(())
+}
+
+/// Runs `f`, which may take long (a script), telling tokio first: the worker thread's
+/// other tasks (accepting connections, other clients, SCRIPT KILL) move to another
+/// thread meanwhile instead of waiting behind the script.
+pub(crate) fn outside_async<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// Runs one `redis.call` on the script's view of the keyspace (Redis's `scriptCall`).

@@ -5,7 +5,7 @@
 //! propagation (AOF, replicas), keyspace notifications and MULTI queueing hook in.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 
@@ -25,24 +25,62 @@ pub enum Gate<'a> {
     Exclusive(RwLockWriteGuard<'a, ()>),
 }
 
+/// The reply to commands that cannot run while a script holds the keyspace too long.
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// How long to wait for the gate between checks for a busy script.
+const GATE_POLL: Duration = Duration::from_millis(10);
+
+/// Whether a script has held the keyspace for longer than `busy-reply-threshold`.
+fn script_is_busy(srv: &Server) -> bool {
+    let started = srv.script_state.started_ms.load(Ordering::SeqCst);
+    if started == 0 {
+        return false;
+    }
+    let threshold = srv.config.read().int("busy-reply-threshold").max(0) as u64;
+    now_ms().saturating_sub(started) >= threshold
+}
+
 impl<'a> Gate<'a> {
-    fn ensure_shared(&mut self, srv: &'a Server) {
+    /// Takes the gate shared. False if a busy script holds it (the caller replies
+    /// BUSY, or runs an `allow_busy` command without the gate).
+    fn ensure_shared(&mut self, srv: &'a Server) -> bool {
         match self {
-            Gate::Shared(_) => {}
-            Gate::Open => *self = Gate::Shared(srv.ks.gate.read()),
+            Gate::Shared(_) => true,
+            Gate::Open => loop {
+                if let Some(g) = srv.ks.gate.try_read_for(GATE_POLL) {
+                    *self = Gate::Shared(g);
+                    return true;
+                }
+                if script_is_busy(srv) {
+                    return false;
+                }
+            },
             Gate::Exclusive(_) => {
                 // Give other clients their turn: downgrade instead of keeping them out.
                 if let Gate::Exclusive(w) = std::mem::replace(self, Gate::Open) {
                     *self = Gate::Shared(RwLockWriteGuard::downgrade(w));
                 }
+                true
             }
         }
     }
 
-    pub fn ensure_exclusive(&mut self, srv: &'a Server) {
-        if !matches!(self, Gate::Exclusive(_)) {
-            *self = Gate::Open; // release shared first, or we would wait for ourselves
-            *self = Gate::Exclusive(srv.ks.gate.write());
+    /// Takes the gate exclusively (false if a busy script holds it).
+    pub fn ensure_exclusive(&mut self, srv: &'a Server) -> bool {
+        if matches!(self, Gate::Exclusive(_)) {
+            return true;
+        }
+        *self = Gate::Open; // release shared first, or we would wait for ourselves
+        loop {
+            if let Some(g) = srv.ks.gate.try_write_for(GATE_POLL) {
+                *self = Gate::Exclusive(g);
+                return true;
+            }
+            if script_is_busy(srv) {
+                return false;
+            }
         }
     }
 
@@ -127,10 +165,17 @@ fn run<'a>(
 
     // Inside EXEC the gate stays exclusive for the whole transaction.
     if !client.in_exec {
-        if cmd.lock == Lock::Exclusive {
-            gate.ensure_exclusive(srv);
+        let got = if cmd.lock == Lock::Exclusive {
+            gate.ensure_exclusive(srv)
         } else {
-            gate.ensure_shared(srv);
+            gate.ensure_shared(srv)
+        };
+        // A script has held the keyspace longer than busy-reply-threshold: only
+        // `allow_busy` commands that need no keys run (SCRIPT KILL, SHUTDOWN...).
+        if !got && !(cmd.has(flags::ALLOW_BUSY) && cmd.lock == Lock::None) {
+            multi::flag_error(client);
+            out.error(BUSY);
+            return;
         }
     }
     let now = now_ms();

@@ -46,8 +46,7 @@ pub fn abort<'a>(
     gate: &mut Gate<'a>,
 ) {
     client.multi = None;
-    if client.watcher.is_some() {
-        gate.ensure_exclusive(srv);
+    if client.watcher.is_some() && gate.ensure_exclusive(srv) {
         let mut txn = Txn::exclusive(&srv.ks, now_ms());
         unwatch_all(&mut txn, client);
     }
@@ -99,7 +98,11 @@ fn exec<'a>(srv: &'a Server, client: &mut ClientState, out: &mut Reply, gate: &m
     let Some(m) = client.multi.take() else {
         return;
     };
-    gate.ensure_exclusive(srv);
+    if !gate.ensure_exclusive(srv) {
+        client.multi = Some(m);
+        out.error(crate::server::dispatch::BUSY);
+        return;
+    }
     let broken = {
         let mut txn = Txn::exclusive(&srv.ks, now_ms());
         let broken = watches_broken(&mut txn, client);

@@ -5,6 +5,31 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{ferrodis, redis, show, RawClient};
+use ferrodis::protocol::parser::{decode_inline_token, inline_token_is_quoted};
+use ferrodis::protocol::{Limits, Parsed, Parser};
+
+/// Splits a command line like Redis's inline protocol does (double quotes with
+/// escapes, single quotes), as the differential case files do.
+pub fn tokenize(line: &str) -> Vec<Vec<u8>> {
+    let mut p = Parser::new();
+    let mut buf = line.as_bytes().to_vec();
+    buf.push(b'\n');
+    match p.parse(&buf, Limits::default()) {
+        Parsed::Command { .. } => p
+            .spans()
+            .iter()
+            .map(|&(s, e)| {
+                let t = &buf[s..e];
+                if inline_token_is_quoted(t) {
+                    decode_inline_token(t)
+                } else {
+                    t.to_vec()
+                }
+            })
+            .collect(),
+        Parsed::Incomplete { .. } | Parsed::Error(_) => panic!("bad command line {line:?}"),
+    }
+}
 
 /// Runs a scenario script on the server at `port` and returns its transcript.
 ///
@@ -18,7 +43,8 @@ use super::{ferrodis, redis, show, RawClient};
 /// * `N raw TEXT` — client N sends TEXT (`\r\n` escapes allowed), nothing read;
 /// * `close N`, `sleep MS`.
 ///
-/// In arguments, `$IDn` is client n's CLIENT ID and `''` an empty string.
+/// Arguments are split as Redis's inline protocol does (quotes allowed); `$IDn` is
+/// client n's CLIENT ID.
 pub fn run(port: u16, script: &str) -> Vec<String> {
     let mut clients: HashMap<usize, RawClient> = HashMap::new();
     let mut ids: HashMap<usize, String> = HashMap::new();
@@ -51,30 +77,29 @@ pub fn run(port: u16, script: &str) -> Vec<String> {
             ids.insert(n, id);
             c
         });
-        let args: Vec<String> = rest
-            .split_whitespace()
+        let args: Vec<Vec<u8>> = tokenize(rest)
+            .into_iter()
             .map(|a| {
-                if a == "''" {
-                    String::new()
-                } else if let Some(k) = a.strip_prefix("$ID") {
-                    ids.get(&k.parse::<usize>().expect("id ref"))
+                if let Some(k) = a.strip_prefix(b"$ID") {
+                    let k: usize = String::from_utf8_lossy(k).parse().expect("id ref");
+                    ids.get(&k)
                         .cloned()
                         .expect("unknown client in $ID")
+                        .into_bytes()
                 } else {
-                    a.to_string()
+                    a
                 }
             })
             .collect();
-        let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
         let tag = format!("{:>3} c{n}{op} {rest}", lineno + 1);
         match op {
-            ">" => out.push(format!("{tag} -> {}", show(&client.cmds(&argv)))),
+            ">" => out.push(format!("{tag} -> {}", show(&client.cmd(&argv)))),
             "!>" => {
-                client.cmds(&argv);
+                client.cmd(&argv);
             }
             ">>" => {
-                let bytes = super::encode(&argv.iter().map(|a| a.as_bytes()).collect::<Vec<_>>());
-                client.send_raw(&bytes);
+                client.send_raw(&super::encode(&argv));
                 std::thread::sleep(Duration::from_millis(100));
             }
             "<" => out.push(format!("{tag} -> {}", show(&client.read_reply()))),
