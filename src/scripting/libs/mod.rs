@@ -79,8 +79,11 @@ pub(crate) unsafe fn finish(l: *mut lua_State, r: LibResult<c_int>) -> c_int {
 /// Raises `e` as a Lua error; never returns. Everything it owns is dropped before the
 /// long jump.
 unsafe fn raise(l: *mut lua_State, e: LibErr) -> c_int {
-    // Room for the message pieces even when the failing code used up its stack.
-    ffi::lua_checkstack(l, 4);
+    // Room for the message pieces even when the failing code used up the stack (its
+    // values are not needed for the error).
+    if ffi::lua_checkstack(l, 4) == 0 {
+        ffi::lua_settop(l, 0);
+    }
     match e {
         LibErr::Msg(m) => {
             ffi::luaL_where(l, 1);
