@@ -674,6 +674,14 @@ const SNIPPETS: &[&str] = &[
     "return bit.arshift(-1, 40)",
     "return bit.tohex(0/0)",
     "return bit.tohex(-1, 3.7)",
+    // ---- deep nesting: the Lua stack limit stops the recursion ----
+    "local ok, e = pcall(cmsgpack.unpack, string.rep('\\145', 100000) .. '\\1') return e",
+    "local ok, e = pcall(cmsgpack.unpack, string.rep('\\129\\1', 100000) .. '\\1') return e",
+    "cjson.decode_max_depth(1000000) local ok, e = pcall(cjson.decode, string.rep('[', 100000)) cjson.decode_max_depth(1000) return e",
+    "cjson.decode_max_depth(1000000) local ok, e = pcall(cjson.decode, string.rep('{\"a\":', 100000)) cjson.decode_max_depth(1000) return e",
+    "cjson.encode_max_depth(1000000) local t = {} local c = t for i=1,100000 do c[1] = {} c = c[1] end local ok, e = pcall(cjson.encode, t) cjson.encode_max_depth(1000) return e",
+    "cjson.encode_max_depth(1000000) local t = {} local c = t for i=1,100000 do c.a = {} c = c.a end local ok, e = pcall(cjson.encode, t) cjson.encode_max_depth(1000) return e",
+    "cjson.encode_max_depth(1000000) local t = {} local c = t for i=1,100000 do c.a = {} c = c.a end local ok, e = pcall(function() return cjson.encode(t) end) cjson.encode_max_depth(1000) return e",
     // ---- library tables ----
     "local r = {} for k, v in pairs(cjson) do r[#r+1] = k .. '=' .. type(v) end table.sort(r) return r",
     "local r = {} for k, v in pairs(cmsgpack) do r[#r+1] = k .. '=' .. type(v) end table.sort(r) return r",

@@ -299,51 +299,87 @@ unsafe fn array_length(l: *mut lua_State, cfg: &Config) -> LibResult<i32> {
     Ok(max)
 }
 
-unsafe fn append_data(
-    l: *mut lua_State,
-    cfg: &Config,
-    depth: i32,
-    out: &mut Vec<u8>,
-) -> LibResult<()> {
-    match ffi::lua_type(l, -1) {
-        ffi::LUA_TSTRING => append_string(out, super::to_bytes(l, -1).unwrap_or(&[])),
-        ffi::LUA_TNUMBER => append_number(l, cfg, out, -1)?,
-        ffi::LUA_TBOOLEAN => {
-            if ffi::lua_toboolean(l, -1) != 0 {
-                out.extend_from_slice(b"true");
-            } else {
-                out.extend_from_slice(b"false");
-            }
-        }
-        ffi::LUA_TTABLE => {
-            let depth = depth.wrapping_add(1);
-            if depth > cfg.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
-                return Err(msg(format!(
-                    "Cannot serialise, excessive nesting ({depth})"
-                )));
-            }
-            let len = array_length(l, cfg)?;
-            if len > 0 {
-                out.push(b'[');
-                for i in 1..=len {
-                    if i > 1 {
-                        out.push(b',');
-                    }
-                    ffi::lua_rawgeti_(l, -1, i);
-                    append_data(l, cfg, depth, out)?;
-                    ffi::lua_pop(l, 1);
+/// A table being encoded (the iteration keeps nesting off the Rust call stack: its
+/// depth is bounded only by the configuration and Lua's stack, as in C).
+enum EncFrame {
+    Array { i: i32, len: i32, depth: i32 },
+    Object { first: bool, depth: i32 },
+}
+
+/// Serialises the value at the top of the stack (left there), as `json_append_data`.
+unsafe fn append_data(l: *mut lua_State, cfg: &Config, out: &mut Vec<u8>) -> LibResult<()> {
+    let mut stack: Vec<EncFrame> = Vec::new();
+    'value: loop {
+        match ffi::lua_type(l, -1) {
+            ffi::LUA_TSTRING => append_string(out, super::to_bytes(l, -1).unwrap_or(&[])),
+            ffi::LUA_TNUMBER => append_number(l, cfg, out, -1)?,
+            ffi::LUA_TBOOLEAN => {
+                if ffi::lua_toboolean(l, -1) != 0 {
+                    out.extend_from_slice(b"true");
+                } else {
+                    out.extend_from_slice(b"false");
                 }
-                out.push(b']');
-            } else {
-                out.push(b'{');
-                let mut comma = false;
-                ffi::lua_pushnil(l);
-                while ffi::lua_next(l, -2) != 0 {
-                    if comma {
-                        out.push(b',');
-                    } else {
-                        comma = true;
+            }
+            ffi::LUA_TTABLE => {
+                let parent = match stack.last() {
+                    Some(EncFrame::Array { depth, .. } | EncFrame::Object { depth, .. }) => *depth,
+                    None => 0,
+                };
+                let depth = parent.wrapping_add(1);
+                if depth > cfg.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
+                    return Err(msg(format!(
+                        "Cannot serialise, excessive nesting ({depth})"
+                    )));
+                }
+                let len = array_length(l, cfg)?;
+                if len > 0 {
+                    out.push(b'[');
+                    stack.push(EncFrame::Array { i: 0, len, depth });
+                } else {
+                    out.push(b'{');
+                    ffi::lua_pushnil(l);
+                    stack.push(EncFrame::Object { first: true, depth });
+                }
+            }
+            ffi::LUA_TNIL => out.extend_from_slice(b"null"),
+            ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, -1).is_null() => {
+                out.extend_from_slice(b"null")
+            }
+            _ => return Err(encode_exception(l, -1, "type not supported")),
+        }
+        // Move to the next value to serialise, closing finished tables.
+        loop {
+            match stack.last_mut() {
+                None => return Ok(()),
+                Some(EncFrame::Array { i, len, .. }) => {
+                    if *i > 0 {
+                        ffi::lua_pop(l, 1);
                     }
+                    if *i >= *len {
+                        out.push(b']');
+                        stack.pop();
+                        continue;
+                    }
+                    *i += 1;
+                    if *i > 1 {
+                        out.push(b',');
+                    }
+                    ffi::lua_rawgeti_(l, -1, *i);
+                    continue 'value;
+                }
+                Some(EncFrame::Object { first, .. }) => {
+                    if !*first {
+                        ffi::lua_pop(l, 1);
+                    }
+                    if ffi::lua_next(l, -2) == 0 {
+                        out.push(b'}');
+                        stack.pop();
+                        continue;
+                    }
+                    if !*first {
+                        out.push(b',');
+                    }
+                    *first = false;
                     match ffi::lua_type(l, -2) {
                         ffi::LUA_TNUMBER => {
                             out.push(b'"');
@@ -362,19 +398,11 @@ unsafe fn append_data(
                             ))
                         }
                     }
-                    append_data(l, cfg, depth, out)?;
-                    ffi::lua_pop(l, 1);
+                    continue 'value;
                 }
-                out.push(b'}');
             }
         }
-        ffi::LUA_TNIL => out.extend_from_slice(b"null"),
-        ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, -1).is_null() => {
-            out.extend_from_slice(b"null")
-        }
-        _ => return Err(encode_exception(l, -1, "type not supported")),
     }
-    Ok(())
 }
 
 unsafe fn encode_impl(l: *mut lua_State) -> LibResult<c_int> {
@@ -383,7 +411,7 @@ unsafe fn encode_impl(l: *mut lua_State) -> LibResult<c_int> {
         return Err(LibErr::Arg(1, b"expected 1 argument".to_vec()));
     }
     let mut out = Vec::new();
-    append_data(l, &cfg, 0, &mut out)?;
+    append_data(l, &cfg, &mut out)?;
     push_bytes(l, &out);
     Ok(1)
 }
@@ -824,74 +852,97 @@ unsafe fn decode_descend(l: *mut lua_State, p: &mut Parser, slots: c_int) -> Lib
     )))
 }
 
-unsafe fn parse_object(l: *mut lua_State, p: &mut Parser) -> LibResult<()> {
-    decode_descend(l, p, 3)?;
-    ffi::lua_createtable(l, 0, 0);
-    let mut token = p.next_token();
-    if token.tok == Tok::ObjEnd {
-        p.depth -= 1;
-        return Ok(());
+/// Reads `"key" :` after an object's `{` or `,` (the key is pushed) and gives the
+/// token starting the value.
+unsafe fn object_key(l: *mut lua_State, p: &mut Parser, token: Token) -> LibResult<Token> {
+    if token.tok != Tok::Str {
+        return Err(parse_error("object key string", &token));
     }
-    loop {
-        if token.tok != Tok::Str {
-            return Err(parse_error("object key string", &token));
-        }
-        push_bytes(l, &p.tmp);
-        token = p.next_token();
-        if token.tok != Tok::Colon {
-            return Err(parse_error("colon", &token));
-        }
-        token = p.next_token();
-        process_value(l, p, &token)?;
-        ffi::lua_rawset(l, -3);
-        token = p.next_token();
-        if token.tok == Tok::ObjEnd {
-            p.depth -= 1;
-            return Ok(());
-        }
-        if token.tok != Tok::Comma {
-            return Err(parse_error("comma or object end", &token));
-        }
-        token = p.next_token();
+    push_bytes(l, &p.tmp);
+    let token = p.next_token();
+    if token.tok != Tok::Colon {
+        return Err(parse_error("colon", &token));
     }
+    Ok(p.next_token())
 }
 
-unsafe fn parse_array(l: *mut lua_State, p: &mut Parser) -> LibResult<()> {
-    decode_descend(l, p, 2)?;
-    ffi::lua_createtable(l, 0, 0);
-    let mut token = p.next_token();
-    if token.tok == Tok::ArrEnd {
-        p.depth -= 1;
-        return Ok(());
-    }
-    let mut i: c_int = 1;
+/// Decodes the value starting with `token` and pushes it, as `json_process_value`
+/// with its object and array contexts, iteratively (nesting is bounded only by
+/// `decode_max_depth` and Lua's stack, as in C, not by the Rust call stack).
+unsafe fn process_value(l: *mut lua_State, p: &mut Parser, token: Token) -> LibResult<()> {
+    // Open containers: `Some(next_index)` for arrays, `None` for objects.
+    let mut stack: Vec<Option<c_int>> = Vec::new();
+    let mut token = token;
     loop {
-        process_value(l, p, &token)?;
-        ffi::lua_rawseti_(l, -2, i);
-        i = i.wrapping_add(1);
-        token = p.next_token();
-        if token.tok == Tok::ArrEnd {
-            p.depth -= 1;
-            return Ok(());
+        match token.tok {
+            Tok::Str => push_bytes(l, &p.tmp),
+            Tok::Number(n) => ffi::lua_pushnumber(l, n),
+            Tok::Boolean(b) => ffi::lua_pushboolean(l, c_int::from(b)),
+            Tok::Null => ffi::lua_pushlightuserdata(l, std::ptr::null_mut()),
+            Tok::ObjBegin => {
+                decode_descend(l, p, 3)?;
+                ffi::lua_createtable(l, 0, 0);
+                let t = p.next_token();
+                if t.tok == Tok::ObjEnd {
+                    p.depth -= 1;
+                } else {
+                    stack.push(None);
+                    token = object_key(l, p, t)?;
+                    continue;
+                }
+            }
+            Tok::ArrBegin => {
+                decode_descend(l, p, 2)?;
+                ffi::lua_createtable(l, 0, 0);
+                let t = p.next_token();
+                if t.tok == Tok::ArrEnd {
+                    p.depth -= 1;
+                } else {
+                    stack.push(Some(1));
+                    token = t;
+                    continue;
+                }
+            }
+            _ => return Err(parse_error("value", &token)),
         }
-        if token.tok != Tok::Comma {
-            return Err(parse_error("comma or array end", &token));
+        // A complete value is on top: store it in its container, then find the next
+        // value or close containers.
+        loop {
+            match stack.last_mut() {
+                None => return Ok(()),
+                Some(None) => {
+                    ffi::lua_rawset(l, -3);
+                    let t = p.next_token();
+                    if t.tok == Tok::ObjEnd {
+                        p.depth -= 1;
+                        stack.pop();
+                        continue;
+                    }
+                    if t.tok != Tok::Comma {
+                        return Err(parse_error("comma or object end", &t));
+                    }
+                    let t = p.next_token();
+                    token = object_key(l, p, t)?;
+                    break;
+                }
+                Some(Some(i)) => {
+                    ffi::lua_rawseti_(l, -2, *i);
+                    *i = i.wrapping_add(1);
+                    let t = p.next_token();
+                    if t.tok == Tok::ArrEnd {
+                        p.depth -= 1;
+                        stack.pop();
+                        continue;
+                    }
+                    if t.tok != Tok::Comma {
+                        return Err(parse_error("comma or array end", &t));
+                    }
+                    token = p.next_token();
+                    break;
+                }
+            }
         }
-        token = p.next_token();
     }
-}
-
-unsafe fn process_value(l: *mut lua_State, p: &mut Parser, token: &Token) -> LibResult<()> {
-    match token.tok {
-        Tok::Str => push_bytes(l, &p.tmp),
-        Tok::Number(n) => ffi::lua_pushnumber(l, n),
-        Tok::Boolean(b) => ffi::lua_pushboolean(l, c_int::from(b)),
-        Tok::ObjBegin => parse_object(l, p)?,
-        Tok::ArrBegin => parse_array(l, p)?,
-        Tok::Null => ffi::lua_pushlightuserdata(l, std::ptr::null_mut()),
-        _ => return Err(parse_error("value", token)),
-    }
-    Ok(())
 }
 
 unsafe fn decode_impl(l: *mut lua_State) -> LibResult<c_int> {
@@ -911,7 +962,7 @@ unsafe fn decode_impl(l: *mut lua_State) -> LibResult<c_int> {
         depth: 0,
     };
     let token = p.next_token();
-    process_value(l, &mut p, &token)?;
+    process_value(l, &mut p, token)?;
     let token = p.next_token();
     if token.tok != Tok::End {
         return Err(parse_error("the end", &token));

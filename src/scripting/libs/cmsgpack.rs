@@ -244,39 +244,106 @@ impl<'a> Cur<'a> {
     }
 }
 
-unsafe fn decode_array(l: *mut lua_State, c: &mut Cur, len: usize) -> Result<(), DecodeErr> {
+/// What decoding one item at the cursor produced.
+enum Item {
+    /// A complete value, pushed.
+    Value,
+    /// A new (pushed) array table expecting this many elements.
+    Array(usize),
+    /// A new (pushed) map table expecting this many pairs.
+    Map(usize),
+}
+
+unsafe fn open_array(l: *mut lua_State, len: usize) -> Result<Item, DecodeErr> {
     ffi::lua_createtable(l, 0, 0);
     check_stack(l, 1, "in function mp_decode_to_lua_array")?;
-    let mut index: i32 = 1;
-    for _ in 0..len {
-        ffi::lua_pushnumber(l, f64::from(index));
-        index = index.wrapping_add(1);
-        decode_value(l, c)?;
-        ffi::lua_rawset(l, -3);
-    }
-    Ok(())
+    Ok(Item::Array(len))
 }
 
-unsafe fn decode_hash(l: *mut lua_State, c: &mut Cur, len: usize) -> Result<(), DecodeErr> {
+unsafe fn open_map(l: *mut lua_State, len: usize) -> Item {
     ffi::lua_createtable(l, 0, 0);
-    for _ in 0..len {
-        decode_value(l, c)?;
-        decode_value(l, c)?;
-        // lua_settable's own checks, reported without raising from here.
-        match ffi::lua_type(l, -2) {
-            ffi::LUA_TNIL => return Err(LibErr::Plain(b"table index is nil".to_vec()).into()),
-            ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
-                return Err(LibErr::Plain(b"table index is NaN".to_vec()).into())
-            }
-            _ => {}
-        }
-        ffi::lua_rawset(l, -3);
-    }
-    Ok(())
+    Item::Map(len)
 }
 
-/// Decodes one value at the cursor and pushes it.
+/// An open container: elements still expected, next array index, map key pending.
+struct Open {
+    is_map: bool,
+    left: usize,
+    index: i32,
+    have_key: bool,
+}
+
+/// Decodes one complete value (containers included) and pushes it, as
+/// `mp_decode_to_lua_type`, iteratively: nesting is bounded by Lua's stack as in C,
+/// not by the Rust call stack.
 unsafe fn decode_value(l: *mut lua_State, c: &mut Cur) -> Result<(), DecodeErr> {
+    let mut stack: Vec<Open> = Vec::new();
+    loop {
+        let mut complete = match decode_item(l, c)? {
+            Item::Value => true,
+            Item::Array(n) => {
+                stack.push(Open {
+                    is_map: false,
+                    left: n,
+                    index: 1,
+                    have_key: false,
+                });
+                false
+            }
+            Item::Map(n) => {
+                stack.push(Open {
+                    is_map: true,
+                    left: n,
+                    index: 0,
+                    have_key: false,
+                });
+                false
+            }
+        };
+        loop {
+            let Some(top) = stack.last_mut() else {
+                return Ok(());
+            };
+            if complete {
+                if !top.is_map {
+                    ffi::lua_rawset(l, -3);
+                    top.left -= 1;
+                } else if !top.have_key {
+                    top.have_key = true;
+                    break;
+                } else {
+                    // lua_settable's own checks, reported without raising from here.
+                    match ffi::lua_type(l, -2) {
+                        ffi::LUA_TNIL => {
+                            return Err(LibErr::Plain(b"table index is nil".to_vec()).into())
+                        }
+                        ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
+                            return Err(LibErr::Plain(b"table index is NaN".to_vec()).into())
+                        }
+                        _ => {}
+                    }
+                    ffi::lua_rawset(l, -3);
+                    top.have_key = false;
+                    top.left -= 1;
+                }
+            }
+            if top.left == 0 {
+                stack.pop();
+                complete = true;
+                continue;
+            }
+            if !top.is_map {
+                ffi::lua_pushnumber(l, f64::from(top.index));
+                top.index = top.index.wrapping_add(1);
+            }
+            break;
+        }
+    }
+}
+
+/// Decodes the item at the cursor: a value (pushed) or a container header (its
+/// table pushed).
+unsafe fn decode_item(l: *mut lua_State, c: &mut Cur) -> Result<Item, DecodeErr> {
     c.need(1)?;
     check_stack(
         l,
@@ -377,25 +444,25 @@ unsafe fn decode_value(l: *mut lua_State, c: &mut Cur) -> Result<(), DecodeErr> 
             c.need(3)?;
             let n = usize::from(u16::from_be_bytes(c.be(1)?));
             c.consume(3);
-            decode_array(l, c, n)?;
+            return open_array(l, n);
         }
         0xdd => {
             c.need(5)?;
             let n = u32::from_be_bytes(c.be(1)?) as usize;
             c.consume(5);
-            decode_array(l, c, n)?;
+            return open_array(l, n);
         }
         0xde => {
             c.need(3)?;
             let n = usize::from(u16::from_be_bytes(c.be(1)?));
             c.consume(3);
-            decode_hash(l, c, n)?;
+            return Ok(open_map(l, n));
         }
         0xdf => {
             c.need(5)?;
             let n = u32::from_be_bytes(c.be(1)?) as usize;
             c.consume(5);
-            decode_hash(l, c, n)?;
+            return Ok(open_map(l, n));
         }
         b if b & 0x80 == 0 => {
             ffi::lua_pushnumber(l, f64::from(b));
@@ -413,15 +480,15 @@ unsafe fn decode_value(l: *mut lua_State, c: &mut Cur) -> Result<(), DecodeErr> 
         }
         b if b & 0xf0 == 0x90 => {
             c.consume(1);
-            decode_array(l, c, usize::from(b & 0xf))?;
+            return open_array(l, usize::from(b & 0xf));
         }
         b if b & 0xf0 == 0x80 => {
             c.consume(1);
-            decode_hash(l, c, usize::from(b & 0xf))?;
+            return Ok(open_map(l, usize::from(b & 0xf)));
         }
         _ => return Err(DecodeErr::BadFmt),
     }
-    Ok(())
+    Ok(Item::Value)
 }
 
 /// `mp_unpack_full`: decodes up to `limit` values from `offset` (both 0: all values,
