@@ -172,7 +172,8 @@ fn run<'a>(
         };
         // A script has held the keyspace longer than busy-reply-threshold: only
         // `allow_busy` commands that need no keys run (SCRIPT KILL, SHUTDOWN...).
-        if !got && !(cmd.has(flags::ALLOW_BUSY) && cmd.lock == Lock::None) {
+        let may_run_busy = cmd.has(flags::ALLOW_BUSY) && cmd.lock == Lock::None;
+        if !got && !may_run_busy {
             multi::flag_error(client);
             out.error(BUSY);
             return;
