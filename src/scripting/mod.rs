@@ -78,8 +78,34 @@ G.xpcall = function(f, h)
     return h(e)
   end)
 end
-local env = setmetatable({}, {
+-- Library tables are read-only for scripts too (Redis 7.0 makes them read-only in
+-- its patched Lua; here a proxy that reads through and refuses writes).
+-- proxy -> the table it stands for, so pairs/next still iterate the real contents.
+local real_of = setmetatable({}, {__mode = 'k'})
+local function readonly(t)
+  local p = setmetatable({}, {
+    __index = t,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+  real_of[p] = t
+  return p
+end
+local rawnext, rawpairs = next, pairs
+G.next = function(t, k) return rawnext(real_of[t] or t, k) end
+G.pairs = function(t)
+  local r = real_of[t]
+  if r then return rawnext, r, nil end
+  return rawpairs(t)
+end
+for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 'math', 'table', 'coroutine'}) do
+  local t = rawget(G, name)
+  if type(t) == 'table' then rawset(G, name, readonly(t)) end
+end
+local env
+env = setmetatable({}, {
   __index = function(_, k)
+    if k == '_G' then return env end
     local v = rawget(G, k)
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
@@ -90,6 +116,7 @@ local env = setmetatable({}, {
     error("Attempt to modify a readonly table", 2)
   end,
 })
+real_of[env] = G
 local function run(f)
   return rawxpcall(f, handler)
 end
