@@ -301,6 +301,25 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, argv, 2, ZADD_INCR)
 }
 
+/// A score argument. Plain integers of up to 15 digits (what clients usually send)
+/// are converted directly: they are exact in an `f64`, so the result is the one
+/// `strtod` gives (including `-0`); everything else goes through `args::float`.
+#[inline]
+fn score_arg(a: &[u8]) -> Result<f64, RError> {
+    let (neg, digits) = match a.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, a),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')) as f64;
+        return Ok(if neg { -v } else { v });
+    }
+    args::float(a)
+}
+
 /// `zaddGenericCommand`: score/member pairs from `argv[scoreidx..]`.
 pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> CmdResult {
     let has = |f: u32| flags & f != 0;
@@ -329,7 +348,7 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
     }
     let mut scores = Vec::with_capacity(elements);
     for j in 0..elements {
-        scores.push(args::float(argv[scoreidx + j * 2])?);
+        scores.push(score_arg(argv[scoreidx + j * 2])?);
     }
     let lim = limits(ctx);
     let db = ctx.db();
@@ -364,8 +383,8 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
     let mut nan = false;
     for (j, &score) in scores.iter().enumerate() {
         let member = argv[scoreidx + j * 2 + 1];
-        match z.score(member) {
-            Some(cur) => {
+        match z.lookup(member) {
+            Some((cur, handle)) => {
                 if has(ZADD_NX) {
                     continue;
                 }
@@ -382,7 +401,7 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
                 }
                 newscore = score;
                 if score != cur {
-                    z.update_score(member, score);
+                    z.update_score_at(handle, member, score);
                     updated += 1;
                 }
                 processed += 1;

@@ -172,6 +172,28 @@ impl ZSetValue {
         }
     }
 
+    /// The score of `member` with a handle for `update_score_at` (valid until the set
+    /// is next changed): one hash lookup for ZADD's read-then-update.
+    pub fn lookup(&self, member: &[u8]) -> Option<(f64, u32)> {
+        match self {
+            ZSetValue::Listpack(b) => lp::find(b, member).map(|(_, s)| (s, 0)),
+            ZSetValue::Skiplist(s) => {
+                let slot = s.index.find(member, &s.nodes)?;
+                Some((s.nodes[slot as usize].score, slot))
+            }
+        }
+    }
+
+    /// Changes the score of `member`, found by `lookup` with `handle`.
+    pub fn update_score_at(&mut self, handle: u32, member: &[u8], score: f64) {
+        match self {
+            ZSetValue::Listpack(_) => {
+                self.update_score(member, score);
+            }
+            ZSetValue::Skiplist(s) => s.update_slot(handle, score),
+        }
+    }
+
     /// Converts to the skiplist encoding (one way).
     pub fn convert_to_skiplist(&mut self) {
         if let ZSetValue::Listpack(b) = self {
@@ -234,10 +256,10 @@ impl ZSetValue {
 
     /// Adds or updates `member`; returns the previous score.
     pub fn upsert(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
-        match self.score(member) {
-            Some(old) => {
+        match self.lookup(member) {
+            Some((old, handle)) => {
                 if old != score {
-                    self.update_score(member, score);
+                    self.update_score_at(handle, member, score);
                 }
                 Some(old)
             }
@@ -763,8 +785,24 @@ impl SkipList {
 
     /// Links a new node into the list (not the index); returns its slot.
     fn link(&mut self, member: Box<[u8]>, score: f64) -> u32 {
-        let (mut update, mut rank) = self.search(score, &member);
         let level = random_level();
+        let x = self.alloc(Node {
+            member,
+            score,
+            back: NIL,
+            levels: vec![Level { fwd: NIL, span: 0 }; level].into_boxed_slice(),
+        });
+        self.link_node(x);
+        x
+    }
+
+    /// Links node `x` (member, score and level count set, not linked) at its place.
+    fn link_node(&mut self, x: u32) {
+        let (mut update, mut rank) = {
+            let n = &self.nodes[x as usize];
+            self.search(n.score, &n.member)
+        };
+        let level = self.nodes[x as usize].levels.len();
         if level > self.level {
             for i in self.level..level {
                 rank[i] = 0;
@@ -773,12 +811,6 @@ impl SkipList {
             }
             self.level = level;
         }
-        let x = self.alloc(Node {
-            member,
-            score,
-            back: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; level].into_boxed_slice(),
-        });
         for i in 0..level {
             let u = update[i] as usize;
             let ul = self.nodes[u].levels[i];
@@ -803,7 +835,6 @@ impl SkipList {
             self.tail = x;
         }
         self.len += 1;
-        x
     }
 
     /// Unlinks node `x` given its update path (not the index, the slot stays).
@@ -852,13 +883,24 @@ impl SkipList {
     }
 
     fn update_score(&mut self, member: &[u8], score: f64) -> bool {
-        let Some(slot) = self.index.find(member, &self.nodes) else {
-            return false;
-        };
+        match self.index.find(member, &self.nodes) {
+            Some(slot) => {
+                self.update_slot(slot, score);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes the score of the node in `slot`. The node stays in its slot (ZSCAN
+    /// cursors, and the index entry stays valid) and keeps its levels: it is unlinked
+    /// and linked again at its new place, without allocating.
+    fn update_slot(&mut self, slot: u32, score: f64) {
         let x = slot as usize;
         let cur = self.nodes[x].score;
         let b = self.nodes[x].back;
         let f = self.fwd(slot, 0);
+        let member = &self.nodes[x].member;
         // Same position after the change: update in place (as zslUpdateScore).
         let before_ok = b == NIL
             || cmp_entry(
@@ -878,16 +920,12 @@ impl SkipList {
             .is_lt();
         if before_ok && after_ok {
             self.nodes[x].score = score;
-            return true;
+            return;
         }
         let (update, _) = self.search(cur, member);
-        self.index.remove(member, &self.nodes);
         self.unlink(slot, &update);
-        let m = self.release(slot);
-        // The freed slot is reused at once: a member keeps its slot (ZSCAN cursor).
-        let new = self.link(m, score);
-        self.index.insert(new, &self.nodes);
-        true
+        self.nodes[x].score = score;
+        self.link_node(slot);
     }
 
     /// Ascending 0-based rank of (score, member).
