@@ -6,7 +6,7 @@
 //! SET` may change it at runtime. Values are kept in canonical text form (what
 //! `CONFIG GET` prints); the server reads typed values through the accessors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::commands::args::text;
 use crate::util::glob::glob_match;
@@ -334,7 +334,9 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// The server's configuration: canonical text value of every directive.
 #[derive(Clone, Debug)]
 pub struct Config {
-    values: BTreeMap<&'static str, String>,
+    /// Keyed by canonical name; a hash map because commands read encoding thresholds
+    /// through `int` on every call.
+    values: HashMap<&'static str, String, ahash::RandomState>,
     /// `rename-command` directives from the configuration file (old name, new name).
     pub renames: Vec<(String, String)>,
     /// Path of the configuration file, if one was given (for INFO `config_file`).
@@ -343,7 +345,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let mut values = BTreeMap::new();
+        let mut values = HashMap::default();
         for d in DIRECTIVES {
             values.insert(d.name, d.default.to_string());
         }
@@ -717,7 +719,12 @@ impl Config {
     }
 
     pub fn int(&self, name: &str) -> i64 {
-        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+        // Canonical names (what the code passes) need one lookup and no allocation.
+        let v = match self.values.get(name) {
+            Some(v) => Some(v),
+            None => find(name).and_then(|d| self.values.get(d.name)),
+        };
+        v.and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
     pub fn bool(&self, name: &str) -> bool {

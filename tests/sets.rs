@@ -186,12 +186,17 @@ fn used_memory(c: &mut RawClient) -> i64 {
 
 /// Memory taken by `keys` sets of 10 short string members (pipelined SADDs).
 fn sets_memory(c: &mut RawClient, keys: usize) -> i64 {
+    sets_memory_of(c, keys, |j| format!("member{j}"))
+}
+
+/// Memory taken by `keys` sets of the 10 members `member(0..10)`.
+fn sets_memory_of(c: &mut RawClient, keys: usize, member: impl Fn(usize) -> String) -> i64 {
     let before = used_memory(c);
     let mut batch = Vec::new();
     for i in 0..keys {
         let key = format!("set:{i}");
         let mut args: Vec<String> = vec!["SADD".into(), key];
-        args.extend((0..10).map(|j| format!("member{j}")));
+        args.extend((0..10).map(&member));
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         batch.extend(common::encode(&a));
         if (i + 1) % 1000 == 0 || i + 1 == keys {
@@ -220,6 +225,33 @@ fn small_string_sets_use_less_memory_than_redis() {
         f / keys as i64,
         r / keys as i64
     );
+    assert!(f > 0 && r > 0);
+    assert!(f <= r, "ferrodis {f} bytes > redis {r} bytes");
+}
+
+/// The memory target for sets of small integers (intset in both servers):
+/// 100,000 keys of 10 members take no more `used_memory` than in Redis 7.0. Both
+/// servers get the same number of keys, so their keyspace tables are at the same
+/// growth step.
+#[test]
+fn small_intsets_use_no_more_memory_than_redis() {
+    let keys = 100_000;
+    let ferro = common::ferrodis(&[]);
+    let redis = common::redis(&[]);
+    let (mut fc, mut rc) = (ferro.client(), redis.client());
+    let f = sets_memory_of(&mut fc, keys, |j| j.to_string());
+    let r = sets_memory_of(&mut rc, keys, |j| j.to_string());
+    eprintln!(
+        "{keys} intsets of 10 members: ferrodis {f} bytes ({} per key), redis {r} bytes ({} per key)",
+        f / keys as i64,
+        r / keys as i64
+    );
+    for c in [&mut fc, &mut rc] {
+        assert_eq!(
+            c.cmds(&["OBJECT", "ENCODING", "set:7"]),
+            b"$6\r\nintset\r\n"
+        );
+    }
     assert!(f > 0 && r > 0);
     assert!(f <= r, "ferrodis {f} bytes > redis {r} bytes");
 }

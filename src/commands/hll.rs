@@ -85,6 +85,8 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 }
             }
             hll::invalidate_cache(&mut v);
+            // Exact size (the sparse form grew by doubling; dense is exact already).
+            v.shrink_to_fit();
             // `set` counts one change (the creation).
             ctx.txn.set(db, key, Value::Str(StrValue::raw(v)), false);
             ctx.txn.dirty += updated - 1;
@@ -102,6 +104,10 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             if updated > 0 {
                 hll::invalidate_cache(v);
+                // A sparse HLL is kept exactly sized: small ones are most of the keys.
+                if hll::encoding(v) == hll::SPARSE {
+                    v.shrink_to_fit();
+                }
                 ctx.txn.dirty += updated;
             }
             ctx.out.int(i64::from(updated > 0));

@@ -117,7 +117,7 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let first = members.first().copied().unwrap_or_default();
             let mut s = SetValue::create_for(first);
             let n = members.iter().filter(|m| s.add(m, max)).count();
-            ctx.txn.set(db, key, Value::Set(Box::new(s)), false);
+            ctx.txn.set(db, key, Value::Set(s), false);
             n
         }
     };
@@ -453,7 +453,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => {
             let mut s = SetValue::create_for(member);
             s.add(member, max);
-            ctx.txn.set(db, dst, Value::Set(Box::new(s)), false);
+            ctx.txn.set(db, dst, Value::Set(s), false);
         }
     }
     ctx.out.int(1);
@@ -531,7 +531,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue) {
     let db = ctx.db();
     let n = result.len();
     if n > 0 {
-        ctx.txn.set(db, dst, Value::Set(Box::new(result)), false);
+        ctx.txn.set(db, dst, Value::Set(result), false);
     } else {
         ctx.txn.remove(db, dst);
     }

@@ -162,7 +162,12 @@ fn numkeys_keys(argv: &[&[u8]], idx: usize) -> Vec<usize> {
 
 /// The thresholds of the compact encoding, from the configuration.
 pub fn limits(ctx: &Ctx) -> Limits {
-    let cfg = ctx.srv.config.read();
+    limits_of(ctx.srv)
+}
+
+/// `limits` from the server (usable while the keyspace is borrowed).
+fn limits_of(srv: &crate::server::Server) -> Limits {
+    let cfg = srv.config.read();
     Limits {
         max_entries: cfg.int("zset-max-listpack-entries").max(0) as usize,
         max_value: cfg.int("zset-max-listpack-value").max(0) as usize,
@@ -301,6 +306,25 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, argv, 2, ZADD_INCR)
 }
 
+/// A score argument. Plain integers of up to 15 digits (what clients usually send)
+/// are converted directly: they are exact in an `f64`, so the result is the one
+/// `strtod` gives (including `-0`); everything else goes through `args::float`.
+#[inline]
+fn score_arg(a: &[u8]) -> Result<f64, RError> {
+    let (neg, digits) = match a.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, a),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')) as f64;
+        return Ok(if neg { -v } else { v });
+    }
+    args::float(a)
+}
+
 /// `zaddGenericCommand`: score/member pairs from `argv[scoreidx..]`.
 pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) -> CmdResult {
     let has = |f: u32| flags & f != 0;
@@ -327,11 +351,12 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
             "ERR INCR option supports a single increment-element pair",
         ));
     }
-    let mut scores = Vec::with_capacity(elements);
+    let mut scores: smallvec::SmallVec<[f64; 4]> = smallvec::SmallVec::with_capacity(elements);
     for j in 0..elements {
-        scores.push(args::float(argv[scoreidx + j * 2])?);
+        scores.push(score_arg(argv[scoreidx + j * 2])?);
     }
-    let lim = limits(ctx);
+    let srv = ctx.srv;
+    let mut lim = None;
     let db = ctx.db();
     let key = argv[1];
     let exists = match ctx.txn.get_mut(db, key) {
@@ -351,7 +376,8 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
             }
             return Ok(());
         }
-        let z = ZSetValue::new_for(argv[scoreidx + 1].len(), lim);
+        let l = *lim.get_or_insert_with(|| limits_of(srv));
+        let z = ZSetValue::new_for(argv[scoreidx + 1].len(), l);
         ctx.txn.set(db, key, Value::ZSet(z), false);
         ctx.txn.dirty -= 1;
     }
@@ -359,13 +385,23 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
         return Err(errors::NO_SUCH_KEY);
     };
     let z = zset_mut(&mut e.value)?;
+    // The thresholds only matter to a listpack (reading them costs a config lookup,
+    // a noticeable share of a ZADD into a big set).
+    let lim = match (lim, &*z) {
+        (Some(l), _) => l,
+        (None, ZSetValue::Listpack(_)) => limits_of(srv),
+        (None, ZSetValue::Skiplist(_)) => Limits {
+            max_entries: usize::MAX,
+            max_value: usize::MAX,
+        },
+    };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut newscore = 0.0;
     let mut nan = false;
     for (j, &score) in scores.iter().enumerate() {
         let member = argv[scoreidx + j * 2 + 1];
-        match z.score(member) {
-            Some(cur) => {
+        match z.lookup(member) {
+            Some((cur, handle)) => {
                 if has(ZADD_NX) {
                     continue;
                 }
@@ -382,7 +418,7 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
                 }
                 newscore = score;
                 if score != cur {
-                    z.update_score(member, score);
+                    z.update_score_at(handle, member, score);
                     updated += 1;
                 }
                 processed += 1;

@@ -729,6 +729,27 @@ mod tests {
     }
 
     #[test]
+    fn dense_buffer_is_exactly_sized() {
+        // Promotion by a large register value, by growth past the sparse limit, and
+        // an explicit conversion all leave a 12304-byte allocation (Redis's dense sds
+        // needs the same jemalloc class, 14336 bytes).
+        let mut by_value = new_sparse();
+        assert_eq!(set_register(&mut by_value, 5, 40, 3000), Ok(true));
+        let mut by_size = new_sparse();
+        for n in 0..5000u32 {
+            add(&mut by_size, format!("e{n}").as_bytes(), 3000).ok();
+        }
+        let mut converted = new_sparse();
+        add(&mut converted, b"x", 3000).ok();
+        to_dense(&mut converted).ok();
+        for v in [by_value, by_size, converted] {
+            assert_eq!(encoding(&v), DENSE);
+            assert_eq!(v.len(), DENSE_SIZE);
+            assert_eq!(v.capacity(), DENSE_SIZE);
+        }
+    }
+
+    #[test]
     fn corrupted_sparse_is_detected() {
         let mut v = new_sparse();
         v.extend_from_slice(b"hello");

@@ -25,7 +25,8 @@ pub enum Value {
     List(Box<ListValue>),
     /// Unboxed: a small hash is one 16-byte listpack pointer (see `types::hash`).
     Hash(HashValue),
-    Set(Box<SetValue>),
+    /// Inline: `SetValue` is two words (a small set is one packed buffer).
+    Set(SetValue),
     /// Inline: `ZSetValue` is two words (its encodings are boxed inside).
     ZSet(ZSetValue),
 }

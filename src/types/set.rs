@@ -7,22 +7,27 @@
 //! rebuilds a set, as Redis 7.0 does), and the first member decides how a new set
 //! starts (Redis's `setTypeCreate`).
 //!
-//! Internally a `hashtable` set is kept in one of two representations:
-//! * [`Repr::Small`]: up to [`SMALL_MAX_ENTRIES`] members of at most
-//!   [`SMALL_MAX_VALUE`] bytes, packed in one buffer (`[len][bytes]` per member) and
-//!   searched linearly, like the listpack Redis 7.2 uses for small sets. Redis 7.0
-//!   reports these as `hashtable`, so Ferrodis does too; the packed form only saves
-//!   memory. Measured with INFO used_memory, 100,000 keys holding 10 short string
-//!   members take about 143 bytes per key against Redis 7.0's 729; with 10 small
-//!   integers (intset in both) 144 against 105, the difference being per-key
-//!   overhead outside the set (one 32-byte `SetValue` box plus the member buffer).
+//! A set is two words, stored inline in `Value`, in one of two representations:
+//! * [`Repr::Packed`]: one exactly-sized buffer whose first byte says what it holds.
+//!   - An intset ([`IntSet`]): the width (1, 2, 4 or 8 bytes) then the members in
+//!     ascending order, little-endian. As in Redis's intset the width is the narrowest
+//!     holding every member and only grows; Ferrodis also has one-byte members and a
+//!     one-byte header, so ten members below 128 take an 11-byte buffer (jemalloc's
+//!     16-byte class) and nothing else: about 104 bytes per key in all (INFO
+//!     used_memory growth for 100,000 keys) against Redis 7.0's 106.
+//!   - A small `hashtable` set ([`SmallSet`]): `[0][count]`, then up to
+//!     [`SMALL_MAX_ENTRIES`] members of at most [`SMALL_MAX_VALUE`] bytes as
+//!     `[len][bytes]`, searched linearly, like the listpack Redis 7.2 uses for small
+//!     sets. Redis 7.0 reports these as `hashtable`, so Ferrodis does too; the packed
+//!     form only saves memory (10 short string members: about 184 bytes per key
+//!     against Redis 7.0's 810).
 //!
 //!   SSCAN replies with the whole packed set and cursor 0 at once (as Redis does for
 //!   its compact encodings); Redis 7.0 would page a small `hashtable` set when
 //!   COUNT is below its size. Both honour SCAN's guarantees.
 //! * [`Repr::Big`]: a chained hash table ([`Dict`]) with SCAN's resize-safe cursor.
 //!
-//! Conversions are one-way: `Ints` → `Small` → `Big` (or `Ints` → `Big`).
+//! Conversions are one-way: intset → small → big (or intset → big).
 
 use std::sync::OnceLock;
 
@@ -55,139 +60,142 @@ fn with_int<R>(n: i64, f: impl FnOnce(&[u8]) -> R) -> R {
 }
 
 // ---------------------------------------------------------------------------------
-// intset
+// packed representations (intset and small hashtable), one exactly-sized buffer
 
-/// Sorted integers stored with the narrowest width that holds them all (as Redis's
-/// intset: 16, 32 or 64 bits; the width only grows).
-#[derive(Clone, Debug)]
-pub enum IntSet {
-    I16(Box<[i16]>),
-    I32(Box<[i32]>),
-    I64(Box<[i64]>),
-}
+/// First byte of a packed buffer holding strings (a small `hashtable` set).
+const KIND_STRS: u8 = 0;
 
-impl Default for IntSet {
-    fn default() -> Self {
-        IntSet::I16(Box::default())
+/// The narrowest width (bytes) holding `n`: 1, 2, 4 or 8.
+#[inline]
+fn int_width(n: i64) -> u8 {
+    if i8::try_from(n).is_ok() {
+        1
+    } else if i16::try_from(n).is_ok() {
+        2
+    } else if i32::try_from(n).is_ok() {
+        4
+    } else {
+        8
     }
 }
 
-/// Inserts `v` into a sorted vector, growing the allocation by exactly one slot
-/// (intsets are small and this keeps them tight, as Redis's realloc does).
-fn sorted_insert<T: Ord + Copy>(slot: &mut Box<[T]>, v: T) -> bool {
-    match slot.binary_search(&v) {
-        Ok(_) => false,
-        Err(pos) => {
-            let mut vec = std::mem::take(slot).into_vec();
-            vec.reserve_exact(1);
-            vec.insert(pos, v);
-            *slot = vec.into_boxed_slice();
-            true
-        }
-    }
-}
+/// An intset: `[width][members...]`, the members ascending, each `width` bytes
+/// little-endian (two's complement). Like Redis's intset the width is the narrowest
+/// that holds every member and only grows; unlike it, one-byte members exist too,
+/// and the header is a single byte (the count follows from the buffer's length).
+pub struct IntSet<'a>(&'a [u8]);
 
-fn sorted_remove<T: Ord + Copy>(slot: &mut Box<[T]>, v: T) -> bool {
-    match slot.binary_search(&v) {
-        Ok(pos) => {
-            let mut vec = std::mem::take(slot).into_vec();
-            vec.remove(pos);
-            *slot = vec.into_boxed_slice();
-            true
-        }
-        Err(_) => false,
+impl IntSet<'_> {
+    #[inline]
+    fn width(&self) -> usize {
+        self.0.first().map_or(1, |&w| w as usize)
     }
-}
 
-impl IntSet {
     pub fn len(&self) -> usize {
-        match self {
-            IntSet::I16(v) => v.len(),
-            IntSet::I32(v) => v.len(),
-            IntSet::I64(v) => v.len(),
-        }
+        self.0.len().saturating_sub(1) / self.width()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn contains(&self, n: i64) -> bool {
-        match self {
-            IntSet::I16(v) => i16::try_from(n).is_ok_and(|x| v.binary_search(&x).is_ok()),
-            IntSet::I32(v) => i32::try_from(n).is_ok_and(|x| v.binary_search(&x).is_ok()),
-            IntSet::I64(v) => v.binary_search(&n).is_ok(),
-        }
-    }
-
     /// The member at position `i` (ascending order).
     pub fn get(&self, i: usize) -> Option<i64> {
-        match self {
-            IntSet::I16(v) => v.get(i).map(|&x| x as i64),
-            IntSet::I32(v) => v.get(i).map(|&x| x as i64),
-            IntSet::I64(v) => v.get(i).copied(),
-        }
+        let w = self.width();
+        let start = 1 + i.checked_mul(w)?;
+        let b = self.0.get(start..start + w)?;
+        Some(match *b {
+            [a] => a as i8 as i64,
+            [a, b] => i16::from_le_bytes([a, b]) as i64,
+            [a, b, c, d] => i32::from_le_bytes([a, b, c, d]) as i64,
+            [a, b, c, d, e, f, g, h] => i64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => return None,
+        })
     }
 
-    /// Adds `n`, widening the encoding if needed. Returns true if it was new.
-    pub fn insert(&mut self, n: i64) -> bool {
-        loop {
-            match self {
-                IntSet::I16(v) => match i16::try_from(n) {
-                    Ok(x) => return sorted_insert(v, x),
-                    Err(_) => {
-                        let wide: Box<[i32]> = v.iter().map(|&x| x as i32).collect();
-                        *self = IntSet::I32(wide);
-                    }
-                },
-                IntSet::I32(v) => match i32::try_from(n) {
-                    Ok(x) => return sorted_insert(v, x),
-                    Err(_) => {
-                        let wide: Box<[i64]> = v.iter().map(|&x| x as i64).collect();
-                        *self = IntSet::I64(wide);
-                    }
-                },
-                IntSet::I64(v) => return sorted_insert(v, n),
+    /// `Ok(position)` of `n`, or `Err(insertion point)`.
+    fn search(&self, n: i64) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).unwrap_or(i64::MAX).cmp(&n) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
             }
         }
+        Err(lo)
     }
 
-    pub fn remove(&mut self, n: i64) -> bool {
-        match self {
-            IntSet::I16(v) => i16::try_from(n).is_ok_and(|x| sorted_remove(v, x)),
-            IntSet::I32(v) => i32::try_from(n).is_ok_and(|x| sorted_remove(v, x)),
-            IntSet::I64(v) => sorted_remove(v, n),
-        }
+    pub fn contains(&self, n: i64) -> bool {
+        int_width(n) as usize <= self.width() && self.search(n).is_ok()
     }
 
     /// Visits the members in ascending order.
     pub fn for_each(&self, mut f: impl FnMut(i64)) {
-        match self {
-            IntSet::I16(v) => v.iter().for_each(|&x| f(x as i64)),
-            IntSet::I32(v) => v.iter().for_each(|&x| f(x as i64)),
-            IntSet::I64(v) => v.iter().for_each(|&x| f(x)),
-        }
-    }
-
-    fn heap_size(&self) -> usize {
-        match self {
-            IntSet::I16(v) => v.len() * 2,
-            IntSet::I32(v) => v.len() * 4,
-            IntSet::I64(v) => v.len() * 8,
+        for i in 0..self.len() {
+            if let Some(n) = self.get(i) {
+                f(n);
+            }
         }
     }
 }
 
-// ---------------------------------------------------------------------------------
-// packed small set
-
-/// Up to [`SMALL_MAX_ENTRIES`] members, each stored as one length byte followed by
-/// its bytes (members are at most [`SMALL_MAX_VALUE`] bytes long).
-#[derive(Clone, Debug, Default)]
-pub struct SmallSet {
-    buf: Box<[u8]>,
-    len: u32,
+/// Adds `n` to the intset in `buf`, reallocating it to its exact new size (and
+/// widening every member if `n` needs more bytes). Returns true if it was new.
+fn intset_insert(buf: &mut Box<[u8]>, n: i64) -> bool {
+    let set = IntSet(buf);
+    let w = set.width();
+    let need = int_width(n) as usize;
+    if need > w {
+        // `n` is beyond every member: it goes first (negative) or last.
+        let len = set.len();
+        let mut out = Vec::with_capacity(1 + (len + 1) * need);
+        out.push(need as u8);
+        if n < 0 {
+            out.extend_from_slice(&n.to_le_bytes()[..need]);
+        }
+        set.for_each(|m| out.extend_from_slice(&m.to_le_bytes()[..need]));
+        if n >= 0 {
+            out.extend_from_slice(&n.to_le_bytes()[..need]);
+        }
+        *buf = out.into_boxed_slice();
+        return true;
+    }
+    let Err(pos) = set.search(n) else {
+        return false;
+    };
+    let at = 1 + pos * w;
+    let mut out = Vec::with_capacity(buf.len() + w);
+    out.extend_from_slice(&buf[..at]);
+    out.extend_from_slice(&n.to_le_bytes()[..w]);
+    out.extend_from_slice(&buf[at..]);
+    *buf = out.into_boxed_slice();
+    true
 }
+
+/// Removes `n` from the intset in `buf` (exact reallocation). True if it was there.
+fn intset_remove(buf: &mut Box<[u8]>, n: i64) -> bool {
+    let set = IntSet(buf);
+    if !set.contains(n) {
+        return false;
+    }
+    let Ok(pos) = set.search(n) else {
+        return false;
+    };
+    let w = set.width();
+    let at = 1 + pos * w;
+    let mut out = Vec::with_capacity(buf.len() - w);
+    out.extend_from_slice(&buf[..at]);
+    out.extend_from_slice(&buf[at + w..]);
+    *buf = out.into_boxed_slice();
+    true
+}
+
+/// A small `hashtable` set packed in one buffer: `[KIND_STRS][count]` then, per
+/// member, one length byte and its bytes (at most [`SMALL_MAX_ENTRIES`] members of
+/// at most [`SMALL_MAX_VALUE`] bytes).
+pub struct SmallSet<'a>(&'a [u8]);
 
 /// Iterator over the members of a [`SmallSet`].
 pub struct SmallIter<'a> {
@@ -205,26 +213,28 @@ impl<'a> Iterator for SmallIter<'a> {
     }
 }
 
-impl SmallSet {
+impl<'a> SmallSet<'a> {
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.0.get(1).map_or(0, |&n| n as usize)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    pub fn iter(&self) -> SmallIter<'_> {
-        SmallIter { buf: &self.buf }
+    pub fn iter(&self) -> SmallIter<'a> {
+        SmallIter {
+            buf: self.0.get(2..).unwrap_or_default(),
+        }
     }
 
-    /// Byte offset of member `m`'s length byte.
+    /// Byte offset (in the whole buffer) of member `m`'s length byte.
     fn find(&self, m: &[u8]) -> Option<usize> {
-        let mut off = 0;
-        while let Some(&n) = self.buf.get(off) {
+        let mut off = 2;
+        while let Some(&n) = self.0.get(off) {
             let n = n as usize;
             let start = off + 1;
-            if n == m.len() && self.buf.get(start..start + n) == Some(m) {
+            if n == m.len() && self.0.get(start..start + n) == Some(m) {
                 return Some(off);
             }
             off = start + n;
@@ -241,33 +251,27 @@ impl SmallSet {
         m.len() <= SMALL_MAX_VALUE
     }
 
-    /// Appends a member known to be absent and short enough ([`SmallSet::fits`]).
-    fn push_new(&mut self, m: &[u8]) {
-        debug_assert!(Self::fits(m));
-        let mut buf = std::mem::take(&mut self.buf).into_vec();
-        buf.reserve_exact(m.len() + 1);
-        buf.push(m.len() as u8);
-        buf.extend_from_slice(m);
-        self.buf = buf.into_boxed_slice();
-        self.len += 1;
-    }
-
-    pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self.find(m) {
-            Some(off) => {
-                let end = off + 1 + m.len();
-                let mut buf = std::mem::take(&mut self.buf).into_vec();
-                buf.drain(off..end);
-                self.buf = buf.into_boxed_slice();
-                self.len -= 1;
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn nth(&self, i: usize) -> Option<&[u8]> {
+    pub fn nth(&self, i: usize) -> Option<&'a [u8]> {
         self.iter().nth(i)
+    }
+}
+
+/// An empty packed string set.
+fn small_new(cap: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(cap.max(2));
+    v.extend_from_slice(&[KIND_STRS, 0]);
+    v
+}
+
+/// Appends a member known to be absent and short enough ([`SmallSet::fits`]) to the
+/// packed string set in `v` (count below [`SMALL_MAX_ENTRIES`]).
+fn small_push(v: &mut Vec<u8>, m: &[u8]) {
+    debug_assert!(SmallSet::fits(m));
+    v.reserve_exact(m.len() + 1);
+    v.push(m.len() as u8);
+    v.extend_from_slice(m);
+    if let Some(c) = v.get_mut(1) {
+        *c += 1;
     }
 }
 
@@ -350,12 +354,14 @@ impl BigSet {
 /// How a set is stored (see the module docs).
 #[derive(Clone, Debug)]
 pub enum Repr {
-    Ints(IntSet),
-    Small(SmallSet),
+    /// An intset (first byte 1, 2, 4 or 8: the width) or a small packed `hashtable`
+    /// (first byte [`KIND_STRS`]), in one exactly-sized buffer.
+    Packed(Box<[u8]>),
     Big(Box<BigSet>),
 }
 
-/// A set value.
+/// A set value: two words, stored inline in `Value` (so a small set is one
+/// allocation: its packed buffer).
 #[derive(Clone, Debug)]
 pub struct SetValue {
     pub repr: Repr,
@@ -388,19 +394,26 @@ impl Member<'_> {
     }
 }
 
+/// A borrowed view of a set's representation.
+enum View<'a> {
+    Ints(IntSet<'a>),
+    Small(SmallSet<'a>),
+    Big(&'a BigSet),
+}
+
 impl SetValue {
     /// An empty intset (Redis's `createIntsetObject`, the start of SINTERSTORE,
     /// SUNIONSTORE and SDIFFSTORE results).
     pub fn new_intset() -> SetValue {
         SetValue {
-            repr: Repr::Ints(IntSet::default()),
+            repr: Repr::Packed(Box::new([1])),
         }
     }
 
     /// An empty hashtable set (packed while small).
     pub fn new_hashtable() -> SetValue {
         SetValue {
-            repr: Repr::Small(SmallSet::default()),
+            repr: Repr::Packed(small_new(2).into_boxed_slice()),
         }
     }
 
@@ -414,27 +427,34 @@ impl SetValue {
         }
     }
 
+    fn view(&self) -> View<'_> {
+        match &self.repr {
+            Repr::Packed(b) if b.first() == Some(&KIND_STRS) => View::Small(SmallSet(b)),
+            Repr::Packed(b) => View::Ints(IntSet(b)),
+            Repr::Big(s) => View::Big(s),
+        }
+    }
+
     /// OBJECT ENCODING (Redis 7.0 names).
     pub fn encoding(&self) -> &'static str {
-        match self.repr {
-            Repr::Ints(_) => "intset",
-            Repr::Small(_) | Repr::Big(_) => "hashtable",
+        match self.view() {
+            View::Ints(_) => "intset",
+            View::Small(_) | View::Big(_) => "hashtable",
         }
     }
 
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Ints(s) => s.heap_size(),
-            Repr::Small(s) => s.buf.len(),
+            Repr::Packed(b) => b.len(),
             Repr::Big(s) => std::mem::size_of::<BigSet>() + s.heap_size(),
         }
     }
 
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::Ints(s) => s.len(),
-            Repr::Small(s) => s.len(),
-            Repr::Big(s) => s.len(),
+        match self.view() {
+            View::Ints(s) => s.len(),
+            View::Small(s) => s.len(),
+            View::Big(s) => s.len(),
         }
     }
 
@@ -443,7 +463,7 @@ impl SetValue {
     }
 
     pub fn is_intset(&self) -> bool {
-        matches!(self.repr, Repr::Ints(_))
+        matches!(self.view(), View::Ints(_))
     }
 
     /// Whether members are returned all at once by SSCAN (cursor 0), as Redis does
@@ -453,35 +473,26 @@ impl SetValue {
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
-        match &self.repr {
-            Repr::Ints(s) => parse_i64(m).is_some_and(|n| s.contains(n)),
-            Repr::Small(s) => s.contains(m),
-            Repr::Big(s) => s.contains(m),
+        match self.view() {
+            View::Ints(s) => parse_i64(m).is_some_and(|n| s.contains(n)),
+            View::Small(s) => s.contains(m),
+            View::Big(s) => s.contains(m),
         }
     }
 
-    /// Moves every member into a hash table (packed if it fits). `extra` is a member
-    /// about to be added, considered for the choice of representation.
+    /// Moves every member of an intset into a hash table (packed if it fits).
+    /// `extra` is a member about to be added, considered for the choice of
+    /// representation.
     fn convert_from_ints(&mut self, extra: Option<&[u8]>) {
-        let Repr::Ints(ints) = &self.repr else {
+        let View::Ints(ints) = self.view() else {
             return;
         };
         let total = ints.len() + extra.is_some() as usize;
         let small = total <= SMALL_MAX_ENTRIES && extra.is_none_or(SmallSet::fits);
         let repr = if small {
-            let mut buf = Vec::with_capacity(total * 8);
-            let mut len = 0u32;
-            ints.for_each(|n| {
-                with_int(n, |b| {
-                    buf.push(b.len() as u8);
-                    buf.extend_from_slice(b);
-                });
-                len += 1;
-            });
-            Repr::Small(SmallSet {
-                buf: buf.into_boxed_slice(),
-                len,
-            })
+            let mut buf = small_new(2 + total * 8);
+            ints.for_each(|n| with_int(n, |b| small_push(&mut buf, b)));
+            Repr::Packed(buf.into_boxed_slice())
         } else {
             let mut s = BigSet::default();
             ints.for_each(|n| {
@@ -495,7 +506,7 @@ impl SetValue {
     }
 
     fn small_to_big(&mut self) {
-        if let Repr::Small(small) = &self.repr {
+        if let View::Small(small) = self.view() {
             let mut s = BigSet::default();
             for m in small.iter() {
                 s.dict.insert_new(hash(m), m.into(), (), &hash);
@@ -508,13 +519,16 @@ impl SetValue {
     /// Returns true if it was not a member yet.
     pub fn add(&mut self, m: &[u8], max_intset: usize) -> bool {
         let max_intset = max_intset.min(INTSET_HARD_MAX);
-        if let Repr::Ints(ints) = &mut self.repr {
+        if self.is_intset() {
             match parse_i64(m) {
                 Some(n) => {
-                    if !ints.insert(n) {
+                    let Repr::Packed(buf) = &mut self.repr else {
+                        return false;
+                    };
+                    if !intset_insert(buf, n) {
                         return false;
                     }
-                    if ints.len() > max_intset {
+                    if IntSet(buf).len() > max_intset {
                         self.convert_from_ints(None);
                     }
                     return true;
@@ -522,37 +536,61 @@ impl SetValue {
                 None => self.convert_from_ints(Some(m)),
             }
         }
-        if let Repr::Small(s) = &mut self.repr {
+        if let View::Small(s) = self.view() {
             if s.contains(m) {
                 return false;
             }
             if s.len() < SMALL_MAX_ENTRIES && SmallSet::fits(m) {
-                s.push_new(m);
+                if let Repr::Packed(buf) = &mut self.repr {
+                    let mut v = std::mem::take(buf).into_vec();
+                    small_push(&mut v, m);
+                    *buf = v.into_boxed_slice();
+                }
                 return true;
             }
             self.small_to_big();
         }
         match &mut self.repr {
             Repr::Big(s) => s.insert(m),
-            Repr::Ints(_) | Repr::Small(_) => unreachable!("converted above"),
+            Repr::Packed(_) => false,
         }
     }
 
     /// Removes `m`; returns true if it was a member.
     pub fn remove(&mut self, m: &[u8]) -> bool {
+        let off = match self.view() {
+            View::Ints(_) => {
+                let Repr::Packed(buf) = &mut self.repr else {
+                    return false;
+                };
+                return parse_i64(m).is_some_and(|n| intset_remove(buf, n));
+            }
+            View::Small(s) => s.find(m),
+            View::Big(_) => None,
+        };
         match &mut self.repr {
-            Repr::Ints(s) => parse_i64(m).is_some_and(|n| s.remove(n)),
-            Repr::Small(s) => s.remove(m),
             Repr::Big(s) => s.remove(m),
+            Repr::Packed(buf) => {
+                let Some(off) = off else {
+                    return false;
+                };
+                let mut v = std::mem::take(buf).into_vec();
+                v.drain(off..off + 1 + m.len());
+                if let Some(c) = v.get_mut(1) {
+                    *c -= 1;
+                }
+                *buf = v.into_boxed_slice();
+                true
+            }
         }
     }
 
     /// Visits every member (intsets in ascending order).
     pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
-        match &self.repr {
-            Repr::Ints(s) => s.for_each(|n| with_int(n, &mut f)),
-            Repr::Small(s) => s.iter().for_each(f),
-            Repr::Big(s) => s.for_each(f),
+        match self.view() {
+            View::Ints(s) => s.for_each(|n| with_int(n, &mut f)),
+            View::Small(s) => s.iter().for_each(f),
+            View::Big(s) => s.for_each(f),
         }
     }
 
@@ -570,10 +608,10 @@ impl SetValue {
         if len == 0 {
             return None;
         }
-        match &self.repr {
-            Repr::Ints(s) => s.get(rng.gen_range(0..len)).map(Member::Int),
-            Repr::Small(s) => s.nth(rng.gen_range(0..len)).map(Member::Bytes),
-            Repr::Big(s) => s.random(rng).map(Member::Bytes),
+        match self.view() {
+            View::Ints(s) => s.get(rng.gen_range(0..len)).map(Member::Int),
+            View::Small(s) => s.nth(rng.gen_range(0..len)).map(Member::Bytes),
+            View::Big(s) => s.random(rng).map(Member::Bytes),
         }
     }
 
@@ -597,7 +635,7 @@ impl SetValue {
                     }
                 }
             }
-            _ => {
+            Repr::Packed(_) => {
                 self.for_each(f);
                 0
             }
@@ -640,13 +678,57 @@ mod tests {
         assert!(!s.contains(b"070000"));
         assert!(s.remove(b"-3"));
         assert!(!s.remove(b"-3"));
-        assert!(matches!(s.repr, Repr::Ints(IntSet::I64(_))));
+        assert!(matches!(s.view(), View::Ints(i) if i.width() == 8));
     }
 
     #[test]
     fn set_value_is_compact() {
-        // One 32-byte allocation per set besides its members.
-        assert!(std::mem::size_of::<SetValue>() <= 32);
+        // Inline in `Value`: a small set is a single allocation.
+        assert_eq!(std::mem::size_of::<SetValue>(), 16);
+        // Ten small integers: a one-byte header and one byte each.
+        let mut s = SetValue::new_intset();
+        for i in 0..10 {
+            s.add(i.to_string().as_bytes(), 512);
+        }
+        assert_eq!(s.heap_size(), 11);
+        s.add(b"1000", 512);
+        assert_eq!(s.heap_size(), 1 + 11 * 2);
+    }
+
+    #[test]
+    fn intset_widths_against_a_model() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let bounds = [100i64, 30_000, 2_000_000_000, i64::MAX];
+        for round in 0..40 {
+            let mut s = SetValue::new_intset();
+            let mut model = std::collections::BTreeSet::new();
+            for _ in 0..200 {
+                let b = bounds[rng.gen_range(0..=round % 4)];
+                let n = if b == i64::MAX {
+                    rng.gen::<i64>()
+                } else {
+                    rng.gen_range(-b..=b)
+                };
+                let m = n.to_string();
+                if rng.gen_range(0..3) == 0 {
+                    assert_eq!(s.remove(m.as_bytes()), model.remove(&n));
+                } else {
+                    assert_eq!(s.add(m.as_bytes(), 512), model.insert(n));
+                }
+                assert_eq!(s.contains(m.as_bytes()), model.contains(&n));
+            }
+            assert_eq!(s.encoding(), "intset");
+            assert_eq!(s.len(), model.len());
+            let want: Vec<Vec<u8>> = model.iter().map(|n| n.to_string().into_bytes()).collect();
+            assert_eq!(s.members(), want);
+            for edge in [i64::MIN, i64::MAX, -129, 128, -32769, 32768] {
+                assert_eq!(
+                    s.contains(edge.to_string().as_bytes()),
+                    model.contains(&edge)
+                );
+            }
+        }
     }
 
     #[test]
@@ -655,7 +737,7 @@ mod tests {
         s.add(b"1", 512);
         s.add(b"a", 512);
         assert_eq!(s.encoding(), "hashtable");
-        assert!(matches!(s.repr, Repr::Small(_)));
+        assert!(matches!(s.view(), View::Small(_)));
         s.remove(b"a");
         assert_eq!(s.encoding(), "hashtable");
         for i in 0..200 {
@@ -689,7 +771,7 @@ mod tests {
             assert!(s.add(m, 512));
             assert!(!s.add(m, 512));
         }
-        assert!(matches!(s.repr, Repr::Small(_)));
+        assert!(matches!(s.view(), View::Small(_)));
         for m in members {
             assert!(s.contains(m));
         }

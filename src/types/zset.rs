@@ -172,6 +172,28 @@ impl ZSetValue {
         }
     }
 
+    /// The score of `member` with a handle for `update_score_at` (valid until the set
+    /// is next changed): one hash lookup for ZADD's read-then-update.
+    pub fn lookup(&self, member: &[u8]) -> Option<(f64, u32)> {
+        match self {
+            ZSetValue::Listpack(b) => lp::find(b, member).map(|(_, s)| (s, 0)),
+            ZSetValue::Skiplist(s) => {
+                let slot = s.index.find(member, &s.nodes)?;
+                Some((s.nodes[slot as usize].score, slot))
+            }
+        }
+    }
+
+    /// Changes the score of `member`, found by `lookup` with `handle`.
+    pub fn update_score_at(&mut self, handle: u32, member: &[u8], score: f64) {
+        match self {
+            ZSetValue::Listpack(_) => {
+                self.update_score(member, score);
+            }
+            ZSetValue::Skiplist(s) => s.update_slot(handle, score),
+        }
+    }
+
     /// Converts to the skiplist encoding (one way).
     pub fn convert_to_skiplist(&mut self) {
         if let ZSetValue::Listpack(b) = self {
@@ -234,10 +256,10 @@ impl ZSetValue {
 
     /// Adds or updates `member`; returns the previous score.
     pub fn upsert(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
-        match self.score(member) {
-            Some(old) => {
+        match self.lookup(member) {
+            Some((old, handle)) => {
                 if old != score {
-                    self.update_score(member, score);
+                    self.update_score_at(handle, member, score);
                 }
                 Some(old)
             }
@@ -603,14 +625,20 @@ struct Level {
     span: u32,
 }
 
+/// A node's levels: inline up to three (98.4% of nodes with Redis's p = 1/4), so a
+/// search step reads one cache line per node; the few taller nodes spill to the heap.
+type Levels = smallvec::SmallVec<[Level; 3]>;
+
+/// One arena slot, a cache line.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Node {
     member: Box<[u8]>,
     score: f64,
     /// Previous node (NIL for the first); for a free slot, the next free slot.
     back: u32,
     /// Empty for a free slot.
-    levels: Box<[Level]>,
+    levels: Levels,
 }
 
 /// The skiplist encoding: an order-statistic skiplist (Redis's `zskiplist`) in an
@@ -632,7 +660,7 @@ impl Default for SkipList {
                 member: Box::default(),
                 score: 0.0,
                 back: NIL,
-                levels: vec![Level { fwd: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
+                levels: Levels::from_elem(Level { fwd: NIL, span: 0 }, MAX_LEVEL),
             }],
             free: NIL,
             level: 1,
@@ -672,7 +700,10 @@ impl SkipList {
         let mut n =
             self.nodes.capacity() * std::mem::size_of::<Node>() + self.index.slots.len() * 8;
         for node in &self.nodes {
-            n += node.member.len() + node.levels.len() * std::mem::size_of::<Level>();
+            n += node.member.len();
+            if node.levels.spilled() {
+                n += node.levels.capacity() * std::mem::size_of::<Level>();
+            }
         }
         n
     }
@@ -763,8 +794,24 @@ impl SkipList {
 
     /// Links a new node into the list (not the index); returns its slot.
     fn link(&mut self, member: Box<[u8]>, score: f64) -> u32 {
-        let (mut update, mut rank) = self.search(score, &member);
         let level = random_level();
+        let x = self.alloc(Node {
+            member,
+            score,
+            back: NIL,
+            levels: Levels::from_elem(Level { fwd: NIL, span: 0 }, level),
+        });
+        self.link_node(x);
+        x
+    }
+
+    /// Links node `x` (member, score and level count set, not linked) at its place.
+    fn link_node(&mut self, x: u32) {
+        let (mut update, mut rank) = {
+            let n = &self.nodes[x as usize];
+            self.search(n.score, &n.member)
+        };
+        let level = self.nodes[x as usize].levels.len();
         if level > self.level {
             for i in self.level..level {
                 rank[i] = 0;
@@ -773,12 +820,6 @@ impl SkipList {
             }
             self.level = level;
         }
-        let x = self.alloc(Node {
-            member,
-            score,
-            back: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; level].into_boxed_slice(),
-        });
         for i in 0..level {
             let u = update[i] as usize;
             let ul = self.nodes[u].levels[i];
@@ -803,7 +844,6 @@ impl SkipList {
             self.tail = x;
         }
         self.len += 1;
-        x
     }
 
     /// Unlinks node `x` given its update path (not the index, the slot stays).
@@ -835,7 +875,7 @@ impl SkipList {
     fn release(&mut self, x: u32) -> Box<[u8]> {
         let n = &mut self.nodes[x as usize];
         let m = std::mem::take(&mut n.member);
-        n.levels = Box::default();
+        n.levels = Levels::new();
         n.back = self.free;
         self.free = x;
         m
@@ -852,13 +892,24 @@ impl SkipList {
     }
 
     fn update_score(&mut self, member: &[u8], score: f64) -> bool {
-        let Some(slot) = self.index.find(member, &self.nodes) else {
-            return false;
-        };
+        match self.index.find(member, &self.nodes) {
+            Some(slot) => {
+                self.update_slot(slot, score);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes the score of the node in `slot`. The node stays in its slot (ZSCAN
+    /// cursors, and the index entry stays valid) and keeps its levels: it is unlinked
+    /// and linked again at its new place, without allocating.
+    fn update_slot(&mut self, slot: u32, score: f64) {
         let x = slot as usize;
         let cur = self.nodes[x].score;
         let b = self.nodes[x].back;
         let f = self.fwd(slot, 0);
+        let member = &self.nodes[x].member;
         // Same position after the change: update in place (as zslUpdateScore).
         let before_ok = b == NIL
             || cmp_entry(
@@ -878,16 +929,12 @@ impl SkipList {
             .is_lt();
         if before_ok && after_ok {
             self.nodes[x].score = score;
-            return true;
+            return;
         }
         let (update, _) = self.search(cur, member);
-        self.index.remove(member, &self.nodes);
         self.unlink(slot, &update);
-        let m = self.release(slot);
-        // The freed slot is reused at once: a member keeps its slot (ZSCAN cursor).
-        let new = self.link(m, score);
-        self.index.insert(new, &self.nodes);
-        true
+        self.nodes[x].score = score;
+        self.link_node(slot);
     }
 
     /// Ascending 0-based rank of (score, member).
@@ -1197,6 +1244,8 @@ mod tests {
     fn value_is_two_words() {
         // Stored inline in `Value` (no extra allocation per key).
         assert_eq!(std::mem::size_of::<ZSetValue>(), 16);
+        // A skiplist node fills one cache line.
+        assert_eq!(std::mem::size_of::<Node>(), 64);
     }
 
     #[test]
