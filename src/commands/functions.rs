@@ -32,8 +32,8 @@ crate::commands! { static FUNCTION = [
     Command::new("delete", 3, WRITE | NOSCRIPT, function_delete).acl(&["write", "slow", "scripting"]),
     Command::new("list", -2, NOSCRIPT, function_list).acl(&["slow", "scripting"]),
     Command::new("flush", -2, WRITE | NOSCRIPT, function_flush).acl(&["write", "slow", "scripting"]),
-    Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill).acl(&["slow", "scripting"]),
-    Command::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats).acl(&["slow", "scripting"]),
+    Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill).lock(Lock::Gateless).acl(&["slow", "scripting"]),
+    Command::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats).lock(Lock::Gateless).acl(&["slow", "scripting"]),
     Command::new("help", 2, LOADING | STALE, function_help).acl(&["slow", "scripting"]),
 ]; }
 
@@ -92,8 +92,24 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     });
     state.started_ms.store(started, Ordering::SeqCst);
     let ran = {
-        let mut host = |call: &[Vec<u8>], resp: u8| script_call(ctx, call, resp, read_only);
-        lib.call(&name, keys, fargs, &mut result, &mut host)
+        let mut host = |call: &[Vec<u8>], resp: u8| {
+            // `script_call` flags writes on EVAL's run state; FUNCTION KILL reads ours.
+            let r = script_call(ctx, call, resp, read_only);
+            if srv.script_state.wrote.swap(false, Ordering::SeqCst) {
+                state.wrote.store(true, Ordering::SeqCst);
+            }
+            r
+        };
+        let mut run = || lib.call(&name, keys, fargs, &mut result, &mut host);
+        // A long function must not hold up the other connections' tasks queued on this
+        // worker (FUNCTION STATS / KILL must get through): hand them to another worker.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        }
     };
     state.started_ms.store(0, Ordering::SeqCst);
     *srv.functions.running.lock() = None;

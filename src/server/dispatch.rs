@@ -129,7 +129,7 @@ fn run<'a>(
     if !client.in_exec {
         if cmd.lock == Lock::Exclusive {
             gate.ensure_exclusive(srv);
-        } else {
+        } else if cmd.lock != Lock::Gateless {
             gate.ensure_shared(srv);
         }
     }
@@ -153,7 +153,7 @@ fn run<'a>(
             }
         }
         Lock::Db => txn.lock_db(client.db),
-        Lock::None | Lock::Exclusive | Lock::Stepwise => {}
+        Lock::None | Lock::Exclusive | Lock::Stepwise | Lock::Gateless => {}
     }
 
     let started = Instant::now();
