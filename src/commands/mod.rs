@@ -13,6 +13,7 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod docs;
+pub mod functions;
 pub mod geo;
 pub mod hash;
 pub mod hll;
@@ -110,6 +111,9 @@ pub enum Lock {
     Exclusive,
     /// The command locks shards itself, one at a time (SCAN).
     Stepwise,
+    /// No keyspace access and not even the shared gate, so the command answers while
+    /// a script or function holds the keyspace (FUNCTION KILL, FUNCTION STATS).
+    Gateless,
 }
 
 /// An error reply: the full text after the `-`, including the error code.

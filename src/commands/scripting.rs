@@ -47,7 +47,7 @@ crate::commands! { static SCRIPT = [
 ]; }
 
 /// Keys of `EVAL script numkeys key... arg...`.
-fn eval_keys(argv: &[&[u8]]) -> Vec<usize> {
+pub(crate) fn eval_keys(argv: &[&[u8]]) -> Vec<usize> {
     match argv.get(2).and_then(|a| args::int(a).ok()) {
         Some(n) if n >= 0 && n as u64 <= argv.len().saturating_sub(3) as u64 => {
             (3..3 + n as usize).collect()
@@ -189,7 +189,7 @@ pub(crate) fn outside_async<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs one `redis.call` on the script's view of the keyspace (Redis's `scriptCall`).
-fn script_call(
+pub(crate) fn script_call(
     ctx: &mut Ctx,
     argv: &[Vec<u8>],
     resp: u8,

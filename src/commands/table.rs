@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, geo, hash, hll, introspection, keys, list, multi, pubsub,
-    scripting, server, set, sort, strings, zset,
+    bits, client, connection, db, functions, geo, hash, hll, introspection, keys, list, multi,
+    pubsub, scripting, server, set, sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -24,6 +24,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &client::COMMANDS,
         &multi::COMMANDS,
         &scripting::COMMANDS,
+        &functions::COMMANDS,
         &introspection::COMMANDS,
         &strings::COMMANDS,
         &bits::COMMANDS,

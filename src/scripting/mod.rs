@@ -18,6 +18,7 @@
 //! `convert.rs`.
 
 pub mod convert;
+pub mod functions;
 pub mod libs;
 
 use std::cell::Cell;
@@ -145,6 +146,9 @@ pub struct RunState {
     pub kill: AtomicBool,
     /// The running script called a write command (it can no longer be killed).
     pub wrote: AtomicBool,
+    /// Unix ms after which the code being run fails with `FUNCTION LOAD timeout`
+    /// (set while FUNCTION LOAD runs a library's code); 0 when none.
+    pub deadline_ms: AtomicU64,
 }
 
 /// The error a killed script fails with.
@@ -203,6 +207,10 @@ impl Engine {
             move |_, _| {
                 if hook_state.kill.load(Ordering::Relaxed) {
                     return Err(mlua::Error::RuntimeError(KILLED.into()));
+                }
+                let deadline = hook_state.deadline_ms.load(Ordering::Relaxed);
+                if deadline != 0 && crate::util::time::now_ms() > deadline {
+                    return Err(redis_error("ERR FUNCTION LOAD timeout"));
                 }
                 Ok(mlua::VmState::Continue)
             },
@@ -271,57 +279,83 @@ impl Engine {
     ) -> Option<Ran> {
         let sha = sha.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
+        let set = (|| {
+            let g = self.lua.globals();
+            g.raw_set("KEYS", string_array(&self.lua, keys)?)?;
+            g.raw_set("ARGV", string_array(&self.lua, args)?)
+        })();
+        let ran = match set {
+            Ok(()) => self.exec(func, &sha, out, host),
+            Err(e) => {
+                out.error(&format!(
+                    "ERR Error running script {sha}, {}",
+                    lua_message(&e)
+                ));
+                Ran { failed: true }
+            }
+        };
+        // Scripts must not leave state behind for the next one.
+        let g = self.lua.globals();
+        let _ = g.raw_set("KEYS", Value::Nil);
+        let _ = g.raw_set("ARGV", Value::Nil);
+        Some(ran)
+    }
+
+    /// The interpreter (for Functions, which keep their own engine).
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Runs `func` (no arguments) as a script called `label` in error texts
+    /// (`script: <label>, on ...`), with `redis.call`/`pcall`/`setresp` bound to `host`,
+    /// writing its reply into `out`. `run` is this with the script's KEYS and ARGV set.
+    pub fn exec(&mut self, func: Function, label: &str, out: &mut Reply, host: &mut Host) -> Ran {
         let lua = &self.lua;
         let resp = Cell::new(2u8);
         let host = std::cell::RefCell::new(host);
-        let result: mlua::Result<MultiValue> = (|| {
-            let g = lua.globals();
-            g.raw_set("KEYS", string_array(lua, keys)?)?;
-            g.raw_set("ARGV", string_array(lua, args)?)?;
-            lua.scope(|scope| {
-                // `redis.call` and `redis.pcall` share the host; both are Rust (C)
-                // functions as in Redis, so `return redis.call(...)` keeps the
-                // script's frame for error line numbers (no Lua tail call).
-                let call = scope.create_function(|lua, args: MultiValue| {
-                    let mut h = host
-                        .try_borrow_mut()
-                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                    let (ok, v) = convert::call_command(lua, args, resp.get(), &mut **h)?;
-                    if ok {
-                        Ok(v)
-                    } else {
-                        Err(raised(&v))
-                    }
-                })?;
-                let pcall = scope.create_function(|lua, args: MultiValue| {
-                    let mut h = host
-                        .try_borrow_mut()
-                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                    Ok(convert::call_command(lua, args, resp.get(), &mut **h)?.1)
-                })?;
-                let setresp = scope.create_function(|_, v: MultiValue| {
-                    let n = match (v.len(), v.front()) {
-                        (1, Some(Value::Integer(n))) => *n,
-                        (1, Some(Value::Number(n))) => *n as i64,
-                        _ => 0,
-                    };
-                    if n == 2 || n == 3 {
-                        resp.set(n as u8);
-                        Ok(())
-                    } else {
-                        Err(redis_error("ERR RESP version must be 2 or 3."))
-                    }
-                })?;
-                self.redis.raw_set("call", call)?;
-                self.redis.raw_set("pcall", pcall)?;
-                self.redis.raw_set("setresp", setresp)?;
-                let r = self.runner.call::<MultiValue>(func.clone());
-                for name in ["call", "pcall", "setresp"] {
-                    self.redis.raw_set(name, Value::Nil)?;
+        let result: mlua::Result<MultiValue> = lua.scope(|scope| {
+            // `redis.call` and `redis.pcall` share the host; both are Rust (C)
+            // functions as in Redis, so `return redis.call(...)` keeps the
+            // script's frame for error line numbers (no Lua tail call).
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let mut h = host
+                    .try_borrow_mut()
+                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                let (ok, v) = convert::call_command(lua, args, resp.get(), &mut **h)?;
+                if ok {
+                    Ok(v)
+                } else {
+                    Err(raised(&v))
                 }
-                r
-            })
-        })();
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                let mut h = host
+                    .try_borrow_mut()
+                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                Ok(convert::call_command(lua, args, resp.get(), &mut **h)?.1)
+            })?;
+            let setresp = scope.create_function(|_, v: MultiValue| {
+                let n = match (v.len(), v.front()) {
+                    (1, Some(Value::Integer(n))) => *n,
+                    (1, Some(Value::Number(n))) => *n as i64,
+                    _ => 0,
+                };
+                if n == 2 || n == 3 {
+                    resp.set(n as u8);
+                    Ok(())
+                } else {
+                    Err(redis_error("ERR RESP version must be 2 or 3."))
+                }
+            })?;
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
+            self.redis.raw_set("setresp", setresp)?;
+            let r = self.runner.call::<MultiValue>(func.clone());
+            for name in ["call", "pcall", "setresp"] {
+                self.redis.raw_set(name, Value::Nil)?;
+            }
+            r
+        });
         let failed = match result {
             Ok(values) => {
                 let mut it = values.into_iter();
@@ -331,13 +365,13 @@ impl Engine {
                     convert::lua_to_reply(&value, out, resp.get());
                     false
                 } else {
-                    convert::error_to_reply(&value, &sha, out);
+                    convert::error_to_reply(&value, label, out);
                     true
                 }
             }
             Err(e) => {
                 out.error(&format!(
-                    "ERR Error running script {sha}, {}",
+                    "ERR Error running script {label}, {}",
                     lua_message(&e)
                 ));
                 true
@@ -345,11 +379,7 @@ impl Engine {
         };
         // A kill request is for this run only.
         self.state.kill.store(false, Ordering::Relaxed);
-        // Scripts must not leave state behind for the next one.
-        let g = self.lua.globals();
-        let _ = g.raw_set("KEYS", Value::Nil);
-        let _ = g.raw_set("ARGV", Value::Nil);
-        Some(Ran { failed })
+        Ran { failed }
     }
 }
 
@@ -482,7 +512,7 @@ fn string_array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
 const REDIS_ERROR_MARK: char = '\u{1}';
 
 /// A Lua error carrying a complete Redis error text (`ERR ...`, `WRONGTYPE ...`).
-fn redis_error(text: &str) -> mlua::Error {
+pub(crate) fn redis_error(text: &str) -> mlua::Error {
     mlua::Error::RuntimeError(format!("{REDIS_ERROR_MARK}{text}"))
 }
 
@@ -551,7 +581,7 @@ fn error_value(lua: &Lua, v: Value) -> mlua::Result<Value> {
 }
 
 /// A Lua error's message without mlua's decorations.
-fn lua_message(e: &mlua::Error) -> String {
+pub(crate) fn lua_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::RuntimeError(m) => m.clone(),

@@ -165,10 +165,11 @@ fn run<'a>(
 
     // Inside EXEC the gate stays exclusive for the whole transaction.
     if !client.in_exec {
-        let got = if cmd.lock == Lock::Exclusive {
-            gate.ensure_exclusive(srv)
-        } else {
-            gate.ensure_shared(srv)
+        let got = match cmd.lock {
+            Lock::Exclusive => gate.ensure_exclusive(srv),
+            // Needs neither keys nor the gate (FUNCTION STATS/KILL during a function).
+            Lock::Gateless => true,
+            _ => gate.ensure_shared(srv),
         };
         // A script has held the keyspace longer than busy-reply-threshold: only
         // `allow_busy` commands that need no keys run (SCRIPT KILL, SHUTDOWN...).
@@ -199,7 +200,7 @@ fn run<'a>(
             }
         }
         Lock::Db => txn.lock_db(client.db),
-        Lock::None | Lock::Exclusive | Lock::Stepwise => {}
+        Lock::None | Lock::Exclusive | Lock::Stepwise | Lock::Gateless => {}
     }
 
     let started = Instant::now();

@@ -86,6 +86,8 @@ pub struct Server {
     /// The running script's state, visible without the engine's lock (BUSY, SCRIPT
     /// KILL).
     pub script_state: Arc<crate::scripting::RunState>,
+    /// Redis 7 Functions: libraries, their interpreter and the running function.
+    pub functions: crate::scripting::functions::Registry,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: pubsub::Hub,
 }
@@ -135,6 +137,8 @@ impl Server {
                     .expect("the Lua interpreter starts (no client input involved)"),
             ),
             script_state,
+            functions: crate::scripting::functions::Registry::new()
+                .expect("the Lua interpreter starts (no client input involved)"),
             pubsub: pubsub::Hub::default(),
         };
         srv.refresh_hot();
