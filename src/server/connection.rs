@@ -185,11 +185,15 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
         let pending = input.len() - start;
         info.qbuf.store(pending as u64, Ordering::Relaxed);
-        if progress.hint > 0 {
+        let limit = srv.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+        // A partial command that will need more than the limit (a bulk larger than
+        // it) can never complete: close now, as Redis does once its buffer passes the
+        // limit, instead of reading it whole and running it.
+        if progress.hint > 0 && (progress.hint as u64) <= limit {
             let need = progress.hint.saturating_sub(input.len() - start);
             input.reserve(need);
         }
-        if pending as u64 > srv.hot.client_query_buffer_limit.load(Ordering::Relaxed) {
+        if pending as u64 > limit || progress.hint as u64 > limit {
             log::warning(&format!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
                 client.id,
