@@ -18,30 +18,8 @@
 
 mod common;
 
+use common::scenario::tokenize;
 use common::{show, split_elements, RawClient};
-use ferrodis::protocol::parser::{decode_inline_token, inline_token_is_quoted};
-use ferrodis::protocol::{Limits, Parsed, Parser};
-
-fn tokenize(line: &str) -> Vec<Vec<u8>> {
-    let mut p = Parser::new();
-    let mut buf = line.as_bytes().to_vec();
-    buf.push(b'\n');
-    match p.parse(&buf, Limits::default()) {
-        Parsed::Command { .. } => p
-            .spans()
-            .iter()
-            .map(|&(s, e)| {
-                let t = &buf[s..e];
-                if inline_token_is_quoted(t) {
-                    decode_inline_token(t)
-                } else {
-                    t.to_vec()
-                }
-            })
-            .collect(),
-        other => panic!("bad case line {line:?}: {other:?}"),
-    }
-}
 
 fn normalize_unordered(reply: &[u8]) -> Vec<u8> {
     let (header, mut elems) = split_elements(reply);

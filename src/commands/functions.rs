@@ -295,14 +295,11 @@ fn function_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 /// FUNCTION KILL: runs while a function holds the keyspace; the function notices the
 /// request within its next instruction-count check.
 fn function_kill(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let state = &ctx.srv.functions.state;
-    if state.started_ms.load(Ordering::SeqCst) == 0 {
-        return Err(RError::raw("NOTBUSY No scripts in execution right now."));
-    }
-    if state.wrote.load(Ordering::SeqCst) {
-        return Err(RError::raw("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
-    }
-    state.kill.store(true, Ordering::SeqCst);
+    ctx.srv
+        .functions
+        .state
+        .request_kill()
+        .map_err(RError::raw)?;
     ctx.out.ok();
     Ok(())
 }

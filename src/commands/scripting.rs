@@ -280,14 +280,7 @@ fn script_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// SCRIPT KILL: runs while a script holds the keyspace (it is `allow_busy` and takes
 /// no lock); the script notices the request within a few thousand instructions.
 fn script_kill(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let state = &ctx.srv.script_state;
-    if state.started_ms.load(Ordering::SeqCst) == 0 {
-        return Err(RError::raw("NOTBUSY No scripts in execution right now."));
-    }
-    if state.wrote.load(Ordering::SeqCst) {
-        return Err(RError::raw("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
-    }
-    state.kill.store(true, Ordering::SeqCst);
+    ctx.srv.script_state.request_kill().map_err(RError::raw)?;
     ctx.out.ok();
     Ok(())
 }

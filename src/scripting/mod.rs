@@ -151,6 +151,21 @@ pub struct RunState {
     pub deadline_ms: AtomicU64,
 }
 
+impl RunState {
+    /// SCRIPT KILL / FUNCTION KILL: asks the running script to stop, or says why not
+    /// (Redis's NOTBUSY and UNKILLABLE errors).
+    pub fn request_kill(&self) -> Result<(), &'static str> {
+        if self.started_ms.load(Ordering::SeqCst) == 0 {
+            return Err("NOTBUSY No scripts in execution right now.");
+        }
+        if self.wrote.load(Ordering::SeqCst) {
+            return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        }
+        self.kill.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// The error a killed script fails with.
 pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
