@@ -272,6 +272,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             c.kill();
             // Gone at once, as in Redis, even before its task notices.
             ctx.srv.clients.remove(c.id);
+            ctx.srv.pubsub.drop_client(c.id);
         }
         killed += 1;
     }

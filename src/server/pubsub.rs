@@ -140,6 +140,18 @@ impl Hub {
         }
     }
 
+    /// Drops every subscription of client `id` at once (CLIENT KILL: Redis frees a
+    /// killed client synchronously, so its subscriptions are gone when KILL replies).
+    pub fn drop_client(&self, id: u64) {
+        let mut maps = self.maps.write();
+        for map in maps.iter_mut() {
+            map.retain(|_, s| {
+                s.remove(&id);
+                !s.is_empty()
+            });
+        }
+    }
+
     /// Number of distinct channels (or patterns, or shard channels) with subscribers
     /// (INFO `pubsub_channels`, PUBSUB NUMPAT, ...).
     pub fn count(&self, kind: Kind) -> usize {
