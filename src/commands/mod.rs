@@ -165,6 +165,15 @@ impl Ctx<'_, '_> {
         self.client.db
     }
 
+    /// Raises keyspace event `event` of `class` (`config::notify::*`) for `key` in the
+    /// client's database (Redis's `notifyKeyspaceEvent`); a no-op unless the class is
+    /// enabled in `notify-keyspace-events`.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.client.db;
+        self.txn.notify(class, event, db, key);
+    }
+
     /// Whether the command may block: not inside MULTI/EXEC or a script, where a
     /// blocking command behaves like its non-blocking form (Redis's
     /// `CLIENT_DENY_BLOCKING`).

@@ -10,6 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::types::string::EMBSTR_LIMIT;
 use crate::types::{StrValue, Value};
 use crate::util::longdouble::LongDouble;
@@ -266,8 +267,10 @@ fn set_generic(
         Value::Str(StrValue::from_bytes(val)),
         flags & KEEPTTL != 0,
     );
+    ctx.notify(notify::STRING, "set", key);
     if let Some(at) = at {
         ctx.txn.set_expire(db, key, at as u64);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     if flags & GET == 0 {
         match reply {

@@ -24,6 +24,7 @@ pub mod expire;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -134,6 +135,9 @@ pub struct Keyspace {
     /// The gate (see module docs). Holders of the write side may lock any shard.
     pub gate: RwLock<()>,
     hasher: ahash::RandomState,
+    /// `notify-keyspace-events` as flags (`config::notify::*`), read on every event
+    /// site so that disabled notifications cost one relaxed load.
+    pub notify_flags: AtomicU32,
 }
 
 /// Seconds-resolution LRU clock, as Redis's LRU_CLOCK (wraps after 2^32 s).
@@ -147,6 +151,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             gate: RwLock::new(()),
             hasher: ahash::RandomState::new(),
+            notify_flags: AtomicU32::new(0),
         }
     }
 
@@ -215,6 +220,27 @@ pub struct ExpiredKey {
     pub key: Box<[u8]>,
 }
 
+/// A keyspace event raised during a command (Redis's `notifyKeyspaceEvent`), published
+/// by the dispatcher when the command ends, in the order raised.
+pub struct Event {
+    /// The event's class (`config::notify::*`).
+    pub class: u32,
+    /// The event name (`set`, `del`, `expired`, `lpush`...).
+    pub name: &'static str,
+    pub db: usize,
+    pub key: Box<[u8]>,
+}
+
+impl Keyspace {
+    /// Whether events of `class` are published (a class bit and K or E are set).
+    #[inline]
+    pub fn notifies(&self, class: u32) -> bool {
+        use crate::config::notify::{KEYEVENT, KEYSPACE};
+        let f = self.notify_flags.load(Ordering::Relaxed);
+        f & class != 0 && f & (KEYSPACE | KEYEVENT) != 0
+    }
+}
+
 /// The locked view of the keyspace one command works through. See the module docs.
 pub struct Txn<'a> {
     pub ks: &'a Keyspace,
@@ -235,6 +261,8 @@ pub struct Txn<'a> {
     /// Watched keys reached through `get_mut`: touched at the end of the command if it
     /// changed anything (see `watch.rs`).
     watch_candidates: Vec<(usize, Box<[u8]>)>,
+    /// Keyspace events raised so far (only those whose class is enabled).
+    pub events: Vec<Event>,
 }
 
 impl<'a> Txn<'a> {
@@ -251,6 +279,7 @@ impl<'a> Txn<'a> {
             no_touch: false,
             ready: Vec::new(),
             watch_candidates: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -362,6 +391,7 @@ impl<'a> Txn<'a> {
                     shard.volatile -= 1;
                     shard.expired += 1;
                     self.expired.push(ExpiredKey { db, key: k });
+                    self.notify(crate::config::notify::EXPIRED, "expired", db, key);
                 }
                 false
             }
@@ -441,11 +471,12 @@ impl<'a> Txn<'a> {
     pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let (pos, h, live) = self.locate(db, key);
         let lru = lru_clock(self.now);
-        let shard: &mut Shard = &mut self.guards[pos].1;
         if !live {
-            shard.misses += 1;
+            self.guards[pos].1.misses += 1;
+            self.notify(crate::config::notify::KEY_MISS, "keymiss", db, key);
             return None;
         }
+        let shard: &mut Shard = &mut self.guards[pos].1;
         shard.hits += 1;
         let touch = !self.no_touch;
         let e = shard.dict.get_mut(h, key)?;
@@ -477,6 +508,9 @@ impl<'a> Txn<'a> {
         let lru = lru_clock(self.now);
         let ks = self.ks;
         self.dirty += 1;
+        if !live {
+            self.notify(crate::config::notify::NEW, "new", db, key);
+        }
         let shard: &mut Shard = &mut self.guards[pos].1;
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
@@ -555,11 +589,15 @@ impl<'a> Txn<'a> {
         let (shard, h) = self.shard_for(db, key);
         let rehash = |k: &[u8]| ks.hash(k);
         shard.touch_watched(key);
-        if let Some((_, old)) = shard.dict.remove(h, key, &rehash) {
-            if old.expire != 0 {
-                shard.volatile -= 1;
+        let existed = match shard.dict.remove(h, key, &rehash) {
+            Some((_, old)) => {
+                if old.expire != 0 {
+                    shard.volatile -= 1;
+                }
+                true
             }
-        }
+            None => false,
+        };
         if expire != 0 {
             shard.volatile += 1;
         }
@@ -573,6 +611,23 @@ impl<'a> Txn<'a> {
             .insert_new(h, key.into(), Entry { value, expire, lru }, &rehash);
         if wakes {
             Self::mark_ready(&mut self.ready, db, key);
+        }
+        if !existed {
+            self.notify(crate::config::notify::NEW, "new", db, key);
+        }
+    }
+
+    /// Raises keyspace event `name` of `class` for `key` in `db` (kept if the class is
+    /// enabled; the dispatcher publishes it when the command ends).
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if self.ks.notifies(class) {
+            self.events.push(Event {
+                class,
+                name,
+                db,
+                key: key.into(),
+            });
         }
     }
 

@@ -27,8 +27,17 @@ fn run(srv: Arc<Server>) {
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
         let stats = if srv.active_expire.load(Ordering::Relaxed) {
-            active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |_db, _key| {
-                // Propagation of the DEL and the `expired` notification hook in here.
+            active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |db, key| {
+                // Propagation of the DEL will hook in here too.
+                if srv.ks.notifies(crate::config::notify::EXPIRED) {
+                    let ev = crate::keyspace::Event {
+                        class: crate::config::notify::EXPIRED,
+                        name: "expired",
+                        db,
+                        key,
+                    };
+                    crate::server::notify::publish(&srv, &ev, None);
+                }
             })
         } else {
             Default::default()

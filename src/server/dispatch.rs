@@ -205,6 +205,7 @@ fn run<'a>(
 
     let started = Instant::now();
     let errors_before = out.errors;
+    let reply_start = out.buf.len();
     let result = {
         let mut ctx = Ctx {
             srv,
@@ -226,6 +227,11 @@ fn run<'a>(
             crate::server::blocking::serve_ready(srv, client, &mut txn);
         }
     }
+    if !txn.events.is_empty() {
+        let events = std::mem::take(&mut txn.events);
+        let inline = !client.in_exec && !client.deny_blocking;
+        crate::server::notify::publish_all(srv, events, client.id, out, reply_start, inline);
+    }
     let dirty = txn.dirty;
     let expired = std::mem::take(&mut txn.expired);
     drop(txn); // release shard locks before bookkeeping
@@ -245,8 +251,8 @@ fn run<'a>(
     if dirty > 0 {
         srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
-    // Lazily expired keys: this is where their DEL will be propagated and the `expired`
-    // event published once persistence and notifications exist.
+    // Lazily expired keys: this is where their DEL will be propagated once persistence
+    // exists (their `expired` events were published with the command's).
     drop(expired);
     client.last_cmd = Some((cmd, parent));
 }

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod listener;
 pub mod log;
 pub mod multi;
+pub mod notify;
 pub mod pubsub;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -163,6 +164,10 @@ impl Server {
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
         self.pubsub
             .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
+        let events = crate::config::keyspace_events_from_str(&c.str("notify-keyspace-events"));
+        self.ks
+            .notify_flags
+            .store(events.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Asks the main task to shut down.

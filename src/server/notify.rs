@@ -1,0 +1,69 @@
+//! Keyspace notifications (Redis's `notify.c`): events raised by commands and by expiry
+//! are published as Pub/Sub messages on `__keyspace@<db>__:<key>` (message: the event
+//! name) and `__keyevent@<db>__:<event>` (message: the key), depending on the K and E
+//! flags of `notify-keyspace-events`.
+//!
+//! Commands raise events through `Ctx::notify` (or `Txn::notify`), the keyspace raises
+//! `expired`, `keymiss` and `new` itself; all of them collect in `Txn::events` and the
+//! dispatcher publishes them here when the command ends, while the command's shard
+//! locks are still held, so subscribers see the events of one key in the order its
+//! changes happened. Nothing is collected for classes that are not enabled.
+
+use crate::config::notify::{KEYEVENT, KEYSPACE};
+use crate::keyspace::Event;
+use crate::protocol::Reply;
+use crate::server::Server;
+
+/// Publishes one event. `me` is the client that raised it with its reply buffer, so a
+/// RESP3 client subscribed to its own events gets the push in its reply stream.
+pub fn publish(srv: &Server, ev: &Event, mut me: Option<(u64, &mut Reply)>) {
+    let flags = srv
+        .ks
+        .notify_flags
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if flags & ev.class == 0 {
+        return;
+    }
+    if flags & KEYSPACE != 0 {
+        let mut chan = Vec::with_capacity(20 + ev.key.len());
+        chan.extend_from_slice(format!("__keyspace@{}__:", ev.db).as_bytes());
+        chan.extend_from_slice(&ev.key);
+        let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+        srv.pubsub.publish(&chan, ev.name.as_bytes(), me);
+    }
+    if flags & KEYEVENT != 0 {
+        let chan = format!("__keyevent@{}__:{}", ev.db, ev.name);
+        let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+        srv.pubsub.publish(chan.as_bytes(), &ev.key, me);
+    }
+}
+
+/// Publishes the events a command raised. Pushes for the command's own client go
+/// before its reply (which starts at `reply_start` in `out`), where Redis puts them:
+/// it publishes while the command runs, before the reply is added. Inside EXEC or a
+/// script (`inline = false`) they are queued like anyone else's instead.
+pub fn publish_all(
+    srv: &Server,
+    events: Vec<Event>,
+    client_id: u64,
+    out: &mut Reply,
+    reply_start: usize,
+    inline: bool,
+) {
+    if events.is_empty() {
+        return;
+    }
+    if !inline || reply_start > out.buf.len() {
+        for ev in &events {
+            publish(srv, ev, None);
+        }
+        return;
+    }
+    let mut mine = Reply::new(out.proto);
+    for ev in &events {
+        publish(srv, ev, Some((client_id, &mut mine)));
+    }
+    if !mine.buf.is_empty() {
+        out.buf.splice(reply_start..reply_start, mine.buf);
+    }
+}
