@@ -32,6 +32,26 @@ fn busy_scripts_and_script_kill() {
     );
 }
 
+/// The same for a function (FCALL): BUSY names FUNCTION KILL, which stops it, and
+/// MULTI/EXEC is refused too.
+#[test]
+fn busy_functions_and_function_kill() {
+    differential(
+        "
+        2> CONFIG SET busy-reply-threshold 200
+        2> FUNCTION LOAD \"#!lua name=spin\\nredis.register_function{function_name='spin', callback=function() while true do end end, flags={'no-writes'}}\"
+        1>> FCALL spin 0
+        sleep 500
+        2> GET k
+        2> MULTI
+        2> EXEC
+        2> FUNCTION KILL
+        1<
+        2> GET k
+        ",
+    );
+}
+
 /// Scripts that read-modify-write several keys, from several clients at once: no
 /// update is lost and no other client sees a half-done script.
 #[test]

@@ -21,9 +21,8 @@ pub mod convert;
 pub mod functions;
 pub mod libs;
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
@@ -182,10 +181,50 @@ pub struct Engine {
     lua: Lua,
     env: Table,
     runner: Function,
-    /// The `redis` table: `call`, `pcall` and `setresp` are bound per run.
-    redis: Table,
     scripts: HashMap<String, Script>,
     state: Arc<RunState>,
+    /// Where `redis.call`/`pcall`/`setresp` find the running script's host.
+    slot: Arc<Slot>,
+}
+
+/// The running script's host and protocol, seen by `redis.call`, `redis.pcall` and
+/// `redis.setresp`. Those are created once per interpreter (creating and dropping
+/// scoped callbacks on every run cost more than the rest of a small script), so the
+/// host, which borrows the caller's command context, is handed to them through this
+/// slot for the duration of one run only.
+#[derive(Default)]
+struct Slot {
+    /// A `*mut &mut Host` valid while [`Engine::exec`] runs the script; null otherwise,
+    /// and while a `redis.call` is using it (so it cannot be used twice at once).
+    host: AtomicPtr<()>,
+    /// `redis.setresp`: the protocol replies are converted from (2 or 3).
+    resp: AtomicU8,
+}
+
+impl Slot {
+    /// Runs `f` with the running script's host (an error outside a script run).
+    fn with_host<R>(&self, f: impl FnOnce(&mut Host) -> mlua::Result<R>) -> mlua::Result<R> {
+        let p = self.host.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            return Err(mlua::Error::RecursiveMutCallback);
+        }
+        // SAFETY: `exec` stores a pointer to a `&mut Host` that lives on its stack for
+        // the whole run and nulls the slot before returning; taking the pointer out
+        // (swap to null) makes this the only user until it is put back.
+        let host: &mut &mut Host = unsafe { &mut *(p as *mut &mut Host) };
+        let r = f(host);
+        self.host.store(p, Ordering::Release);
+        r
+    }
+}
+
+/// Clears the host slot when a run ends, even by unwinding.
+struct SlotGuard<'a>(&'a Slot);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.host.store(std::ptr::null_mut(), Ordering::Release);
+    }
 }
 
 /// The outcome of a script run, already written into the caller's reply buffer.
@@ -215,6 +254,8 @@ impl Engine {
         g.raw_set("__ferrodis_errmsg", lua.create_function(error_message)?)?;
         g.raw_set("__ferrodis_errvalue", lua.create_function(error_value)?)?;
         let redis: Table = g.raw_get("redis")?;
+        let slot = Arc::new(Slot::default());
+        bind_host_functions(&lua, &redis, &slot)?;
         let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=[redis]").eval()?;
         let hook_state = state.clone();
         lua.set_hook(
@@ -234,9 +275,9 @@ impl Engine {
             lua,
             env,
             runner,
-            redis,
             scripts: HashMap::new(),
             state,
+            slot,
         })
     }
 
@@ -294,11 +335,15 @@ impl Engine {
     ) -> Option<Ran> {
         let sha = sha.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
-        let set = (|| {
-            let g = self.lua.globals();
-            g.raw_set("KEYS", string_array(&self.lua, keys)?)?;
-            g.raw_set("ARGV", string_array(&self.lua, args)?)
-        })();
+        // SAFETY: plain Lua C API calls on the interpreter's main state inside
+        // mlua's protected call (memory errors are caught); at most three stack slots
+        // are used, which `exec_raw` guarantees.
+        let set = unsafe {
+            self.lua.exec_raw::<()>((), |state| {
+                set_global_array(state, b"KEYS", keys);
+                set_global_array(state, b"ARGV", args);
+            })
+        };
         let ran = match set {
             Ok(()) => self.exec(func, &sha, out, host),
             Err(e) => {
@@ -310,9 +355,13 @@ impl Engine {
             }
         };
         // Scripts must not leave state behind for the next one.
-        let g = self.lua.globals();
-        let _ = g.raw_set("KEYS", Value::Nil);
-        let _ = g.raw_set("ARGV", Value::Nil);
+        // SAFETY: as above.
+        let _ = unsafe {
+            self.lua.exec_raw::<()>((), |state| {
+                set_global_array(state, b"KEYS", &[]);
+                set_global_array(state, b"ARGV", &[]);
+            })
+        };
         Some(ran)
     }
 
@@ -325,59 +374,22 @@ impl Engine {
     /// (`script: <label>, on ...`), with `redis.call`/`pcall`/`setresp` bound to `host`,
     /// writing its reply into `out`. `run` is this with the script's KEYS and ARGV set.
     pub fn exec(&mut self, func: Function, label: &str, out: &mut Reply, host: &mut Host) -> Ran {
-        let lua = &self.lua;
-        let resp = Cell::new(2u8);
-        let host = std::cell::RefCell::new(host);
-        let result: mlua::Result<MultiValue> = lua.scope(|scope| {
-            // `redis.call` and `redis.pcall` share the host; both are Rust (C)
-            // functions as in Redis, so `return redis.call(...)` keeps the
-            // script's frame for error line numbers (no Lua tail call).
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let mut h = host
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                let (ok, v) = convert::call_command(lua, args, resp.get(), &mut **h)?;
-                if ok {
-                    Ok(v)
-                } else {
-                    Err(raised(&v))
-                }
-            })?;
-            let pcall = scope.create_function(|lua, args: MultiValue| {
-                let mut h = host
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                Ok(convert::call_command(lua, args, resp.get(), &mut **h)?.1)
-            })?;
-            let setresp = scope.create_function(|_, v: MultiValue| {
-                let n = match (v.len(), v.front()) {
-                    (1, Some(Value::Integer(n))) => *n,
-                    (1, Some(Value::Number(n))) => *n as i64,
-                    _ => 0,
-                };
-                if n == 2 || n == 3 {
-                    resp.set(n as u8);
-                    Ok(())
-                } else {
-                    Err(redis_error("ERR RESP version must be 2 or 3."))
-                }
-            })?;
-            self.redis.raw_set("call", call)?;
-            self.redis.raw_set("pcall", pcall)?;
-            self.redis.raw_set("setresp", setresp)?;
-            let r = self.runner.call::<MultiValue>(func.clone());
-            for name in ["call", "pcall", "setresp"] {
-                self.redis.raw_set(name, Value::Nil)?;
-            }
-            r
-        });
+        let mut host: &mut Host = host;
+        self.slot.resp.store(2, Ordering::Relaxed);
+        self.slot
+            .host
+            .store(&mut host as *mut &mut Host as *mut (), Ordering::Release);
+        let guard = SlotGuard(&self.slot);
+        let result: mlua::Result<MultiValue> = self.runner.call::<MultiValue>(func);
+        drop(guard);
+        let resp = self.slot.resp.load(Ordering::Relaxed);
         let failed = match result {
             Ok(values) => {
                 let mut it = values.into_iter();
                 let ok = matches!(it.next(), Some(Value::Boolean(true)));
                 let value = it.next().unwrap_or(Value::Nil);
                 if ok {
-                    convert::lua_to_reply(&value, out, resp.get());
+                    convert::lua_to_reply(&value, out, resp);
                     false
                 } else {
                     convert::error_to_reply(&value, label, out);
@@ -396,6 +408,47 @@ impl Engine {
         self.state.kill.store(false, Ordering::Relaxed);
         Ran { failed }
     }
+}
+
+/// Adds `redis.call`, `redis.pcall` and `redis.setresp` to the `redis` table; they
+/// reach the running script's host through `slot`.
+fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Result<()> {
+    // Both are Rust (C) functions as in Redis, so `return redis.call(...)` keeps the
+    // script's frame for error line numbers (no Lua tail call).
+    let sl = slot.clone();
+    let call = lua.create_function(move |lua, args: MultiValue| {
+        let resp = sl.resp.load(Ordering::Relaxed);
+        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, resp, h))?;
+        if ok {
+            Ok(v)
+        } else {
+            Err(raised(&v))
+        }
+    })?;
+    let sl = slot.clone();
+    let pcall = lua.create_function(move |lua, args: MultiValue| {
+        let resp = sl.resp.load(Ordering::Relaxed);
+        Ok(sl
+            .with_host(|h| convert::call_command(lua, args, resp, h))?
+            .1)
+    })?;
+    let sl = slot.clone();
+    let setresp = lua.create_function(move |_, v: MultiValue| {
+        let n = match (v.len(), v.front()) {
+            (1, Some(Value::Integer(n))) => *n,
+            (1, Some(Value::Number(n))) => *n as i64,
+            _ => 0,
+        };
+        if n == 2 || n == 3 {
+            sl.resp.store(n as u8, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(redis_error("ERR RESP version must be 2 or 3."))
+        }
+    })?;
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)?;
+    redis.raw_set("setresp", setresp)
 }
 
 /// The `redis` table without `call`/`pcall`/`setresp` (added by the prelude).
@@ -514,12 +567,22 @@ fn redis_version_num() -> i64 {
     (a << 16) | (b << 8) | c
 }
 
-fn string_array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
+/// Sets global `name` (raw, bypassing the globals' protection) to a new array of
+/// `items` as Lua strings (Redis's `luaCreateArray` + `lua_setglobal`; an empty one
+/// after a run, so no argument outlives it).
+///
+/// # Safety
+/// `state` is a valid Lua state with three free stack slots, inside a protected call.
+unsafe fn set_global_array(state: *mut mlua::ffi::lua_State, name: &[u8], items: &[&[u8]]) {
+    use mlua::ffi;
+    use std::os::raw::{c_char, c_int};
+    ffi::lua_pushlstring(state, name.as_ptr() as *const c_char, name.len());
+    ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
     for (i, s) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(s)?)?;
+        ffi::lua_pushlstring(state, s.as_ptr() as *const c_char, s.len());
+        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
     }
-    Ok(t)
+    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
 }
 
 /// Marks an error raised from Rust whose message is already a full Redis error text

@@ -28,18 +28,35 @@ pub enum Gate<'a> {
 /// The reply to commands that cannot run while a script holds the keyspace too long.
 pub const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The same while a function (FCALL) runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// How long to wait for the gate between checks for a busy script.
 const GATE_POLL: Duration = Duration::from_millis(10);
 
-/// Whether a script has held the keyspace for longer than `busy-reply-threshold`.
+/// Whether a script or function has held the keyspace for longer than
+/// `busy-reply-threshold`.
 fn script_is_busy(srv: &Server) -> bool {
-    let started = srv.script_state.started_ms.load(Ordering::SeqCst);
+    let started = match srv.script_state.started_ms.load(Ordering::SeqCst) {
+        0 => srv.functions.state.started_ms.load(Ordering::SeqCst),
+        s => s,
+    };
     if started == 0 {
         return false;
     }
     let threshold = srv.config.read().int("busy-reply-threshold").max(0) as u64;
     now_ms().saturating_sub(started) >= threshold
+}
+
+/// The BUSY reply naming the kill command for what is running (Redis's
+/// `slowevalerr` / `slowscripterr`).
+pub fn busy_reply(srv: &Server) -> &'static str {
+    if srv.functions.state.started_ms.load(Ordering::SeqCst) != 0 {
+        BUSY_FUNCTION
+    } else {
+        BUSY
+    }
 }
 
 impl<'a> Gate<'a> {
@@ -176,7 +193,7 @@ fn run<'a>(
         let may_run_busy = cmd.has(flags::ALLOW_BUSY) && cmd.lock == Lock::None;
         if !got && !may_run_busy {
             multi::flag_error(client);
-            out.error(BUSY);
+            out.error(busy_reply(srv));
             return;
         }
     }

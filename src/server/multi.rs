@@ -99,8 +99,18 @@ fn exec<'a>(srv: &'a Server, client: &mut ClientState, out: &mut Reply, gate: &m
         return;
     };
     if !gate.ensure_exclusive(srv) {
-        client.multi = Some(m);
-        out.error(crate::server::dispatch::BUSY);
+        // Refused like any other command while a script is busy, which aborts the
+        // transaction (Redis's rejectCommand -> execCommandAbort). The WATCHes stay
+        // until the gate is free again (next UNWATCH/EXEC/disconnection): releasing
+        // them needs the shards the busy script holds.
+        drop(m);
+        abort(
+            srv,
+            client,
+            out,
+            crate::server::dispatch::busy_reply(srv),
+            gate,
+        );
         return;
     }
     let broken = {
