@@ -130,12 +130,14 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     let srv = ctx.srv;
     let mut engine = srv.scripts.lock();
     let (sha, flags) = if by_sha {
-        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-        if sha.len() != 40 || !engine.exists(&sha) {
+        let found = crate::scripting::sha_key(argv[1]).zip(engine.info(argv[1]));
+        let Some((sha, info)) = found else {
             return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
-        }
-        let flags = engine.flags_of(&sha).unwrap_or_default();
-        (sha, ScriptFlags { no_writes: flags })
+        };
+        let flags = ScriptFlags {
+            no_writes: info.no_writes,
+        };
+        (sha, flags)
     } else {
         let (flags, stripped) = parse_shebang(argv[1])?;
         let sha = engine
@@ -155,14 +157,15 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     let state = &srv.script_state;
     state.wrote.store(false, Ordering::SeqCst);
     state.kill.store(false, Ordering::SeqCst);
-    state
-        .started_ms
-        .store(crate::util::time::now_ms().max(1), Ordering::SeqCst);
-    let ran = outside_async(|| {
+    let started = crate::util::time::now_ms().max(1);
+    state.started_ms.store(started, Ordering::SeqCst);
+    let run = || {
         let mut host = |call: &[Vec<u8>], resp: u8| script_call(ctx, call, resp, read_only);
         engine.run(&sha, keys, script_args, &mut result, &mut host)
-    });
+    };
+    let ran = outside_async(run);
     state.started_ms.store(0, Ordering::SeqCst);
+    drop(engine);
     ctx.client.db = saved_db;
     ctx.client.deny_blocking = saved_deny;
     if ran.is_none() {
@@ -179,6 +182,11 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
 /// Runs `f`, which may take long (a script), telling tokio first: the worker thread's
 /// other tasks (accepting connections, other clients, SCRIPT KILL) move to another
 /// thread meanwhile instead of waiting behind the script.
+///
+/// This costs a blocking-pool wake-up per script on the multi-threaded runtime. Doing
+/// it only for scripts that ran long before was tried: a script's first long run then
+/// left other connections unserved at times (no worker polling for I/O), so every run
+/// pays it; a single worker (`worker-threads 1`) has no such cost.
 pub(crate) fn outside_async<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
@@ -242,16 +250,13 @@ fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .lock()
         .load(argv[2], stripped.as_deref(), flags.no_writes)
         .map_err(|e| RError::owned(format!("ERR {e}")))?;
-    ctx.out.bulk(sha.as_bytes());
+    ctx.out.bulk(&sha);
     Ok(())
 }
 
 fn script_exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let engine = ctx.srv.scripts.lock();
-    let found: Vec<bool> = argv[2..]
-        .iter()
-        .map(|a| engine.exists(&String::from_utf8_lossy(a)))
-        .collect();
+    let found: Vec<bool> = argv[2..].iter().map(|a| engine.exists(a)).collect();
     drop(engine);
     ctx.out.array(found.len());
     for f in found {

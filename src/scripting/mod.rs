@@ -135,6 +135,23 @@ struct Script {
     no_writes: bool,
 }
 
+/// A script's SHA1 as the cache key: 40 lower-case hex digits.
+pub type Sha = [u8; 40];
+
+/// `name` (a SHA1 in any case) as a cache key; `None` if it cannot be one.
+pub fn sha_key(name: &[u8]) -> Option<Sha> {
+    let mut k: Sha = name.try_into().ok()?;
+    k.make_ascii_lowercase();
+    Some(k)
+}
+
+/// What EVALSHA needs to know about a cached script before running it.
+#[derive(Clone, Copy, Debug)]
+pub struct ScriptInfo {
+    /// `#!lua flags=no-writes`.
+    pub no_writes: bool,
+}
+
 /// What other clients can see of a running script (read without the engine's lock):
 /// for BUSY replies and SCRIPT KILL.
 #[derive(Default, Debug)]
@@ -181,7 +198,7 @@ pub struct Engine {
     lua: Lua,
     env: Table,
     runner: Function,
-    scripts: HashMap<String, Script>,
+    scripts: HashMap<Sha, Script, ahash::RandomState>,
     state: Arc<RunState>,
     /// Where `redis.call`/`pcall`/`setresp` find the running script's host.
     slot: Arc<Slot>,
@@ -275,7 +292,7 @@ impl Engine {
             lua,
             env,
             runner,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             state,
             slot,
         })
@@ -290,8 +307,11 @@ impl Engine {
         body: &[u8],
         lua_body: Option<&[u8]>,
         no_writes: bool,
-    ) -> Result<String, String> {
-        let sha = sha1_hex(body);
+    ) -> Result<Sha, String> {
+        let hex = sha1_hex(body);
+        let Some(sha) = sha_key(hex.as_bytes()) else {
+            unreachable!("sha1_hex gives 40 hex digits")
+        };
         if self.scripts.contains_key(&sha) {
             return Ok(sha);
         }
@@ -302,19 +322,20 @@ impl Engine {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| format!("Error compiling script (new function): {}", lua_message(&e)))?;
-        self.scripts.insert(sha.clone(), Script { func, no_writes });
+        self.scripts.insert(sha, Script { func, no_writes });
         Ok(sha)
     }
 
-    /// The `no-writes` flag of a cached script.
-    pub fn flags_of(&self, sha: &str) -> Option<bool> {
-        self.scripts
-            .get(&sha.to_ascii_lowercase())
-            .map(|s| s.no_writes)
+    /// The cached script `sha` (any case), if there is one.
+    pub fn info(&self, sha: &[u8]) -> Option<ScriptInfo> {
+        let s = self.scripts.get(&sha_key(sha)?)?;
+        Some(ScriptInfo {
+            no_writes: s.no_writes,
+        })
     }
 
-    pub fn exists(&self, sha: &str) -> bool {
-        self.scripts.contains_key(&sha.to_ascii_lowercase())
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        sha_key(sha).is_some_and(|k| self.scripts.contains_key(&k))
     }
 
     /// SCRIPT FLUSH: forgets every script and starts a fresh interpreter.
@@ -327,14 +348,14 @@ impl Engine {
     /// `out`. `host` executes the commands it calls. `None` if no such script.
     pub fn run(
         &mut self,
-        sha: &str,
+        sha: &Sha,
         keys: &[&[u8]],
         args: &[&[u8]],
         out: &mut Reply,
         host: &mut Host,
     ) -> Option<Ran> {
-        let sha = sha.to_ascii_lowercase();
-        let func = self.scripts.get(&sha)?.func.clone();
+        let func = self.scripts.get(sha)?.func.clone();
+        let sha = std::str::from_utf8(sha).unwrap_or_default();
         // SAFETY: plain Lua C API calls on the interpreter's main state inside
         // mlua's protected call (memory errors are caught); at most three stack slots
         // are used, which `exec_raw` guarantees.
@@ -345,7 +366,7 @@ impl Engine {
             })
         };
         let ran = match set {
-            Ok(()) => self.exec(func, &sha, out, host),
+            Ok(()) => self.exec(func, sha, out, host),
             Err(e) => {
                 out.error(&format!(
                     "ERR Error running script {sha}, {}",
