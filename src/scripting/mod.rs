@@ -244,6 +244,9 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
+/// A script's KEYS and ARGV.
+type KeysArgv<'a> = (&'a [&'a [u8]], &'a [&'a [u8]]);
+
 /// The outcome of a script run, already written into the caller's reply buffer.
 pub struct Ran {
     /// The reply is an error (for error statistics).
@@ -356,33 +359,7 @@ impl Engine {
     ) -> Option<Ran> {
         let func = self.scripts.get(sha)?.func.clone();
         let sha = std::str::from_utf8(sha).unwrap_or_default();
-        // SAFETY: plain Lua C API calls on the interpreter's main state inside
-        // mlua's protected call (memory errors are caught); at most three stack slots
-        // are used, which `exec_raw` guarantees.
-        let set = unsafe {
-            self.lua.exec_raw::<()>((), |state| {
-                set_global_array(state, b"KEYS", keys);
-                set_global_array(state, b"ARGV", args);
-            })
-        };
-        let ran = match set {
-            Ok(()) => self.exec(func, sha, out, host),
-            Err(e) => {
-                out.error(&format!(
-                    "ERR Error running script {sha}, {}",
-                    lua_message(&e)
-                ));
-                Ran { failed: true }
-            }
-        };
-        // Scripts must not leave state behind for the next one.
-        // SAFETY: as above.
-        let _ = unsafe {
-            self.lua.exec_raw::<()>((), |state| {
-                set_global_array(state, b"KEYS", &[]);
-                set_global_array(state, b"ARGV", &[]);
-            })
-        };
+        let ran = self.exec_with(func, sha, out, host, Some((keys, args)));
         Some(ran)
     }
 
@@ -395,13 +372,48 @@ impl Engine {
     /// (`script: <label>, on ...`), with `redis.call`/`pcall`/`setresp` bound to `host`,
     /// writing its reply into `out`. `run` is this with the script's KEYS and ARGV set.
     pub fn exec(&mut self, func: Function, label: &str, out: &mut Reply, host: &mut Host) -> Ran {
+        self.exec_with(func, label, out, host, None)
+    }
+
+    /// [`Engine::exec`], setting globals `KEYS` and `ARGV` around the run when `arrays`
+    /// is given (EVAL).
+    fn exec_with(
+        &mut self,
+        func: Function,
+        label: &str,
+        out: &mut Reply,
+        host: &mut Host,
+        arrays: Option<KeysArgv>,
+    ) -> Ran {
         let mut host: &mut Host = host;
         self.slot.resp.store(2, Ordering::Relaxed);
         self.slot
             .host
             .store(&mut host as *mut &mut Host as *mut (), Ordering::Release);
         let guard = SlotGuard(&self.slot);
-        let result: mlua::Result<MultiValue> = self.runner.call::<MultiValue>(func);
+        let result: mlua::Result<MultiValue> = match arrays {
+            None => self.runner.call::<MultiValue>(func),
+            // One protected call does it all (each mlua call is a `lua_pcall` with two
+            // fresh C closures, a good part of a small script's cost): set KEYS and
+            // ARGV, call the runner (whose `xpcall` catches the script's errors), and
+            // leave empty arrays behind so no argument outlives the run.
+            // SAFETY: plain Lua C API calls inside mlua's protected call (memory
+            // errors are caught). The stack holds the runner and the script; the
+            // arrays need three more slots, which `exec_raw` guarantees and which are
+            // checked again after the call left its results.
+            Some((keys, args)) => unsafe {
+                self.lua
+                    .exec_raw::<MultiValue>((&self.runner, func), |state| {
+                        set_global_array(state, b"KEYS", keys);
+                        set_global_array(state, b"ARGV", args);
+                        mlua::ffi::lua_call(state, 1, mlua::ffi::LUA_MULTRET);
+                        if mlua::ffi::lua_checkstack(state, 3) != 0 {
+                            set_global_array(state, b"KEYS", &[]);
+                            set_global_array(state, b"ARGV", &[]);
+                        }
+                    })
+            },
+        };
         drop(guard);
         let resp = self.slot.resp.load(Ordering::Relaxed);
         let failed = match result {
