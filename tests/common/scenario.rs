@@ -35,10 +35,15 @@ pub fn tokenize(line: &str) -> Vec<Vec<u8>> {
 ///
 /// Script lines (`#` comments and blank lines ignored):
 /// * `N> CMD args` — client N sends a command and reads its reply (recorded);
+/// * `N>K CMD args` — the same, reading K frames (SUBSCRIBE a b c: `N>3`);
+/// * `N~K CMD args` — reads K frames and records them sorted (frames whose order
+///   Redis leaves to its hash tables, e.g. several matching patterns);
+/// * `N>u CMD args` — one reply whose elements are compared as a multiset (PUBSUB
+///   CHANNELS lists a hash table's order);
 /// * `N!> CMD args` — the same, reply not recorded (HELLO 3, CLIENT ID...);
 /// * `N>> CMD args` — client N sends a command that blocks; nothing is read, and the
 ///   script pauses so the server has processed it before the next line;
-/// * `N<` — client N reads one reply (recorded);
+/// * `N<` / `N<K` / `N<~K` — client N reads one / K / K sorted frames (recorded);
 /// * `N?` — records whether client N received a reply within 300 ms;
 /// * `N raw TEXT` — client N sends TEXT (`\r\n` escapes allowed), nothing read;
 /// * `close N`, `sleep MS`.
@@ -93,29 +98,58 @@ pub fn run(port: u16, script: &str) -> Vec<String> {
             .collect();
         let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
         let tag = format!("{:>3} c{n}{op} {rest}", lineno + 1);
-        match op {
-            ">" => out.push(format!("{tag} -> {}", show(&client.cmd(&argv)))),
-            "!>" => {
-                client.cmd(&argv);
+        let count = |k: &str| -> usize {
+            if k.is_empty() {
+                1
+            } else {
+                k.parse().expect("frame count")
             }
-            ">>" => {
-                client.send_raw(&super::encode(&argv));
-                std::thread::sleep(Duration::from_millis(100));
+        };
+        let read = |client: &mut RawClient, k: usize, sorted: bool| -> String {
+            let mut frames: Vec<String> = (0..k).map(|_| show(&client.read_reply())).collect();
+            if sorted {
+                frames.sort();
             }
-            "<" => out.push(format!("{tag} -> {}", show(&client.read_reply()))),
-            "?" => out.push(format!(
+            frames.join(" | ")
+        };
+        if op == "!>" {
+            client.cmd(&argv);
+        } else if op == ">>" {
+            client.send_raw(&super::encode(&argv));
+            std::thread::sleep(Duration::from_millis(100));
+        } else if op == ">u" {
+            let reply = client.cmd(&argv);
+            let (header, mut elems) = super::split_elements(&reply);
+            elems.sort();
+            out.push(format!(
+                "{tag} -> {} {}",
+                show(&header),
+                show(&elems.concat())
+            ));
+        } else if let Some(k) = op.strip_prefix('>') {
+            client.send_raw(&super::encode(&argv));
+            out.push(format!("{tag} -> {}", read(client, count(k), false)));
+        } else if let Some(k) = op.strip_prefix('~') {
+            client.send_raw(&super::encode(&argv));
+            out.push(format!("{tag} -> {}", read(client, count(k), true)));
+        } else if let Some(k) = op.strip_prefix("<~") {
+            out.push(format!("{tag} -> {}", read(client, count(k), true)));
+        } else if let Some(k) = op.strip_prefix('<') {
+            out.push(format!("{tag} -> {}", read(client, count(k), false)));
+        } else if op == "?" {
+            out.push(format!(
                 "{tag} -> {}",
                 match client.poll_reply(300) {
                     Some(r) => show(&r),
                     None => "(no reply)".into(),
                 }
-            )),
-            "" if rest.starts_with("raw ") => {
-                let text = rest["raw ".len()..].replace("\\r\\n", "\r\n");
-                client.send_raw(text.as_bytes());
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            _ => panic!("bad script line {}: {line}", lineno + 1),
+            ));
+        } else if op.is_empty() && rest.starts_with("raw ") {
+            let text = rest["raw ".len()..].replace("\\r\\n", "\r\n");
+            client.send_raw(text.as_bytes());
+            std::thread::sleep(Duration::from_millis(100));
+        } else {
+            panic!("bad script line {}: {line}", lineno + 1);
         }
     }
     out
