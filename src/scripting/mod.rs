@@ -102,21 +102,37 @@ for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 
   local t = rawget(G, name)
   if type(t) == 'table' then rawset(G, name, readonly(t)) end
 end
-local env
-env = setmetatable({}, {
-  __index = function(_, k)
-    if k == '_G' then return env end
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = function()
-    error("Attempt to modify a readonly table", 2)
-  end,
+-- Scripts see the globals through `env`, an empty table whose reads go straight to
+-- G (a table __index: no Lua call per global access) and whose writes are refused.
+-- G raises for names it lacks; `_G` is `env`, so scripts never hold G itself.
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function refuse()
+  error("Attempt to modify a readonly table", 2)
+end
+local env = setmetatable({}, {
+  __index = G,
+  __newindex = refuse,
+  -- what getmetatable(_G) shows: like Redis's, a read-only table with an __index
+  -- function (the real metatable would lead to G)
+  __metatable = readonly({__index = missing}),
 })
 real_of[env] = G
+-- The raw accessors see through the read-only proxies and cannot write to them, as
+-- in Redis's patched Lua (where these are the real, read-only tables).
+local rawget_, rawset_, setmetatable_ = rawget, rawset, setmetatable
+G.rawget = function(t, k) return rawget_(real_of[t] or t, k) end
+G.rawset = function(t, k, v)
+  if real_of[t] then error("Attempt to modify a readonly table", 0) end
+  return rawset_(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if real_of[t] then error("Attempt to modify a readonly table", 0) end
+  return setmetatable_(t, mt)
+end
+rawset_(G, '_G', env)
+setmetatable_(G, {__index = missing})
 local function run(f)
   return rawxpcall(f, handler)
 end
