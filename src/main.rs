@@ -63,6 +63,11 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
+    if let Err(e) = ferrodis::persistence::snapshot::load_at_startup(&srv) {
+        log::warning(&e);
+        std::process::exit(1);
+    }
+
     let threads = srv.config.read().int("worker-threads") as usize;
     let runtime = match build_runtime(threads) {
         Ok(r) => r,
