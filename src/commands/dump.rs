@@ -77,14 +77,14 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if ttl < 0 {
         return Err(RError::raw("ERR Invalid TTL value, must be >= 0"));
     }
-    let Some((body, _ver)) = rdb::verify_payload(argv[3], false) else {
+    if rdb::verify_payload(argv[3], false).is_none() {
         return Err(RError::raw(
             "ERR DUMP payload version or checksum are wrong",
         ));
-    };
+    }
     let lim = decode::Limits::from_config(&ctx.srv.config.read());
     let now = ctx.txn.now;
-    let value = match decode::read_payload(body, &lim, now) {
+    let value = match decode::read_payload(argv[3], &lim, now) {
         Ok(Some(v)) => v,
         Ok(None) | Err(_) => return Err(RError::raw("ERR Bad data format")),
     };

@@ -507,12 +507,12 @@ pub fn functions_payload(srv: &Server) -> Vec<u8> {
     seal_payload(out, RDB_VERSION)
 }
 
-/// FUNCTION RESTORE: the library codes of a payload body (footer already verified),
-/// or Redis's error text.
-pub fn functions_from_payload(body: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String> {
-    let mut r = Reader::new(body);
+/// FUNCTION RESTORE: the library codes of a whole payload (footer already verified;
+/// read, as Redis, until 10 bytes or fewer remain), or Redis's error text.
+pub fn functions_from_payload(payload: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let mut r = Reader::new(payload);
     let mut out = Vec::new();
-    while r.remaining() > 0 {
+    while r.remaining() > 10 {
         let t = r.byte().map_err(|_| "can not read data type".to_string())?;
         match t {
             OPCODE_FUNCTION2 => out.push(

@@ -470,16 +470,15 @@ fn hash_add_ttl(
     Ok(())
 }
 
-/// Parses a DUMP payload body (type byte and value, footer already checked).
-pub fn read_payload(body: &[u8], lim: &Limits, now: u64) -> Result<Option<Value>> {
-    let mut r = Reader::new(body);
+/// Parses a whole DUMP payload (its footer already checked with [`verify_payload`]):
+/// the type byte and the value. As Redis's RESTORE, the value is read from the whole
+/// payload and what follows it is not examined (so a value may run into the footer
+/// bytes, and trailing bytes are ignored: the reference server accepts both).
+pub fn read_payload(payload: &[u8], lim: &Limits, now: u64) -> Result<Option<Value>> {
+    let mut r = Reader::new(payload);
     let typ = r.byte()?;
     if !is_object_type(typ) {
         return corrupt("Bad data format");
     }
-    let v = read_object(&mut r, typ, lim, now)?;
-    if r.remaining() != 0 {
-        return corrupt("Bad data format");
-    }
-    Ok(v)
+    read_object(&mut r, typ, lim, now)
 }

@@ -175,17 +175,10 @@ pub fn dump_payload(v: &Value, opts: &EncodeOpts) -> Vec<u8> {
 // ---------------------------------------------------------------- lists
 
 /// Redis 7.0's `_quicklistNodeAllowInsert` for a node of `node_bytes` bytes holding
-/// `count` entries and an element of `sz` bytes.
+/// `count` entries and an element of `sz` bytes (it over-estimates an entry's
+/// overhead as SIZE_ESTIMATE_OVERHEAD = 8 bytes).
 fn node_allows(node_bytes: usize, count: usize, sz: usize, fill: i64) -> bool {
-    let overhead = if sz < 254 { 1 } else { 5 }
-        + if sz < 64 {
-            1
-        } else if sz < 16384 {
-            2
-        } else {
-            5
-        };
-    let new_sz = node_bytes + sz + overhead;
+    let new_sz = node_bytes + sz + 8;
     if fill < 0 {
         let level = ((-fill) - 1) as usize;
         const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
