@@ -1,4 +1,4 @@
-//! LZF compression as liblzf (3.6, the build Redis links) produces it, so that
+//! LZF compression as liblzf 3.6 (the build Debian's Redis links) produces it, so that
 //! compressed strings in DUMP payloads and RDB files are byte-identical to Redis's,
 //! and a decompressor that rejects malformed input without panicking.
 //!
@@ -42,8 +42,9 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         let matched = r > 1 && {
             let rf = r - 1;
             let off = ip - rf - 1;
+            // (liblzf 3.6, which Debian's Redis links, has no `ip + 4 < in_end` test
+            // here, unlike the copy bundled in Redis's source tree.)
             off < MAX_OFF
-                && ip + 4 < in_len
                 && input[rf] == input[ip]
                 && input[rf + 1] == input[ip + 1]
                 && input[rf + 2] == input[ip + 2]
