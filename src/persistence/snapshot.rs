@@ -263,6 +263,11 @@ pub struct LoadOpts {
 /// partially loaded dataset.
 pub fn load_rdb(data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
     let mut r = Reader::new(data);
+    load_from(&mut r, data, txn, opts)
+        .map_err(|e| RdbError::new(format!("{e} (reading offset {})", r.pos)))
+}
+
+fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
     let magic = r.take(9).map_err(|_| {
         RdbError::new("Short read or OOM loading DB. Unrecoverable error, aborting now.")
     })?;
@@ -380,7 +385,7 @@ pub fn load_rdb(data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
             return Err(RdbError::new(format!("Unknown RDB encoding type {t}")));
         }
         let key = r.string()?;
-        let value = decode::read_object(&mut r, t, &opts.limits, opts.now)
+        let value = decode::read_object(r, t, &opts.limits, opts.now)
             .map_err(|e| RdbError::new(format!("{e} (key '{}')", String::from_utf8_lossy(&key))))?;
         let exp = std::mem::replace(&mut expire, -1);
         let lru = match idle.take() {
