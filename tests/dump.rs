@@ -344,6 +344,27 @@ fn restore_options_ttl_and_idle_time() {
     assert_eq!(c.cmds(&["EXISTS", "k"]), b":0\r\n");
 }
 
+/// `rdbcompression no`: strings and listpacks are written verbatim, as Redis does.
+#[test]
+fn rdbcompression_no_matches_redis() {
+    let f = ferrodis(&["--rdbcompression", "no"]);
+    let r = redis(&["--rdbcompression", "no"]);
+    for c in [&mut f.client(), &mut r.client()] {
+        c.cmds(&["SET", "long", &"abc".repeat(100)]);
+        let items: Vec<String> = (0..2000).map(|i| format!("v{}", i % 10)).collect();
+        let mut args = vec!["RPUSH", "list"];
+        args.extend(items.iter().map(|s| s.as_str()));
+        c.cmds(&args);
+    }
+    for k in ["long", "list"] {
+        let a = bulk(&f.client().cmds(&["DUMP", k]));
+        let b = bulk(&r.client().cmds(&["DUMP", k]));
+        same_bytes(&a, &b, &format!("DUMP {k} with rdbcompression no"));
+    }
+    let a = bulk(&f.client().cmds(&["DUMP", "long"]));
+    assert!(a.windows(300).any(|w| w == "abc".repeat(100).as_bytes()));
+}
+
 /// Redis 7.4's hash field TTLs have no RDB 10 form: such a hash dumps as RDB 12
 /// (`HASH_LISTPACK_EX` / `HASH_METADATA`), restores with its TTLs in Ferrodis, and the
 /// reference (7.0) refuses the payload instead of silently dropping them.

@@ -180,7 +180,8 @@ pub fn dump_payload(v: &Value, opts: &EncodeOpts) -> Vec<u8> {
 fn node_allows(node_bytes: usize, count: usize, sz: usize, fill: i64) -> bool {
     let new_sz = node_bytes + sz + 8;
     if fill < 0 {
-        let level = ((-fill) - 1) as usize;
+        // Levels beyond -5 count as -5 (Redis 7.2's `quicklistNodeLimit`).
+        let level = (((-fill) - 1) as usize).min(4);
         const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
         if let Some(&max) = LEVELS.get(level) {
             if new_sz <= max {
