@@ -663,3 +663,93 @@ fn unsupported_content_is_refused_with_a_reason() {
     assert_ne!(code, 0);
     assert!(log.contains("more than 4 databases"), "{log}");
 }
+
+/// Starts ferrodis-server on `dir` with `extra` arguments, waits until it answers.
+fn start_in(dir: &Path, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = free_port();
+    let p = port.to_string();
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec!["--port", &p, "--bind", "127.0.0.1", "--dir", &d];
+    args.extend_from_slice(extra);
+    let child = Command::new(ferrodis_bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ferrodis-server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "ferrodis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, port)
+}
+
+fn wait_exit(child: &mut std::process::Child, secs: u64) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s.code().unwrap_or(-1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn shutdown_saves_when_asked_or_with_save_points() {
+    // Save points configured: SIGTERM saves before exiting.
+    let dir = TmpDir::new("sigterm");
+    let (mut child, port) = start_in(dir.path(), &["--save", "3600 1"]);
+    let mut c = RawClient::connect(port);
+    run(&mut c, &["SET", "k", "by-sigterm"]);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+    assert!(dir.path().join("dump.rdb").exists());
+    let (mut child, port) = start_in(dir.path(), &["--save", ""]);
+    let mut c = RawClient::connect(port);
+    assert_eq!(c.cmds(&["GET", "k"]), b"$10\r\nby-sigterm\r\n");
+    // No save points: SHUTDOWN does not save, SHUTDOWN SAVE does.
+    run(&mut c, &["SET", "k", "by-shutdown-save"]);
+    assert!(c.cmds(&["SHUTDOWN", "SAVE"]).is_empty());
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+    let (mut child, port) = start_in(dir.path(), &["--save", ""]);
+    let mut c = RawClient::connect(port);
+    assert_eq!(c.cmds(&["GET", "k"]), b"$16\r\nby-shutdown-save\r\n");
+    run(&mut c, &["SET", "k", "lost"]);
+    assert!(c.cmds(&["SHUTDOWN"]).is_empty());
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+    let (mut child, port) = start_in(dir.path(), &["--save", "3600 1"]);
+    let mut c = RawClient::connect(port);
+    assert_eq!(c.cmds(&["GET", "k"]), b"$16\r\nby-shutdown-save\r\n");
+    run(&mut c, &["SET", "k", "lost-too"]);
+    assert!(c.cmds(&["SHUTDOWN", "NOSAVE"]).is_empty());
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+    // A final save that fails (the directory is gone) cancels the shutdown; FORCE
+    // exits anyway.
+    let gone = TmpDir::new("gone");
+    let (mut child, port) = start_in(gone.path(), &["--save", "3600 1"]);
+    let mut c = RawClient::connect(port);
+    run(&mut c, &["SET", "k", "v"]);
+    std::fs::remove_dir_all(gone.path()).expect("remove dir");
+    assert_eq!(c.cmds(&["SAVE"]), b"-ERR\r\n");
+    assert!(RawClient::connect(port)
+        .cmds(&["INFO", "persistence"])
+        .windows(27)
+        .any(|w| w == b"rdb_last_bgsave_status:err\r"));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert_eq!(
+        wait_exit(&mut child, 2),
+        None,
+        "exited although the final save failed"
+    );
+    let mut c = RawClient::connect(port);
+    assert_eq!(c.cmds(&["PING"]), b"+PONG\r\n");
+    assert!(c.cmds(&["SHUTDOWN", "FORCE"]).is_empty());
+    assert_eq!(wait_exit(&mut child, 20), Some(0));
+}

@@ -240,6 +240,14 @@ pub fn save(srv: &Server, txn: &mut Txn) -> io::Result<()> {
     result
 }
 
+/// SAVE from outside a command (the final save at shutdown): takes the exclusive gate
+/// itself.
+pub fn save_exclusive(srv: &Server) -> io::Result<()> {
+    let _gate = srv.ks.gate.write();
+    let mut txn = Txn::exclusive(&srv.ks, crate::util::time::now_ms());
+    save(srv, &mut txn)
+}
+
 /// What a load found.
 #[derive(Debug, Default)]
 pub struct Loaded {
