@@ -83,14 +83,15 @@ fn function_restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let functions = &ctx.srv.functions;
     let mut lib = functions.lib.lock();
     let mut restored = lib.fresh().map_err(lua_err)?;
+    // Library names in payload order (collisions are reported in that order; Redis's
+    // own order is its hash table's, which varies between runs).
+    let mut names: Vec<String> = Vec::with_capacity(codes.len());
     for code in &codes {
-        restored.load(code, false).map_err(err)?;
+        names.push(restored.load(code, false).map_err(err)?);
     }
     if policy != Policy::Flush {
-        let mut names: Vec<&String> = restored.libraries.keys().collect();
-        names.sort();
         let mut replaced: Vec<&str> = Vec::new();
-        for name in names {
+        for name in &names {
             if lib.libraries.contains_key(name) {
                 if policy == Policy::Append {
                     return Err(RError::owned(format!("ERR Library {name} already exists")));
@@ -98,8 +99,10 @@ fn function_restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 replaced.push(name);
             }
         }
-        let mut fnames: Vec<&String> = restored.functions.keys().collect();
-        fnames.sort();
+        let fnames = names
+            .iter()
+            .filter_map(|n| restored.libraries.get(n))
+            .flat_map(|l| l.functions.iter());
         for f in fnames {
             if let Some(cur) = lib.functions.get(f) {
                 if !replaced.contains(&cur.library.as_str()) {
