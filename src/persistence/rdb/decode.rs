@@ -235,10 +235,13 @@ pub fn read_object(r: &mut Reader, typ: u8, lim: &Limits, now: u64) -> Result<Op
                         legacy::ziplist_for_each(&blob, |e| l.push_back(&e, lim.list_fill))
                             .map_err(|_| RdbError::new("Ziplist integrity check failed."))?
                     }
-                    QUICKLIST_NODE_PACKED => {
-                        listpack::for_each(&blob, |e| l.push_back(&e.to_vec(), lim.list_fill))
-                            .map_err(|_| RdbError::new("Listpack integrity check failed."))?
-                    }
+                    QUICKLIST_NODE_PACKED => listpack::for_each(&blob, |e| match e {
+                        listpack::Ele::Str(s) => l.push_back(s, lim.list_fill),
+                        listpack::Ele::Int(n) => {
+                            l.push_back(itoa::Buffer::new().format(n).as_bytes(), lim.list_fill)
+                        }
+                    })
+                    .map_err(|_| RdbError::new("Listpack integrity check failed."))?,
                     c => {
                         return corrupt(&format!(
                             "Quicklist integrity check failed: bad container {c}"
