@@ -541,3 +541,148 @@ pub fn functions_from_payload(payload: &[u8]) -> std::result::Result<Vec<Vec<u8>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Keyspace;
+    use crate::types::list::Fill;
+    use crate::types::zset::Limits as ZLimits;
+    use crate::types::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn values() -> Vec<(&'static str, Value, u64)> {
+        let mut l = ListValue::new();
+        for i in 0..300 {
+            l.push_back(format!("e{i}").as_bytes(), Fill::from_config(16));
+        }
+        let mut h = HashValue::new();
+        for i in 0..5 {
+            h.set(format!("f{i}").as_bytes(), b"v", false, 128, 64);
+        }
+        let lim = ZLimits {
+            max_entries: 128,
+            max_value: 64,
+        };
+        let mut zl = ZSetValue::default();
+        zl.insert_new(b"a", 1.5, lim);
+        zl.insert_new(b"b", f64::NEG_INFINITY, lim);
+        let mut zs = ZSetValue::with_hint(200, 0, lim);
+        for i in 0..200 {
+            zs.insert_new(format!("m{i}").as_bytes(), i as f64, lim);
+        }
+        vec![
+            ("s", Value::Str(StrValue::from_bytes(b"hello")), 0),
+            ("n", Value::Str(StrValue::from_bytes(b"-1234567")), 0),
+            (
+                "long",
+                Value::Str(StrValue::from_bytes(&[b'x'; 200])),
+                NOW + 5000,
+            ),
+            ("gone", Value::Str(StrValue::from_bytes(b"old")), NOW - 1),
+            ("l", Value::List(Box::new(l)), 0),
+            ("h", Value::Hash(h), 0),
+            (
+                "si",
+                Value::Set(SetValue::from_members([&b"1"[..], b"5", b"-7"], 512)),
+                0,
+            ),
+            (
+                "ss",
+                Value::Set(SetValue::from_members([&b"a"[..], b"b"], 512)),
+                0,
+            ),
+            ("zl", Value::ZSet(zl), 0),
+            ("zs", Value::ZSet(zs), 0),
+        ]
+    }
+
+    fn sample_file() -> Vec<u8> {
+        let opts = EncodeOpts::default();
+        let mut f = b"REDIS0010".to_vec();
+        aux(&mut f, "redis-ver", b"7.0.15");
+        f.push(OPCODE_SELECTDB);
+        encode::write_len(&mut f, 0);
+        for (k, v, exp) in values() {
+            if exp != 0 {
+                f.push(OPCODE_EXPIRETIME_MS);
+                encode::write_millis(&mut f, exp);
+            }
+            f.push(encode::object_type(&v));
+            encode::write_string(&mut f, k.as_bytes(), true);
+            encode::write_value(&mut f, &v, &opts);
+        }
+        f.push(OPCODE_EOF);
+        let crc = crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn load(data: &[u8], checksum: bool) -> (Keyspace, Result<Loaded>) {
+        let ks = Keyspace::new(1);
+        let opts = LoadOpts {
+            limits: Limits::default(),
+            checksum,
+            now: NOW,
+        };
+        let r = {
+            let mut txn = Txn::exclusive(&ks, NOW);
+            load_rdb(data, &mut txn, &opts)
+        };
+        (ks, r)
+    }
+
+    #[test]
+    fn round_trip_through_a_file_image() {
+        let f = sample_file();
+        let (ks, r) = load(&f, true);
+        let loaded = r.expect("loads");
+        assert_eq!(loaded.keys, 9);
+        assert_eq!(loaded.expired, 1);
+        let mut txn = Txn::exclusive(&ks, NOW);
+        let want = values();
+        for (k, v, exp) in &want {
+            if *k == "gone" {
+                assert!(txn.peek(0, k.as_bytes()).is_none());
+                continue;
+            }
+            let e = txn.peek(0, k.as_bytes()).expect("key loaded");
+            assert_eq!(e.expire(), *exp, "{k}");
+            let opts = EncodeOpts::default();
+            assert_eq!(
+                encode::dump_payload(&e.value, &opts),
+                encode::dump_payload(v, &opts),
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let f = sample_file();
+        let body = f.len() - 8;
+        let mut rejected = 0;
+        for i in 0..body {
+            for x in [0x01u8, 0xff] {
+                let mut m = f.clone();
+                m[i] ^= x;
+                // with the checksum: always refused
+                if i % 16 == 0 {
+                    assert!(load(&m, true).1.is_err(), "byte {i} ^ {x:#x} accepted");
+                }
+                // without it the parser itself must cope
+                if load(&m, false).1.is_err() {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > body / 2);
+        for cut in (0..f.len()).step_by(3) {
+            assert!(
+                load(&f[..cut], false).1.is_err(),
+                "truncated at {cut} accepted"
+            );
+        }
+    }
+}
