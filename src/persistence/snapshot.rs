@@ -415,6 +415,8 @@ fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Res
         }
         let exp = if exp <= 0 { 0 } else { exp as u64 };
         txn.insert_entry(db, &key, value, exp, lru);
+        // Nobody publishes events raised while loading: don't let them pile up.
+        txn.events.clear();
         out.keys += 1;
     }
     if version >= 5 {
