@@ -13,9 +13,10 @@
 //! one. A file needing hash field TTLs (see `rdb` module docs) is written as
 //! version 12.
 //!
-//! Loading reads the file whole (a streaming reader is future work for very large
-//! files), verifies the checksum, skips keys whose TTL already passed (Redis's
-//! behaviour for a master) and refuses the whole file on any error, naming it.
+//! Loading streams the file through a window that holds at least the item being
+//! parsed (memory bounded by the largest key, not the file), verifies the checksum,
+//! skips keys whose TTL already passed (Redis's behaviour for a master) and refuses
+//! the whole file on any error, naming it and the offset.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -266,41 +267,26 @@ pub struct LoadOpts {
     pub now: u64,
 }
 
-/// Parses a whole RDB file image into the keyspace behind `txn` (exclusive view).
-/// Any error leaves the process to refuse starting: the caller must not serve a
-/// partially loaded dataset.
-pub fn load_rdb(data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
-    let mut r = Reader::new(data);
-    load_from(&mut r, data, txn, opts)
-        .map_err(|e| RdbError::new(format!("{e} (reading offset {})", r.pos)))
+/// One top-level item of an RDB file.
+enum Item {
+    Aux(Vec<u8>, Vec<u8>),
+    Select(u64),
+    Function(Vec<u8>),
+    Key {
+        key: Vec<u8>,
+        /// `None`: an empty collection (skipped, as Redis does).
+        value: Option<crate::types::Value>,
+        /// Unix ms, -1 for none.
+        expire: i64,
+        idle: Option<u64>,
+    },
+    Eof,
 }
 
-fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
-    let magic = r.take(9).map_err(|_| {
-        RdbError::new("Short read or OOM loading DB. Unrecoverable error, aborting now.")
-    })?;
-    if &magic[..5] != b"REDIS" {
-        return Err(RdbError::new("Wrong signature trying to load DB from file"));
-    }
-    let version = std::str::from_utf8(&magic[5..])
-        .ok()
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|v| (1..=RDB_MAX_VERSION).contains(v))
-        .ok_or_else(|| {
-            RdbError::new(format!(
-                "Can't handle RDB format version {}",
-                String::from_utf8_lossy(&magic[5..])
-            ))
-        })?;
-    let dbs = txn.ks.num_dbs();
-    let mut out = Loaded {
-        version,
-        ..Default::default()
-    };
-    let mut db = 0usize;
+/// Reads the next item (opcodes that only qualify the next key are folded into it).
+fn read_item(r: &mut Reader, opts: &LoadOpts) -> Result<Item> {
     let mut expire: i64 = -1;
-    let mut idle: Option<u64> = None;
-    let lru_now = lru_clock(opts.now);
+    let mut idle = None;
     loop {
         let t = r.byte()?;
         match t {
@@ -320,17 +306,8 @@ fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Res
                 idle = Some(r.length()?);
                 continue;
             }
-            OPCODE_EOF => break,
-            OPCODE_SELECTDB => {
-                let id = r.length()?;
-                if id >= dbs as u64 {
-                    return Err(RdbError::new(format!(
-                        "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
-                    )));
-                }
-                db = id as usize;
-                continue;
-            }
+            OPCODE_EOF => return Ok(Item::Eof),
+            OPCODE_SELECTDB => return Ok(Item::Select(r.length()?)),
             OPCODE_RESIZEDB => {
                 r.length()?;
                 r.length()?;
@@ -343,36 +320,9 @@ fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Res
                 continue;
             }
             OPCODE_AUX => {
-                let k = r.string()?;
-                let v = r.string()?;
-                match &*k {
-                    b"redis-ver" => log::notice(&format!(
-                        "Loading RDB produced by version {}",
-                        String::from_utf8_lossy(&v)
-                    )),
-                    b"ctime" => {
-                        if let Some(c) = std::str::from_utf8(&v)
-                            .ok()
-                            .and_then(|s| s.parse::<i64>().ok())
-                        {
-                            let age = (opts.now / 1000) as i64 - c;
-                            log::notice(&format!("RDB age {} seconds", age.max(0)));
-                        }
-                    }
-                    b"used-mem" => {
-                        if let Some(m) = std::str::from_utf8(&v)
-                            .ok()
-                            .and_then(|s| s.parse::<u64>().ok())
-                        {
-                            log::notice(&format!(
-                                "RDB memory usage when created {:.2} Mb",
-                                m as f64 / (1024.0 * 1024.0)
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
+                let k = r.string()?.into_owned();
+                let v = r.string()?.into_owned();
+                return Ok(Item::Aux(k, v));
             }
             OPCODE_MODULE_AUX => {
                 let id = r.length()?;
@@ -383,70 +333,239 @@ fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Res
             OPCODE_FUNCTION_PRE_GA => {
                 return Err(RdbError::new("Pre-release function format not supported."));
             }
-            OPCODE_FUNCTION2 => {
-                out.functions.push(r.string()?.into_owned());
-                continue;
-            }
+            OPCODE_FUNCTION2 => return Ok(Item::Function(r.string()?.into_owned())),
             _ => {}
         }
         if !is_object_type(t) {
             return Err(RdbError::new(format!("Unknown RDB encoding type {t}")));
         }
-        let key = r.string()?;
+        let key = r.string()?.into_owned();
         let value = decode::read_object(r, t, &opts.limits, opts.now)
-            .map_err(|e| RdbError::new(format!("{e} (key '{}')", String::from_utf8_lossy(&key))))?;
-        let exp = std::mem::replace(&mut expire, -1);
-        let lru = match idle.take() {
-            Some(s) => lru_now.wrapping_sub(s.min(u32::MAX as u64) as u32),
-            None => lru_now,
-        };
-        let Some(value) = value else {
-            continue; // empty collection: skipped, as Redis does
-        };
-        if exp != -1 && (exp as u64) <= opts.now {
-            out.expired += 1;
-            continue;
-        }
-        if txn.peek(db, &key).is_some() {
-            return Err(RdbError::new(format!(
-                "RDB has duplicated key '{}' in DB {db}",
-                String::from_utf8_lossy(&key)
-            )));
-        }
-        let exp = if exp <= 0 { 0 } else { exp as u64 };
-        txn.insert_entry(db, &key, value, exp, lru);
-        // Nobody publishes events raised while loading: don't let them pile up.
-        txn.events.clear();
-        out.keys += 1;
+            .map_err(|e| e.context(&format!("(key '{}')", String::from_utf8_lossy(&key))))?;
+        return Ok(Item::Key {
+            key,
+            value,
+            expire,
+            idle,
+        });
     }
-    if version >= 5 {
-        let body_len = r.pos;
-        let stored = u64::from_le_bytes(
-            r.take(8)
-                .map_err(|_| RdbError::new("Short read loading the RDB checksum"))?
-                .try_into()
-                .map_err(|_| RdbError::new("Short read loading the RDB checksum"))?,
-        );
-        if opts.checksum {
-            if stored == 0 {
-                log::warning("RDB file was saved with checksum disabled: no check performed.");
-            } else {
-                let expected = crc64(0, &data[..body_len]);
-                if expected != stored {
-                    return Err(RdbError::new(format!(
-                        "Wrong RDB checksum expected: ({expected:x}) got ({stored:x}). Aborting now."
-                    )));
+}
+
+/// A sliding window over the file: items are parsed from it in place, and when one
+/// runs past its end the window is refilled (grown if needed) and the item parsed
+/// again. Memory is bounded by the largest item, not the file.
+struct Window<R: io::Read> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    /// File offset of `buf[start]`.
+    offset: u64,
+}
+
+impl<R: io::Read> Window<R> {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads more: at least as much again as is buffered (256 KB minimum).
+    fn refill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        let want = old.max(256 << 10);
+        self.buf.resize(old + want, 0);
+        let mut filled = old;
+        while filled < self.buf.len() {
+            match self.src.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    return Err(e);
                 }
             }
         }
+        self.buf.truncate(filled);
+        Ok(())
     }
-    if r.remaining() != 0 {
-        log::warning(&format!(
-            "{} bytes of trailing data after the RDB checksum ignored",
-            r.remaining()
+
+    /// Ensures `n` bytes are buffered (fewer only at the end of the file).
+    fn want(&mut self, n: usize) -> io::Result<()> {
+        while self.data().len() < n && !self.eof {
+            self.refill()?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses an RDB file image into the keyspace behind `txn` (exclusive view).
+pub fn load_rdb(data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
+    load_stream(data, txn, opts)
+}
+
+/// Parses an RDB stream into the keyspace behind `txn` (exclusive view), reading it
+/// piecewise. Any error means the caller must not serve a partially loaded dataset.
+pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
+    let mut w = Window {
+        src,
+        buf: Vec::new(),
+        start: 0,
+        eof: false,
+        offset: 0,
+    };
+    let io_err = |e: io::Error| RdbError::new(format!("Read error loading the DB: {e}"));
+    w.want(9).map_err(io_err)?;
+    let Some(magic) = w.data().get(..9) else {
+        return Err(RdbError::new(
+            "Short read or OOM loading DB. Unrecoverable error, aborting now.",
         ));
+    };
+    if &magic[..5] != b"REDIS" {
+        return Err(RdbError::new("Wrong signature trying to load DB from file"));
+    }
+    let version = std::str::from_utf8(&magic[5..])
+        .ok()
+        .and_then(|s| s.parse::<u16>().ok())
+        .filter(|v| (1..=RDB_MAX_VERSION).contains(v))
+        .ok_or_else(|| {
+            RdbError::new(format!(
+                "Can't handle RDB format version {}",
+                String::from_utf8_lossy(&magic[5..])
+            ))
+        })?;
+    let mut crc = if opts.checksum { crc64(0, magic) } else { 0 };
+    w.consume(9);
+    let dbs = txn.ks.num_dbs();
+    let mut out = Loaded {
+        version,
+        ..Default::default()
+    };
+    let mut db = 0usize;
+    let lru_now = lru_clock(opts.now);
+    loop {
+        let (res, used) = {
+            let mut r = Reader::new(w.data());
+            let res = read_item(&mut r, opts);
+            (res, r.pos)
+        };
+        let item = match res {
+            Ok(item) => item,
+            Err(e) if e.short && !w.eof => {
+                w.refill().map_err(io_err)?;
+                continue;
+            }
+            Err(e) => {
+                return Err(e.context(&format!("(reading offset {})", w.offset + used as u64)))
+            }
+        };
+        if opts.checksum {
+            crc = crc64(crc, &w.data()[..used]);
+        }
+        w.consume(used);
+        match item {
+            Item::Eof => break,
+            Item::Select(id) => {
+                if id >= dbs as u64 {
+                    return Err(RdbError::new(format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
+                    )));
+                }
+                db = id as usize;
+            }
+            Item::Aux(k, v) => log_aux(&k, &v, opts.now),
+            Item::Function(code) => out.functions.push(code),
+            Item::Key {
+                key,
+                value,
+                expire,
+                idle,
+            } => {
+                let Some(value) = value else {
+                    continue; // empty collection: skipped, as Redis does
+                };
+                if expire != -1 && (expire as u64) <= opts.now {
+                    out.expired += 1;
+                    continue;
+                }
+                if txn.peek(db, &key).is_some() {
+                    return Err(RdbError::new(format!(
+                        "RDB has duplicated key '{}' in DB {db}",
+                        String::from_utf8_lossy(&key)
+                    )));
+                }
+                let lru = match idle {
+                    Some(s) => lru_now.wrapping_sub(s.min(u32::MAX as u64) as u32),
+                    None => lru_now,
+                };
+                let exp = if expire <= 0 { 0 } else { expire as u64 };
+                txn.insert_entry(db, &key, value, exp, lru);
+                // Nobody publishes events raised while loading: don't let them pile up.
+                txn.events.clear();
+                out.keys += 1;
+            }
+        }
+    }
+    if version >= 5 {
+        w.want(8).map_err(io_err)?;
+        let stored = w
+            .data()
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| RdbError::new("Short read loading the RDB checksum"))?;
+        if opts.checksum {
+            if stored == 0 {
+                log::warning("RDB file was saved with checksum disabled: no check performed.");
+            } else if crc != stored {
+                return Err(RdbError::new(format!(
+                    "Wrong RDB checksum expected: ({crc:x}) got ({stored:x}). Aborting now."
+                )));
+            }
+        }
+        w.consume(8);
     }
     Ok(out)
+}
+
+fn log_aux(k: &[u8], v: &[u8], now: u64) {
+    let num = || {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+    match k {
+        b"redis-ver" => log::notice(&format!(
+            "Loading RDB produced by version {}",
+            String::from_utf8_lossy(v)
+        )),
+        b"ctime" => {
+            if let Some(c) = num() {
+                let age = (now / 1000) as i64 - c;
+                log::notice(&format!("RDB age {} seconds", age.max(0)));
+            }
+        }
+        b"used-mem" => {
+            if let Some(m) = num() {
+                log::notice(&format!(
+                    "RDB memory usage when created {:.2} Mb",
+                    m as f64 / (1024.0 * 1024.0)
+                ));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Startup: loads `dir`/`dbfilename` if it exists. An error (unreadable, corrupt,
@@ -454,8 +573,8 @@ fn load_from(r: &mut Reader, data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Res
 /// reason and the caller refuses to start.
 pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
     let path = rdb_path(srv);
-    let data = match std::fs::read(&path) {
-        Ok(d) => d,
+    let file = match File::open(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(format!(
@@ -475,7 +594,7 @@ pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
     };
     let _gate = srv.ks.gate.write();
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
-    let loaded = load_rdb(&data, &mut txn, &opts).map_err(|e| {
+    let loaded = load_stream(file, &mut txn, &opts).map_err(|e| {
         format!(
             "Internal error in RDB reading file {}: {e}. Fatal error loading the DB, check server logs. Exiting.",
             path.display()
@@ -658,6 +777,48 @@ mod tests {
                 "{k}"
             );
         }
+    }
+
+    /// Items larger than the window and items cut by its edge are re-read whole.
+    #[test]
+    fn streams_across_window_refills() {
+        let opts = EncodeOpts {
+            compress: false,
+            ..EncodeOpts::default()
+        };
+        let mut f = b"REDIS0010".to_vec();
+        f.push(OPCODE_SELECTDB);
+        encode::write_len(&mut f, 0);
+        let noise = |seed: u32, n: usize| -> Vec<u8> {
+            (0..n as u32)
+                .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
+                .collect()
+        };
+        for i in 0..3000u32 {
+            f.push(0);
+            encode::write_string(&mut f, format!("k{i}").as_bytes(), false);
+            encode::write_string(&mut f, &noise(i, 1000), false);
+        }
+        let big = noise(7, 2_500_000);
+        f.push(0);
+        encode::write_string(&mut f, b"big", false);
+        let v = Value::Str(StrValue::from_bytes(&big));
+        encode::write_value(&mut f, &v, &opts);
+        f.push(OPCODE_EOF);
+        let crc = crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        assert!(f.len() > 5 << 20);
+        let (ks, r) = load(&f, true);
+        assert_eq!(r.expect("loads").keys, 3001);
+        let mut txn = Txn::exclusive(&ks, NOW);
+        let e = txn.peek(0, b"big").expect("big");
+        assert!(matches!(&e.value, Value::Str(s) if s.to_vec() == big));
+        let e = txn.peek(0, b"k2999").expect("last small key");
+        assert!(matches!(&e.value, Value::Str(s) if s.to_vec() == noise(2999, 1000)));
+        // A file cut inside the big value is refused at the end of the data.
+        let (_, r) = load(&f[..f.len() - 1000], true);
+        let e = r.expect_err("truncated");
+        assert!(e.msg.contains("unexpected end of data"), "{e}");
     }
 
     #[test]

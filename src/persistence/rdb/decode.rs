@@ -77,14 +77,14 @@ impl<'a> Reader<'a> {
         let b = *self
             .buf
             .get(self.pos)
-            .ok_or_else(|| RdbError::new("unexpected end of data"))?;
+            .ok_or_else(|| RdbError::short("unexpected end of data"))?;
         self.pos += 1;
         Ok(b)
     }
 
     pub fn take(&mut self, n: u64) -> Result<&'a [u8]> {
         if n > self.remaining() as u64 {
-            return corrupt("unexpected end of data");
+            return Err(RdbError::short("unexpected end of data"));
         }
         let n = n as usize;
         let s = &self.buf[self.pos..self.pos + n];
@@ -130,7 +130,7 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self, min_bytes: usize) -> Result<usize> {
         let n = self.length()?;
         if n > (self.remaining() / min_bytes.max(1)) as u64 {
-            return corrupt("length larger than the remaining input");
+            return Err(RdbError::short("length larger than the remaining input"));
         }
         Ok(n as usize)
     }

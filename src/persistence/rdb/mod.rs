@@ -79,17 +79,41 @@ pub const QUICKLIST_NODE_PACKED: u64 = 2;
 
 /// A decoding error: what is wrong, for logs and RESTORE's failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RdbError(pub String);
+pub struct RdbError {
+    pub msg: String,
+    /// The input ended (or a count exceeds what remains): more bytes could make it
+    /// valid. The streaming file loader reads more and retries; anywhere else it is
+    /// an error like the others.
+    pub short: bool,
+}
 
 impl RdbError {
     pub fn new(msg: impl Into<String>) -> RdbError {
-        RdbError(msg.into())
+        RdbError {
+            msg: msg.into(),
+            short: false,
+        }
+    }
+
+    pub fn short(msg: impl Into<String>) -> RdbError {
+        RdbError {
+            msg: msg.into(),
+            short: true,
+        }
+    }
+
+    /// The same error with `context` appended to its message.
+    pub fn context(self, context: &str) -> RdbError {
+        RdbError {
+            msg: format!("{} {context}", self.msg),
+            short: self.short,
+        }
     }
 }
 
 impl std::fmt::Display for RdbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
