@@ -7,12 +7,14 @@
 //! * [`keyspace`]: databases, shards, TTLs, expiry, locking.
 //! * [`commands`]: the command table and one module per command family.
 //! * [`server`]: networking, clients, dispatch, background jobs.
+//! * [`persistence`]: the RDB format, DUMP/RESTORE payloads, snapshots.
 //! * [`config`]: `redis.conf` directives.
 
 pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod memory;
+pub mod persistence;
 pub mod protocol;
 pub mod scripting;
 pub mod server;

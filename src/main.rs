@@ -63,6 +63,11 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
+    if let Err(e) = ferrodis::persistence::snapshot::load_at_startup(&srv) {
+        log::warning(&e);
+        std::process::exit(1);
+    }
+
     let threads = srv.config.read().int("worker-threads") as usize;
     let runtime = match build_runtime(threads) {
         Ok(r) => r,
@@ -121,18 +126,52 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
     }
     log::notice("Ready to accept connections tcp");
 
-    let req = wait_for_shutdown(&srv).await;
-    if let Some(sig) = req.signal {
-        log::warning(&format!("Received {sig} scheduling shutdown..."));
+    loop {
+        let req = wait_for_shutdown(&srv).await;
+        if let Some(sig) = req.signal {
+            log::warning(&format!("Received {sig} scheduling shutdown..."));
+        }
+        log::warning("User requested shutdown...");
+        if final_save_wanted(&srv, &req) {
+            log::notice("Saving the final RDB snapshot before exiting.");
+            let s = srv.clone();
+            let saved = tokio::task::spawn_blocking(move || {
+                ferrodis::persistence::snapshot::save_exclusive(&s).is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            if !saved && !req.force {
+                // As Redis: a failed final save cancels the shutdown (FORCE overrides).
+                log::warning("Error trying to save the DB, can't exit.");
+                continue;
+            }
+        }
+        break;
     }
-    log::warning("User requested shutdown...");
     srv.shutting_down.store(true, Ordering::SeqCst);
     for c in srv.clients.snapshot() {
         c.kill();
     }
-    // Persistence hooks in here (save on shutdown when save points are configured).
     log::warning("Ferrodis is now ready to exit, bye bye...");
     0
+}
+
+/// Whether shutting down saves the dataset first: SHUTDOWN SAVE / NOSAVE decide, and
+/// otherwise (plain SHUTDOWN, signals) it saves when save points are configured, as
+/// Redis does; `shutdown-on-sigterm` / `shutdown-on-sigint` can force either way.
+fn final_save_wanted(srv: &Server, req: &ShutdownRequest) -> bool {
+    let c = srv.config.read();
+    let by_signal = match req.signal {
+        Some("SIGTERM") => c.str("shutdown-on-sigterm"),
+        Some("SIGINT") => c.str("shutdown-on-sigint"),
+        _ => String::new(),
+    };
+    match (req.save, by_signal.as_str()) {
+        (Some(s), _) => s,
+        (None, "save") => true,
+        (None, "nosave") => false,
+        _ => !c.save_points().is_empty(),
+    }
 }
 
 /// Waits for SIGINT, SIGTERM or a SHUTDOWN command.

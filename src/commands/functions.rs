@@ -3,7 +3,8 @@
 //! `crate::scripting::functions`; a function runs like an EVAL script (exclusive gate,
 //! `redis.call` through `scripting::script_call`).
 //!
-//! Not implemented: FUNCTION DUMP / RESTORE (they need the RDB payload format).
+//! FUNCTION DUMP / RESTORE use Redis's payload (`FUNCTION2` opcodes with each
+//! library's code, RDB version, CRC-64; see `crate::persistence`).
 
 use std::sync::atomic::Ordering;
 
@@ -35,7 +36,102 @@ crate::commands! { static FUNCTION = [
     Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill).lock(Lock::Gateless).acl(&["slow", "scripting"]),
     Command::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats).lock(Lock::Gateless).acl(&["slow", "scripting"]),
     Command::new("help", 2, LOADING | STALE, function_help).acl(&["slow", "scripting"]),
+    Command::new("dump", 2, NOSCRIPT, function_dump).acl(&["slow", "scripting"]),
+    Command::new("restore", -3, WRITE | DENYOOM | NOSCRIPT, function_restore).acl(&["write", "slow", "scripting"]),
 ]; }
+
+/// FUNCTION DUMP
+fn function_dump(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let payload = crate::persistence::snapshot::functions_payload(ctx.srv);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// FUNCTION RESTORE serialized-value [FLUSH|APPEND|REPLACE]
+fn function_restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(RError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(argv[1])
+        )));
+    }
+    #[derive(PartialEq)]
+    enum Policy {
+        Flush,
+        Append,
+        Replace,
+    }
+    let policy =
+        match argv.get(3) {
+            None => Policy::Append,
+            Some(p) if args::is(p, "flush") => Policy::Flush,
+            Some(p) if args::is(p, "append") => Policy::Append,
+            Some(p) if args::is(p, "replace") => Policy::Replace,
+            Some(_) => return Err(RError::raw(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    if crate::persistence::rdb::verify_payload(argv[2], false).is_none() {
+        return Err(RError::raw(
+            "ERR DUMP payload version or checksum are wrong",
+        ));
+    }
+    let codes = crate::persistence::snapshot::functions_from_payload(argv[2])
+        .map_err(|e| RError::owned(format!("ERR {e}")))?;
+    let err = |e: String| RError::owned(format!("ERR {e}"));
+    let lua_err = |e: mlua::Error| RError::owned(format!("ERR {e}"));
+    let functions = &ctx.srv.functions;
+    let mut lib = functions.lib.lock();
+    let mut restored = lib.fresh().map_err(lua_err)?;
+    // Library names in payload order (collisions are reported in that order; Redis's
+    // own order is its hash table's, which varies between runs).
+    let mut names: Vec<String> = Vec::with_capacity(codes.len());
+    for code in &codes {
+        names.push(restored.load(code, false).map_err(err)?);
+    }
+    if policy != Policy::Flush {
+        let mut replaced: Vec<&str> = Vec::new();
+        for name in &names {
+            if lib.libraries.contains_key(name) {
+                if policy == Policy::Append {
+                    return Err(RError::owned(format!("ERR Library {name} already exists")));
+                }
+                replaced.push(name);
+            }
+        }
+        let fnames = names
+            .iter()
+            .filter_map(|n| restored.libraries.get(n))
+            .flat_map(|l| l.functions.iter());
+        for f in fnames {
+            if let Some(cur) = lib.functions.get(f) {
+                if !replaced.contains(&cur.library.as_str()) {
+                    return Err(RError::owned(format!("ERR Function {f} already exists")));
+                }
+            }
+        }
+        // Both checks passed: the union, built aside and swapped in whole.
+        let mut merged = lib.fresh().map_err(lua_err)?;
+        let mut kept: Vec<&crate::scripting::functions::Library> = lib
+            .libraries
+            .values()
+            .filter(|l| !replaced.contains(&l.name.as_str()))
+            .collect();
+        kept.sort_by(|a, b| a.name.cmp(&b.name));
+        for l in kept {
+            merged.load(&l.code, false).map_err(err)?;
+        }
+        for code in &codes {
+            merged.load(code, false).map_err(err)?;
+        }
+        restored = merged;
+    }
+    *lib = restored;
+    functions.update_counts(&lib);
+    drop(lib);
+    ctx.out.ok();
+    Ok(())
+}
 
 fn fcall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     fcall_generic(ctx, argv, false)

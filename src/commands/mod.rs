@@ -13,6 +13,7 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod docs;
+pub mod dump;
 pub mod functions;
 pub mod geo;
 pub mod hash;

@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    bits, client, connection, db, functions, geo, hash, hll, introspection, keys, list, multi,
-    pubsub, scripting, server, set, sort, strings, zset,
+    bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
+    multi, pubsub, scripting, server, set, sort, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -29,6 +29,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &strings::COMMANDS,
         &bits::COMMANDS,
         &keys::COMMANDS,
+        &dump::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
         &set::COMMANDS,

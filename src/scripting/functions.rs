@@ -138,6 +138,12 @@ impl Functions {
         })
     }
 
+    /// An empty context sharing this one's run state (FUNCTION RESTORE builds the
+    /// restored libraries aside, then swaps them in).
+    pub fn fresh(&self) -> mlua::Result<Functions> {
+        Functions::new(self.state.clone())
+    }
+
     /// FUNCTION FLUSH: no libraries, a fresh interpreter.
     pub fn flush(&mut self) -> mlua::Result<()> {
         *self = Functions::new(self.state.clone())?;

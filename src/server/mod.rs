@@ -91,6 +91,8 @@ pub struct Server {
     pub functions: crate::scripting::functions::Registry,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: pubsub::Hub,
+    /// RDB save/load counters (INFO persistence).
+    pub persistence: crate::persistence::snapshot::State,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -141,6 +143,7 @@ impl Server {
             functions: crate::scripting::functions::Registry::new()
                 .expect("the Lua interpreter starts (no client input involved)"),
             pubsub: pubsub::Hub::default(),
+            persistence: Default::default(),
         };
         srv.refresh_hot();
         Arc::new(srv)

@@ -1,0 +1,851 @@
+//! Whole-dataset RDB files: SAVE (write `dir`/`dbfilename` atomically) and loading
+//! the file at startup.
+//!
+//! The file is Redis 7.0's: `REDIS0010`, the aux fields Redis writes (`redis-ver`,
+//! `redis-bits`, `ctime`, `used-mem`, `aof-base`), the function libraries
+//! (`FUNCTION2` opcodes), then per non-empty database `SELECTDB` + `RESIZEDB` and its
+//! keys (`EXPIRETIME_MS` before keys with a TTL), `EOF` and the CRC-64 of everything
+//! before it (0 with `rdbchecksum no`, as Redis).
+//!
+//! SAVE runs under the exclusive gate (nothing else runs), writes `temp-<pid>.rdb`
+//! in the target's directory, fsyncs it, renames it over the target and fsyncs the
+//! directory, so a crash never leaves a half-written file in place of the last good
+//! one. A file needing hash field TTLs (see `rdb` module docs) is written as
+//! version 12.
+//!
+//! Loading streams the file through a window that holds at least the item being
+//! parsed (memory bounded by the largest key, not the file), verifies the checksum,
+//! skips keys whose TTL already passed (Redis's behaviour for a master) and refuses
+//! the whole file on any error, naming it and the offset.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::crc64::crc64;
+use super::rdb::decode::{self, Limits, Reader};
+use super::rdb::encode::{self, EncodeOpts};
+use super::rdb::*;
+use crate::keyspace::{lru_clock, Txn, SHARDS};
+use crate::server::{log, Server};
+
+/// Persistence counters for INFO.
+#[derive(Default)]
+pub struct State {
+    /// Successful saves since startup (`rdb_saves`).
+    pub saves: AtomicU64,
+    /// Whether the last save failed (`rdb_last_bgsave_status:err`).
+    pub last_save_failed: AtomicBool,
+    /// Keys loaded and keys skipped as expired by the last load.
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
+}
+
+/// Computes the CRC-64 of everything written through it.
+struct CrcWriter<W: Write> {
+    inner: W,
+    crc: u64,
+    checksum: bool,
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.checksum {
+            self.crc = crc64(self.crc, &buf[..n]);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn aux(out: &mut Vec<u8>, key: &str, val: &[u8]) {
+    out.push(OPCODE_AUX);
+    encode::write_string(out, key.as_bytes(), false);
+    encode::write_string(out, val, false);
+}
+
+/// The target file: `dir`/`dbfilename`.
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    let c = srv.config.read();
+    Path::new(&c.str("dir")).join(c.str("dbfilename"))
+}
+
+/// Whether any key holds a hash with live field TTLs (the file must then be
+/// version 12). `txn` must be exclusive.
+fn needs_hfe(txn: &mut Txn, dbs: usize) -> bool {
+    for db in 0..dbs {
+        for s in 0..SHARDS {
+            if txn.shard_at(db, s).hfe.is_empty() {
+                continue;
+            }
+            let ks = txn.ks;
+            let shard = txn.shard_at(db, s);
+            let found = shard.hfe.iter().any(|(k, _)| {
+                shard
+                    .dict
+                    .get(ks.hash(k), k)
+                    .is_some_and(|e| encode::version_for(&e.value) > RDB_VERSION)
+            });
+            if found {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Writes the whole dataset (and the function libraries) in RDB format to `w`.
+/// `txn` must be exclusive. Returns the checksum written.
+pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64> {
+    let (opts, checksum) = {
+        let c = srv.config.read();
+        (EncodeOpts::from_config(&c), c.bool("rdbchecksum"))
+    };
+    let dbs = srv.databases();
+    let version = if needs_hfe(txn, dbs) {
+        log::notice("Hashes with field TTLs: writing RDB version 12 (Redis 7.4's format)");
+        RDB_VERSION_HFE
+    } else {
+        RDB_VERSION
+    };
+    let mut w = CrcWriter {
+        inner: w,
+        crc: 0,
+        checksum,
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    buf.extend_from_slice(format!("REDIS{version:04}").as_bytes());
+    aux(&mut buf, "redis-ver", crate::VERSION_REDIS.as_bytes());
+    aux(&mut buf, "redis-bits", b"64");
+    let now_s = crate::util::time::now_ms() / 1000;
+    aux(&mut buf, "ctime", now_s.to_string().as_bytes());
+    aux(
+        &mut buf,
+        "used-mem",
+        crate::memory::used_memory().to_string().as_bytes(),
+    );
+    aux(&mut buf, "aof-base", b"0");
+    {
+        let lib = srv.functions.lib.lock();
+        let mut libs: Vec<_> = lib.libraries.values().collect();
+        libs.sort_by(|a, b| a.name.cmp(&b.name));
+        for l in libs {
+            buf.push(OPCODE_FUNCTION2);
+            encode::write_string(&mut buf, &l.code, opts.compress);
+        }
+    }
+    w.write_all(&buf)?;
+    buf.clear();
+    for db in 0..dbs {
+        let (mut keys, mut volatile) = (0usize, 0usize);
+        for s in 0..SHARDS {
+            let shard = txn.shard_at(db, s);
+            keys += shard.dict.len();
+            volatile += shard.volatile;
+        }
+        if keys == 0 {
+            continue;
+        }
+        buf.push(OPCODE_SELECTDB);
+        encode::write_len(&mut buf, db as u64);
+        buf.push(OPCODE_RESIZEDB);
+        encode::write_len(&mut buf, keys as u64);
+        encode::write_len(&mut buf, volatile as u64);
+        for s in 0..SHARDS {
+            let shard = txn.shard_at(db, s);
+            for (k, e) in shard.dict.iter() {
+                if e.expire() != 0 {
+                    buf.push(OPCODE_EXPIRETIME_MS);
+                    encode::write_millis(&mut buf, e.expire());
+                }
+                buf.push(encode::object_type(&e.value));
+                encode::write_string(&mut buf, k, opts.compress);
+                encode::write_value(&mut buf, &e.value, &opts);
+                if buf.len() >= 64 * 1024 {
+                    w.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+        }
+    }
+    buf.push(OPCODE_EOF);
+    w.write_all(&buf)?;
+    let crc = if checksum { w.crc } else { 0 };
+    w.inner.write_all(&crc.to_le_bytes())?;
+    w.flush()?;
+    Ok(crc)
+}
+
+/// SAVE: writes the snapshot atomically (temp file, fsync, rename, fsync of the
+/// directory). `txn` must be exclusive. Updates LASTSAVE and the dirty counter on
+/// success; logs and returns the error otherwise.
+pub fn save(srv: &Server, txn: &mut Txn) -> io::Result<()> {
+    let target = rdb_path(srv);
+    let dir = target
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let dirty_before = srv.stats.dirty.load(Ordering::Relaxed);
+    let result = (|| -> io::Result<()> {
+        let f = File::create(&tmp).map_err(|e| {
+            log::warning(&format!(
+                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+                tmp.display(),
+                dir.display()
+            ));
+            e
+        })?;
+        let mut bw = BufWriter::with_capacity(256 * 1024, f);
+        write_rdb(srv, txn, &mut bw)?;
+        let f = bw.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, &target)?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    match &result {
+        Ok(()) => {
+            log::notice("DB saved on disk");
+            srv.stats.dirty.fetch_sub(
+                dirty_before.min(srv.stats.dirty.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+            srv.lastsave
+                .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
+            srv.persistence.saves.fetch_add(1, Ordering::Relaxed);
+            srv.persistence
+                .last_save_failed
+                .store(false, Ordering::Relaxed);
+        }
+        Err(e) => {
+            log::warning(&format!("Write error saving DB on disk: {e}"));
+            let _ = std::fs::remove_file(&tmp);
+            srv.persistence
+                .last_save_failed
+                .store(true, Ordering::Relaxed);
+        }
+    }
+    result
+}
+
+/// SAVE from outside a command (the final save at shutdown): takes the exclusive gate
+/// itself.
+pub fn save_exclusive(srv: &Server) -> io::Result<()> {
+    let _gate = srv.ks.gate.write();
+    let mut txn = Txn::exclusive(&srv.ks, crate::util::time::now_ms());
+    save(srv, &mut txn)
+}
+
+/// What a load found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub version: u16,
+    pub keys: u64,
+    pub expired: u64,
+    /// Function library code, in file order (loaded by the caller).
+    pub functions: Vec<Vec<u8>>,
+}
+
+/// Options for [`load_rdb`].
+pub struct LoadOpts {
+    pub limits: Limits,
+    /// `rdbchecksum`: verify the trailing CRC-64 (a stored 0 means "not computed").
+    pub checksum: bool,
+    pub now: u64,
+}
+
+/// One top-level item of an RDB file.
+enum Item {
+    Aux(Vec<u8>, Vec<u8>),
+    Select(u64),
+    Function(Vec<u8>),
+    Key {
+        key: Vec<u8>,
+        /// `None`: an empty collection (skipped, as Redis does).
+        value: Option<crate::types::Value>,
+        /// Unix ms, -1 for none.
+        expire: i64,
+        idle: Option<u64>,
+    },
+    Eof,
+}
+
+/// Reads the next item (opcodes that only qualify the next key are folded into it).
+fn read_item(r: &mut Reader, opts: &LoadOpts) -> Result<Item> {
+    let mut expire: i64 = -1;
+    let mut idle = None;
+    loop {
+        let t = r.byte()?;
+        match t {
+            OPCODE_EXPIRETIME => {
+                expire = r.seconds()? as i64 * 1000;
+                continue;
+            }
+            OPCODE_EXPIRETIME_MS => {
+                expire = r.millis()?;
+                continue;
+            }
+            OPCODE_FREQ => {
+                r.byte()?;
+                continue;
+            }
+            OPCODE_IDLE => {
+                idle = Some(r.length()?);
+                continue;
+            }
+            OPCODE_EOF => return Ok(Item::Eof),
+            OPCODE_SELECTDB => return Ok(Item::Select(r.length()?)),
+            OPCODE_RESIZEDB => {
+                r.length()?;
+                r.length()?;
+                continue;
+            }
+            OPCODE_SLOT_INFO => {
+                r.length()?;
+                r.length()?;
+                r.length()?;
+                continue;
+            }
+            OPCODE_AUX => {
+                let k = r.string()?.into_owned();
+                let v = r.string()?.into_owned();
+                return Ok(Item::Aux(k, v));
+            }
+            OPCODE_MODULE_AUX => {
+                let id = r.length()?;
+                return Err(RdbError::new(format!(
+                    "The RDB file contains AUX module data I can't load: module type id {id:#x} (modules are not supported)"
+                )));
+            }
+            OPCODE_FUNCTION_PRE_GA => {
+                return Err(RdbError::new("Pre-release function format not supported."));
+            }
+            OPCODE_FUNCTION2 => return Ok(Item::Function(r.string()?.into_owned())),
+            _ => {}
+        }
+        if !is_object_type(t) {
+            return Err(RdbError::new(format!("Unknown RDB encoding type {t}")));
+        }
+        let key = r.string()?.into_owned();
+        let value = decode::read_object(r, t, &opts.limits, opts.now)
+            .map_err(|e| e.context(&format!("(key '{}')", String::from_utf8_lossy(&key))))?;
+        return Ok(Item::Key {
+            key,
+            value,
+            expire,
+            idle,
+        });
+    }
+}
+
+/// A sliding window over the file: items are parsed from it in place, and when one
+/// runs past its end the window is refilled (grown if needed) and the item parsed
+/// again. Memory is bounded by the largest item, not the file.
+struct Window<R: io::Read> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    /// File offset of `buf[start]`.
+    offset: u64,
+}
+
+impl<R: io::Read> Window<R> {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads more: at least as much again as is buffered (256 KB minimum).
+    fn refill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        let want = old.max(256 << 10);
+        self.buf.resize(old + want, 0);
+        let mut filled = old;
+        while filled < self.buf.len() {
+            match self.src.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    return Err(e);
+                }
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(())
+    }
+
+    /// Ensures `n` bytes are buffered (fewer only at the end of the file).
+    fn want(&mut self, n: usize) -> io::Result<()> {
+        while self.data().len() < n && !self.eof {
+            self.refill()?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses an RDB file image into the keyspace behind `txn` (exclusive view).
+pub fn load_rdb(data: &[u8], txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
+    load_stream(data, txn, opts)
+}
+
+/// Parses an RDB stream into the keyspace behind `txn` (exclusive view), reading it
+/// piecewise. Any error means the caller must not serve a partially loaded dataset.
+pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Result<Loaded> {
+    let mut w = Window {
+        src,
+        buf: Vec::new(),
+        start: 0,
+        eof: false,
+        offset: 0,
+    };
+    let io_err = |e: io::Error| RdbError::new(format!("Read error loading the DB: {e}"));
+    w.want(9).map_err(io_err)?;
+    let Some(magic) = w.data().get(..9) else {
+        return Err(RdbError::new(
+            "Short read or OOM loading DB. Unrecoverable error, aborting now.",
+        ));
+    };
+    if &magic[..5] != b"REDIS" {
+        return Err(RdbError::new("Wrong signature trying to load DB from file"));
+    }
+    let version = std::str::from_utf8(&magic[5..])
+        .ok()
+        .and_then(|s| s.parse::<u16>().ok())
+        .filter(|v| (1..=RDB_MAX_VERSION).contains(v))
+        .ok_or_else(|| {
+            RdbError::new(format!(
+                "Can't handle RDB format version {}",
+                String::from_utf8_lossy(&magic[5..])
+            ))
+        })?;
+    let mut crc = if opts.checksum { crc64(0, magic) } else { 0 };
+    w.consume(9);
+    let dbs = txn.ks.num_dbs();
+    let mut out = Loaded {
+        version,
+        ..Default::default()
+    };
+    let mut db = 0usize;
+    let lru_now = lru_clock(opts.now);
+    loop {
+        let (res, used) = {
+            let mut r = Reader::new(w.data());
+            let res = read_item(&mut r, opts);
+            (res, r.pos)
+        };
+        let item = match res {
+            Ok(item) => item,
+            Err(e) if e.short && !w.eof => {
+                w.refill().map_err(io_err)?;
+                continue;
+            }
+            Err(e) => {
+                return Err(e.context(&format!("(reading offset {})", w.offset + used as u64)))
+            }
+        };
+        if opts.checksum {
+            crc = crc64(crc, &w.data()[..used]);
+        }
+        w.consume(used);
+        match item {
+            Item::Eof => break,
+            Item::Select(id) => {
+                if id >= dbs as u64 {
+                    return Err(RdbError::new(format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
+                    )));
+                }
+                db = id as usize;
+            }
+            Item::Aux(k, v) => log_aux(&k, &v, opts.now),
+            Item::Function(code) => out.functions.push(code),
+            Item::Key {
+                key,
+                value,
+                expire,
+                idle,
+            } => {
+                let Some(value) = value else {
+                    continue; // empty collection: skipped, as Redis does
+                };
+                if expire != -1 && (expire as u64) <= opts.now {
+                    out.expired += 1;
+                    continue;
+                }
+                if txn.peek(db, &key).is_some() {
+                    return Err(RdbError::new(format!(
+                        "RDB has duplicated key '{}' in DB {db}",
+                        String::from_utf8_lossy(&key)
+                    )));
+                }
+                let lru = match idle {
+                    Some(s) => lru_now.wrapping_sub(s.min(u32::MAX as u64) as u32),
+                    None => lru_now,
+                };
+                let exp = if expire <= 0 { 0 } else { expire as u64 };
+                txn.insert_entry(db, &key, value, exp, lru);
+                // Nobody publishes events raised while loading: don't let them pile up.
+                txn.events.clear();
+                out.keys += 1;
+            }
+        }
+    }
+    if version >= 5 {
+        w.want(8).map_err(io_err)?;
+        let stored = w
+            .data()
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| RdbError::new("Short read loading the RDB checksum"))?;
+        if opts.checksum {
+            if stored == 0 {
+                log::warning("RDB file was saved with checksum disabled: no check performed.");
+            } else if crc != stored {
+                return Err(RdbError::new(format!(
+                    "Wrong RDB checksum expected: ({crc:x}) got ({stored:x}). Aborting now."
+                )));
+            }
+        }
+        w.consume(8);
+    }
+    Ok(out)
+}
+
+fn log_aux(k: &[u8], v: &[u8], now: u64) {
+    let num = || {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+    match k {
+        b"redis-ver" => log::notice(&format!(
+            "Loading RDB produced by version {}",
+            String::from_utf8_lossy(v)
+        )),
+        b"ctime" => {
+            if let Some(c) = num() {
+                let age = (now / 1000) as i64 - c;
+                log::notice(&format!("RDB age {} seconds", age.max(0)));
+            }
+        }
+        b"used-mem" => {
+            if let Some(m) = num() {
+                log::notice(&format!(
+                    "RDB memory usage when created {:.2} Mb",
+                    m as f64 / (1024.0 * 1024.0)
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Startup: loads `dir`/`dbfilename` if it exists. An error (unreadable, corrupt,
+/// truncated, bad checksum, function library failing to load) is returned with the
+/// reason and the caller refuses to start.
+pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
+    let path = rdb_path(srv);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error loading the DB ({}): {e}. Exiting.",
+                path.display()
+            ))
+        }
+    };
+    let started = std::time::Instant::now();
+    let opts = {
+        let c = srv.config.read();
+        LoadOpts {
+            limits: Limits::from_config(&c),
+            checksum: c.bool("rdbchecksum"),
+            now: crate::util::time::now_ms(),
+        }
+    };
+    let _gate = srv.ks.gate.write();
+    let mut txn = Txn::exclusive(&srv.ks, opts.now);
+    let loaded = load_stream(file, &mut txn, &opts).map_err(|e| {
+        format!(
+            "Internal error in RDB reading file {}: {e}. Fatal error loading the DB, check server logs. Exiting.",
+            path.display()
+        )
+    })?;
+    drop(txn);
+    {
+        let mut lib = srv.functions.lib.lock();
+        for code in &loaded.functions {
+            lib.load(code, false)
+                .map_err(|e| format!("Failed loading library from the RDB file: {e}. Exiting."))?;
+        }
+        srv.functions.update_counts(&lib);
+    }
+    srv.persistence
+        .last_load_keys_loaded
+        .store(loaded.keys, Ordering::Relaxed);
+    srv.persistence
+        .last_load_keys_expired
+        .store(loaded.expired, Ordering::Relaxed);
+    srv.stats.dirty.store(0, Ordering::Relaxed);
+    log::notice(&format!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        loaded.keys, loaded.expired
+    ));
+    log::notice(&format!(
+        "DB loaded from disk: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// FUNCTION DUMP's payload: every library as `FUNCTION2` + code, then the footer.
+pub fn functions_payload(srv: &Server) -> Vec<u8> {
+    let compress = srv.config.read().bool("rdbcompression");
+    let lib = srv.functions.lib.lock();
+    let mut libs: Vec<_> = lib.libraries.values().collect();
+    libs.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for l in libs {
+        out.push(OPCODE_FUNCTION2);
+        encode::write_string(&mut out, &l.code, compress);
+    }
+    seal_payload(out, RDB_VERSION)
+}
+
+/// FUNCTION RESTORE: the library codes of a whole payload (footer already verified;
+/// read, as Redis, until 10 bytes or fewer remain), or Redis's error text.
+pub fn functions_from_payload(payload: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let mut r = Reader::new(payload);
+    let mut out = Vec::new();
+    while r.remaining() > 10 {
+        let t = r.byte().map_err(|_| "can not read data type".to_string())?;
+        match t {
+            OPCODE_FUNCTION2 => out.push(
+                r.string()
+                    .map_err(|_| "failed loading the given functions payload".to_string())?
+                    .into_owned(),
+            ),
+            OPCODE_FUNCTION_PRE_GA => {
+                return Err("Pre-GA function format not supported".into());
+            }
+            _ => return Err("given type is not a function".into()),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Keyspace;
+    use crate::types::list::Fill;
+    use crate::types::zset::Limits as ZLimits;
+    use crate::types::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn values() -> Vec<(&'static str, Value, u64)> {
+        let mut l = ListValue::new();
+        for i in 0..300 {
+            l.push_back(format!("e{i}").as_bytes(), Fill::from_config(16));
+        }
+        let mut h = HashValue::new();
+        for i in 0..5 {
+            h.set(format!("f{i}").as_bytes(), b"v", false, 128, 64);
+        }
+        let lim = ZLimits {
+            max_entries: 128,
+            max_value: 64,
+        };
+        let mut zl = ZSetValue::default();
+        zl.insert_new(b"a", 1.5, lim);
+        zl.insert_new(b"b", f64::NEG_INFINITY, lim);
+        let mut zs = ZSetValue::with_hint(200, 0, lim);
+        for i in 0..200 {
+            zs.insert_new(format!("m{i}").as_bytes(), i as f64, lim);
+        }
+        vec![
+            ("s", Value::Str(StrValue::from_bytes(b"hello")), 0),
+            ("n", Value::Str(StrValue::from_bytes(b"-1234567")), 0),
+            (
+                "long",
+                Value::Str(StrValue::from_bytes(&[b'x'; 200])),
+                NOW + 5000,
+            ),
+            ("gone", Value::Str(StrValue::from_bytes(b"old")), NOW - 1),
+            ("l", Value::List(Box::new(l)), 0),
+            ("h", Value::Hash(h), 0),
+            (
+                "si",
+                Value::Set(SetValue::from_members([&b"1"[..], b"5", b"-7"], 512)),
+                0,
+            ),
+            (
+                "ss",
+                Value::Set(SetValue::from_members([&b"a"[..], b"b"], 512)),
+                0,
+            ),
+            ("zl", Value::ZSet(zl), 0),
+            ("zs", Value::ZSet(zs), 0),
+        ]
+    }
+
+    fn sample_file() -> Vec<u8> {
+        let opts = EncodeOpts::default();
+        let mut f = b"REDIS0010".to_vec();
+        aux(&mut f, "redis-ver", b"7.0.15");
+        f.push(OPCODE_SELECTDB);
+        encode::write_len(&mut f, 0);
+        for (k, v, exp) in values() {
+            if exp != 0 {
+                f.push(OPCODE_EXPIRETIME_MS);
+                encode::write_millis(&mut f, exp);
+            }
+            f.push(encode::object_type(&v));
+            encode::write_string(&mut f, k.as_bytes(), true);
+            encode::write_value(&mut f, &v, &opts);
+        }
+        f.push(OPCODE_EOF);
+        let crc = crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn load(data: &[u8], checksum: bool) -> (Keyspace, Result<Loaded>) {
+        let ks = Keyspace::new(1);
+        let opts = LoadOpts {
+            limits: Limits::default(),
+            checksum,
+            now: NOW,
+        };
+        let r = {
+            let mut txn = Txn::exclusive(&ks, NOW);
+            load_rdb(data, &mut txn, &opts)
+        };
+        (ks, r)
+    }
+
+    #[test]
+    fn round_trip_through_a_file_image() {
+        let f = sample_file();
+        let (ks, r) = load(&f, true);
+        let loaded = r.expect("loads");
+        assert_eq!(loaded.keys, 9);
+        assert_eq!(loaded.expired, 1);
+        let mut txn = Txn::exclusive(&ks, NOW);
+        let want = values();
+        for (k, v, exp) in &want {
+            if *k == "gone" {
+                assert!(txn.peek(0, k.as_bytes()).is_none());
+                continue;
+            }
+            let e = txn.peek(0, k.as_bytes()).expect("key loaded");
+            assert_eq!(e.expire(), *exp, "{k}");
+            let opts = EncodeOpts::default();
+            assert_eq!(
+                encode::dump_payload(&e.value, &opts),
+                encode::dump_payload(v, &opts),
+                "{k}"
+            );
+        }
+    }
+
+    /// Items larger than the window and items cut by its edge are re-read whole.
+    #[test]
+    fn streams_across_window_refills() {
+        let opts = EncodeOpts {
+            compress: false,
+            ..EncodeOpts::default()
+        };
+        let mut f = b"REDIS0010".to_vec();
+        f.push(OPCODE_SELECTDB);
+        encode::write_len(&mut f, 0);
+        let noise = |seed: u32, n: usize| -> Vec<u8> {
+            (0..n as u32)
+                .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
+                .collect()
+        };
+        for i in 0..3000u32 {
+            f.push(0);
+            encode::write_string(&mut f, format!("k{i}").as_bytes(), false);
+            encode::write_string(&mut f, &noise(i, 1000), false);
+        }
+        let big = noise(7, 2_500_000);
+        f.push(0);
+        encode::write_string(&mut f, b"big", false);
+        let v = Value::Str(StrValue::from_bytes(&big));
+        encode::write_value(&mut f, &v, &opts);
+        f.push(OPCODE_EOF);
+        let crc = crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        assert!(f.len() > 5 << 20);
+        let (ks, r) = load(&f, true);
+        assert_eq!(r.expect("loads").keys, 3001);
+        let mut txn = Txn::exclusive(&ks, NOW);
+        let e = txn.peek(0, b"big").expect("big");
+        assert!(matches!(&e.value, Value::Str(s) if s.to_vec() == big));
+        let e = txn.peek(0, b"k2999").expect("last small key");
+        assert!(matches!(&e.value, Value::Str(s) if s.to_vec() == noise(2999, 1000)));
+        // A file cut inside the big value is refused at the end of the data.
+        let (_, r) = load(&f[..f.len() - 1000], true);
+        let e = r.expect_err("truncated");
+        assert!(e.msg.contains("unexpected end of data"), "{e}");
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let f = sample_file();
+        let body = f.len() - 8;
+        let mut rejected = 0;
+        for i in 0..body {
+            for x in [0x01u8, 0xff] {
+                let mut m = f.clone();
+                m[i] ^= x;
+                // with the checksum: always refused
+                if i % 16 == 0 {
+                    assert!(load(&m, true).1.is_err(), "byte {i} ^ {x:#x} accepted");
+                }
+                // without it the parser itself must cope
+                if load(&m, false).1.is_err() {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > body / 2);
+        for cut in (0..f.len()).step_by(3) {
+            assert!(
+                load(&f[..cut], false).1.is_err(),
+                "truncated at {cut} accepted"
+            );
+        }
+    }
+}
