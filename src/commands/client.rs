@@ -429,7 +429,9 @@ fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ));
         }
         if options & flag::OPTIN != 0 && options & flag::OPTOUT != 0 {
-            return Err(RError::raw("ERR You can't use both OPTIN and OPTOUT"));
+            return Err(RError::raw(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
         }
         if (options & flag::OPTIN != 0 && cur & flag::OPTOUT != 0)
             || (options & flag::OPTOUT != 0 && cur & flag::OPTIN != 0)
@@ -548,7 +550,9 @@ fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let Some(sub) = ctx.client.pubsub.subscriber() else {
-        return Err(RError::raw("ERR MONITOR is not available on this connection"));
+        return Err(RError::raw(
+            "ERR MONITOR is not available on this connection",
+        ));
     };
     ctx.client.info.monitor.store(true, Ordering::Relaxed);
     ctx.srv.monitors.add(ctx.client.id, sub);

@@ -123,9 +123,13 @@ type IdTable = HashMap<Box<[u8]>, Vec<u64>, ahash::RandomState>;
 
 /// One BCAST prefix: its subscribers and the keys changed since the last broadcast
 /// (with the id of the client that changed each last; 0 for expiry).
+/// Keys changed since the last broadcast, with the id of the client that changed
+/// each last (0: expiry).
+type ChangedKeys = BTreeMap<Box<[u8]>, u64>;
+
 #[derive(Default)]
 struct Bcast {
-    keys: BTreeMap<Box<[u8]>, u64>,
+    keys: ChangedKeys,
     clients: BTreeSet<u64>,
 }
 
@@ -548,7 +552,12 @@ fn settle_changes(srv: &Server, client: &mut ClientState, txn: &mut Txn) {
     if !txn.tracked.keys.is_empty() {
         let me = client.id;
         for (key, by_client) in std::mem::take(&mut txn.tracked.keys) {
-            invalidate_key(srv, &key, Some(client), Some(if by_client { me } else { 0 }));
+            invalidate_key(
+                srv,
+                &key,
+                Some(client),
+                Some(if by_client { me } else { 0 }),
+            );
         }
     }
 }
@@ -611,7 +620,9 @@ pub fn after_reply(srv: &Server, client: &mut ClientState, out: &mut Reply, args
     }
     if client.multi.is_none()
         && info_has_caching(&client.info)
-        && !args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
+        && !args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
     {
         client
             .info
@@ -697,7 +708,7 @@ pub fn broadcast(srv: &Server, mut me: Option<(u64, &mut Reply)>) {
     if !tr.bcast_pending.swap(false, Ordering::AcqRel) {
         return;
     }
-    let batches: Vec<(BTreeMap<Box<[u8]>, u64>, Vec<u64>)> = {
+    let batches: Vec<(ChangedKeys, Vec<u64>)> = {
         let mut p = tr.prefixes.lock();
         p.values_mut()
             .filter(|bs| !bs.keys.is_empty())

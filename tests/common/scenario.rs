@@ -38,7 +38,7 @@ pub fn tokenize(line: &str) -> Vec<Vec<u8>> {
 /// * `N!> CMD args` — the same, reply not recorded (HELLO 3, CLIENT ID...);
 /// * `N>> CMD args` — client N sends a command that blocks; nothing is read, and the
 ///   script pauses so the server has processed it before the next line;
-/// * `N<` — client N reads one reply (recorded);
+/// * `N<` — client N reads one reply (recorded); `N!<` reads one, not recorded;
 /// * `N?` — records whether client N received a reply within 300 ms;
 /// * `N raw TEXT` — client N sends TEXT (`\r\n` escapes allowed), nothing read;
 /// * `close N`, `sleep MS`.
@@ -103,6 +103,9 @@ pub fn run(port: u16, script: &str) -> Vec<String> {
                 std::thread::sleep(Duration::from_millis(100));
             }
             "<" => out.push(format!("{tag} -> {}", show(&client.read_reply()))),
+            "!<" => {
+                client.read_reply();
+            }
             "?" => out.push(format!(
                 "{tag} -> {}",
                 match client.poll_reply(300) {
