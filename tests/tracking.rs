@@ -271,6 +271,34 @@ fn expiry_invalidates() {
 }
 
 #[test]
+fn resp2_without_redirect_and_reply_off() {
+    differential(
+        "
+        # a RESP2 client without REDIRECT cannot receive invalidations
+        1> CLIENT TRACKING on
+        1> GET k
+        2> SET k 1
+        1?
+        1> CLIENT TRACKINGINFO
+        # pushes are sent even with CLIENT REPLY OFF
+        3!> HELLO 3
+        3> CLIENT TRACKING on
+        3 raw CLIENT REPLY OFF\\r\\nGET j\\r\\n
+        2> SET j 1
+        3<
+        3 raw SET j 2\\r\\nCLIENT REPLY ON\\r\\n
+        3<
+        3?
+        3> GET j
+        3 raw CLIENT REPLY SKIP\\r\\nSET j 3\\r\\nPING\\r\\n
+        3<
+        3<
+        3?
+        ",
+    );
+}
+
+#[test]
 fn noloop() {
     differential(
         "
@@ -590,4 +618,63 @@ fn table_max_keys_evicts() {
         assert!(info.contains("tracking_total_keys:1\r\n"), "{info}");
         assert!(c.poll_reply(100).is_none());
     }
+}
+
+/// The RESP2 way through a real client library (the `redis` crate): one connection
+/// subscribes to `__redis__:invalidate`, the caching connection redirects its
+/// invalidations there.
+#[test]
+fn redirect_through_the_redis_crate() {
+    use redis::Commands;
+    let srv = ferrodis(&[]);
+    let client = redis::Client::open(srv.url()).expect("client");
+    let mut sub_con = client.get_connection().expect("connect");
+    let sub_id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut sub_con)
+        .expect("client id");
+    let mut pubsub = sub_con.as_pubsub();
+    pubsub.subscribe("__redis__:invalidate").expect("subscribe");
+    pubsub
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut cache = client.get_connection().expect("connect");
+    let _: () = redis::cmd("CLIENT")
+        .arg("TRACKING")
+        .arg("on")
+        .arg("REDIRECT")
+        .arg(sub_id)
+        .query(&mut cache)
+        .expect("tracking on");
+    let redir: i64 = redis::cmd("CLIENT")
+        .arg("GETREDIR")
+        .query(&mut cache)
+        .expect("getredir");
+    assert_eq!(redir, sub_id);
+    let v: Option<String> = cache.get("user:1").expect("get");
+    assert_eq!(v, None);
+    let _: Vec<Option<String>> = cache.mget(&["user:2", "user:3"]).expect("mget");
+    let mut writer = client.get_connection().expect("connect");
+    let _: () = writer.set("user:1", "x").expect("set");
+    let msg = pubsub.get_message().expect("invalidation");
+    assert_eq!(msg.get_channel_name(), "__redis__:invalidate");
+    let keys: Vec<String> = msg.get_payload().expect("keys");
+    assert_eq!(keys, vec!["user:1".to_string()]);
+    // One message per key.
+    let _: () = writer
+        .mset(&[("user:3", "a"), ("user:2", "b")])
+        .expect("mset");
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        let msg = pubsub.get_message().expect("invalidation");
+        let keys: Vec<String> = msg.get_payload().expect("keys");
+        got.extend(keys);
+    }
+    got.sort();
+    assert_eq!(got, vec!["user:2".to_string(), "user:3".to_string()]);
+    // A flush invalidates everything: a nil payload.
+    let _: () = redis::cmd("FLUSHALL").query(&mut writer).expect("flushall");
+    let msg = pubsub.get_message().expect("flush invalidation");
+    let keys: Option<Vec<String>> = msg.get_payload().expect("nil");
+    assert_eq!(keys, None);
 }

@@ -221,7 +221,7 @@ fn run<'a>(
         Lock::None | Lock::Exclusive | Lock::Stepwise | Lock::Gateless => {}
     }
 
-    if txn.tracked.on && !client.in_exec {
+    if txn.tracked.on && !client.in_exec && srv.tracking.clients() > 0 {
         // tracking-table-max-keys, checked before each command as in Redis.
         crate::server::tracking::limit_keys(srv, client, out);
     }
