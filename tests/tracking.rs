@@ -369,6 +369,27 @@ fn redirect_to_resp2_subscriber_and_broken_redirect() {
         6> SET r 6
         6!<
         6?
+        # the redirect target's own writes: the message goes before its reply, as
+        # Redis adds it while the command runs (also inside scripts and EXEC)
+        7!> HELLO 3
+        8> CLIENT TRACKING on REDIRECT $ID7
+        8> GET w
+        7> SET w 1
+        7<
+        8> GET w
+        7> FLUSHALL
+        7<
+        8> GET w
+        7> EVAL \"redis.call('set','w','2'); return 'done'\" 0
+        7<
+        8> GET w
+        7> MULTI
+        7> PING
+        7> SET w 3
+        7> EXEC
+        7<
+        7?
+        8?
         ",
     );
 }

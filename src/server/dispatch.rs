@@ -264,7 +264,7 @@ fn run<'a>(
     }
     if txn.tracked.on {
         // Invalidate what the command changed, remember what it read (under its locks).
-        crate::server::tracking::after_command(srv, client, cmd, args, &mut txn);
+        crate::server::tracking::after_command(srv, client, cmd, args, &mut txn, out, reply_start);
     }
     let dirty = txn.dirty;
     let expired = std::mem::take(&mut txn.expired);
@@ -299,7 +299,7 @@ fn run<'a>(
 /// remembering the script's keys) and MONITOR (`[db lua]` lines).
 pub fn after_script_call(ctx: &mut Ctx, cmd: &'static crate::commands::Command, args: &[&[u8]]) {
     if ctx.txn.tracked.on {
-        crate::server::tracking::after_script_call(ctx.srv, ctx.client, cmd, ctx.txn);
+        crate::server::tracking::after_script_call(ctx.srv, ctx.client, cmd, ctx.txn, ctx.out);
     }
     if ctx.srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
         crate::server::monitor::feed(ctx.srv, ctx.client.db, None, args);

@@ -456,7 +456,15 @@ fn send(srv: &Server, t: &ClientInfo, value: &[u8], me: Option<(u64, &mut Reply)
 /// running: its own invalidations wait in its `pending` list (and are skipped with
 /// NOLOOP). `bcast`: the id of the client that changed the key (0: expiry) to record
 /// for BCAST prefixes, `None` not to.
-fn invalidate_key(srv: &Server, key: &[u8], cur: Option<&mut ClientState>, bcast: Option<u64>) {
+/// `out`: the running client's reply buffer, for messages another tracking client
+/// redirects to it (Redis adds them to its output while the command runs).
+fn invalidate_key(
+    srv: &Server,
+    key: &[u8],
+    cur: Option<&mut ClientState>,
+    bcast: Option<u64>,
+    mut out: Option<&mut Reply>,
+) {
     let tr = &srv.tracking;
     if let Some(writer) = bcast {
         if tr.nprefixes.load(Ordering::Relaxed) > 0 {
@@ -488,14 +496,18 @@ fn invalidate_key(srv: &Server, key: &[u8], cur: Option<&mut ClientState>, bcast
             }
             continue;
         }
-        send(srv, &info, &key_array(key), None);
+        let me = match (cur.as_ref(), out.as_deref_mut()) {
+            (Some(c), Some(o)) => Some((c.id, o)),
+            _ => None,
+        };
+        send(srv, &info, &key_array(key), me);
     }
 }
 
 /// FLUSHDB/FLUSHALL (Redis's `trackingInvalidateKeysOnFlush`): every tracking client
 /// gets the null invalidation (the running client's after its reply), and the table
 /// is emptied.
-fn invalidate_all(srv: &Server, client: &mut ClientState) {
+fn invalidate_all(srv: &Server, client: &mut ClientState, out: &mut Reply) {
     if srv.tracking.clients() > 0 {
         for c in srv.clients.snapshot() {
             if c.tracking.flags() & flag::ON == 0 {
@@ -504,7 +516,7 @@ fn invalidate_all(srv: &Server, client: &mut ClientState) {
             if c.id == client.id {
                 client.tracking.pending.push(None);
             } else {
-                send(srv, &c, null_of(&c), None);
+                send(srv, &c, null_of(&c), Some((client.id, &mut *out)));
             }
         }
     }
@@ -545,9 +557,11 @@ pub fn before_command(client: &mut ClientState, cmd: &Command, args: &[&[u8]]) {
 }
 
 /// Handles the changes a command (or one `redis.call`) made: flush, changed keys.
-fn settle_changes(srv: &Server, client: &mut ClientState, txn: &mut Txn) {
+/// Messages for the running client from other clients' tracking (REDIRECT to it) go
+/// into `out`.
+fn settle_changes(srv: &Server, client: &mut ClientState, txn: &mut Txn, out: &mut Reply) {
     if std::mem::take(&mut txn.tracked.flushed) {
-        invalidate_all(srv, client);
+        invalidate_all(srv, client, out);
     }
     if !txn.tracked.keys.is_empty() {
         let me = client.id;
@@ -557,6 +571,7 @@ fn settle_changes(srv: &Server, client: &mut ClientState, txn: &mut Txn) {
                 &key,
                 Some(client),
                 Some(if by_client { me } else { 0 }),
+                Some(&mut *out),
             );
         }
     }
@@ -565,14 +580,24 @@ fn settle_changes(srv: &Server, client: &mut ClientState, txn: &mut Txn) {
 /// Dispatcher hook, after a command ran (shard locks still held) while tracking is
 /// active (`txn.tracked.on`): invalidates what it changed, then remembers the keys it
 /// read (Redis's `trackingRememberKeys`, READONLY commands only).
+///
+/// Messages another tracking client redirects to this one go before the command's
+/// reply (which starts at `reply_start` in `out`), where Redis puts them.
 pub fn after_command(
     srv: &Server,
     client: &mut ClientState,
     cmd: &Command,
     args: &[&[u8]],
     txn: &mut Txn,
+    out: &mut Reply,
+    reply_start: usize,
 ) {
-    settle_changes(srv, client, txn);
+    let mut mine = Reply::new(out.proto);
+    settle_changes(srv, client, txn, &mut mine);
+    if !mine.buf.is_empty() {
+        let at = reply_start.min(out.buf.len());
+        out.buf.splice(at..at, mine.buf);
+    }
     if cmd.has(cmdflags::READONLY)
         && !cmd.has(cmdflags::PUBSUB)
         && !is_script(cmd)
@@ -591,8 +616,14 @@ pub fn after_command(
 
 /// Script hook, after each `redis.call` while tracking is active: the same as
 /// [`after_command`], a read remembering the keys the script declared.
-pub fn after_script_call(srv: &Server, client: &mut ClientState, cmd: &Command, txn: &mut Txn) {
-    settle_changes(srv, client, txn);
+pub fn after_script_call(
+    srv: &Server,
+    client: &mut ClientState,
+    cmd: &Command,
+    txn: &mut Txn,
+    out: &mut Reply,
+) {
+    settle_changes(srv, client, txn, out);
     if cmd.has(cmdflags::READONLY)
         && !client.tracking.caller_keys.is_empty()
         && remembers(&client.info)
@@ -749,7 +780,7 @@ pub fn broadcast_pending(srv: &Server) -> bool {
 /// Active expiry removed `key` (cron; no client is running).
 pub fn expired(srv: &Server, key: &[u8]) {
     if srv.ks.tracking.load(Ordering::Relaxed) {
-        invalidate_key(srv, key, None, Some(0));
+        invalidate_key(srv, key, None, Some(0), None);
     }
 }
 
