@@ -877,6 +877,41 @@ mod tests {
     }
 
     #[test]
+    fn changed_keys_are_collected_only_while_tracking() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"a", s(b"1"), false);
+        assert!(t.tracked.keys.is_empty());
+        drop(t);
+        ks.tracking.store(true, Ordering::Relaxed);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"b", s(b"1"), false);
+        assert!(!t.set_expire(0, b"missing", 5000));
+        assert!(t.set_expire(0, b"b", 1500));
+        t.remove(0, b"a");
+        // Reached for writing without changing anything: not a change.
+        let dirty = t.dirty;
+        t.dirty = 0;
+        t.get_mut(0, b"b");
+        t.settle_watches();
+        t.dirty = dirty;
+        t.now = 2000;
+        assert!(t.get_read(0, b"b").is_none());
+        t.flush_db(0);
+        let keys: Vec<(&[u8], bool)> = t.tracked.keys.iter().map(|(k, c)| (&**k, *c)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                (&b"b"[..], true),
+                (&b"b"[..], true),
+                (&b"a"[..], true),
+                (&b"b"[..], false)
+            ]
+        );
+        assert!(t.tracked.flushed);
+    }
+
+    #[test]
     fn set_clears_ttl_unless_kept() {
         let ks = Keyspace::new(1);
         let mut t = Txn::exclusive(&ks, 1000);
