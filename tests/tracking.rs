@@ -109,10 +109,15 @@ fn resp3_self_invalidation_follows_the_reply() {
         3> CLIENT TRACKING on
         1> MGET a b
         3> GET a
-        2> DEL a b
+        2> MSET a 1 b 2
         1<
         1<
         3<
+        1?
+        # deleting: only keys that existed change
+        1> MGET a b c
+        2> DEL a c
+        1<
         1?
         3?
         # in-place changes count only if something changed
