@@ -1,11 +1,13 @@
 //! CLIENT subcommands: ID, SETNAME, GETNAME, LIST, INFO, KILL, SETINFO, NO-EVICT,
-//! NO-TOUCH, REPLY, HELP.
+//! NO-TOUCH, REPLY, UNBLOCK, TRACKING, CACHING, GETREDIR, TRACKINGINFO, HELP; and
+//! MONITOR.
 
 use std::sync::atomic::Ordering;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::keyspace::blocking::Cancel;
 use crate::server::client::{ClientInfo, ReplyMode};
+use crate::server::tracking::{self, flag};
 use crate::util::time::now_ms;
 
 const CONN: &[&str] = &["slow", "connection"];
@@ -16,6 +18,8 @@ crate::commands! { pub static COMMANDS = [
     Command::new("client", -2, SENTINEL, super::container)
         .acl(&["slow"])
         .subcommands(&SUBCOMMANDS),
+    Command::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor)
+        .acl(&["admin", "slow", "dangerous"]),
 ]; }
 
 crate::commands! { static SUBCOMMANDS = [
@@ -30,6 +34,8 @@ crate::commands! { static SUBCOMMANDS = [
     Command::new("no-touch", 3, NOSCRIPT | LOADING | STALE, client_no_touch).acl(CONN),
     Command::new("reply", 3, CLIENT_FLAGS, client_reply).acl(CONN),
     Command::new("unblock", -3, ADMIN | CLIENT_FLAGS, client_unblock).acl(ADMIN_CONN),
+    Command::new("tracking", -3, CLIENT_FLAGS, client_tracking).acl(CONN),
+    Command::new("caching", 3, CLIENT_FLAGS, client_caching).acl(CONN),
     Command::new("getredir", 2, CLIENT_FLAGS, client_getredir).acl(CONN),
     Command::new("trackinginfo", 2, CLIENT_FLAGS, client_trackinginfo).acl(CONN),
     Command::new("help", 2, LOADING | STALE | SENTINEL, client_help).acl(CONN),
@@ -273,6 +279,8 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             // Gone at once, as in Redis, even before its task notices.
             ctx.srv.clients.remove(c.id);
             ctx.srv.pubsub.drop_client(c.id);
+            tracking::disable(ctx.srv, &c);
+            ctx.srv.monitors.remove(c.id);
         }
         killed += 1;
     }
@@ -361,24 +369,203 @@ fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT GETREDIR: client tracking does not exist yet, so never redirecting.
-fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.int(-1);
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT]
+/// [NOLOOP], checked in Redis's order (options first, then their compatibility).
+fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut redirect: i64 = 0;
+    let mut options = 0u32;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let a = argv[j];
+        if args::is(a, "redirect") && more > 0 {
+            j += 1;
+            if redirect != 0 {
+                return Err(RError::raw(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            redirect = args::int(argv[j])?;
+            let exists = u64::try_from(redirect)
+                .ok()
+                .and_then(|id| ctx.srv.clients.get(id))
+                .is_some();
+            if !exists {
+                return Err(RError::raw(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+        } else if args::is(a, "bcast") {
+            options |= flag::BCAST;
+        } else if args::is(a, "optin") {
+            options |= flag::OPTIN;
+        } else if args::is(a, "optout") {
+            options |= flag::OPTOUT;
+        } else if args::is(a, "noloop") {
+            options |= flag::NOLOOP;
+        } else if args::is(a, "prefix") && more > 0 {
+            j += 1;
+            prefixes.push(argv[j]);
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let info = ctx.client.info.clone();
+    if args::is(argv[2], "on") {
+        if options & flag::BCAST == 0 && !prefixes.is_empty() {
+            return Err(RError::raw(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        let cur = info.tracking.flags();
+        if cur & flag::ON != 0 && (cur & flag::BCAST != 0) != (options & flag::BCAST != 0) {
+            return Err(RError::raw("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if options & flag::BCAST != 0 && options & (flag::OPTIN | flag::OPTOUT) != 0 {
+            return Err(RError::raw(
+                "ERR OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if options & flag::OPTIN != 0 && options & flag::OPTOUT != 0 {
+            return Err(RError::raw(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
+        }
+        if (options & flag::OPTIN != 0 && cur & flag::OPTOUT != 0)
+            || (options & flag::OPTOUT != 0 && cur & flag::OPTIN != 0)
+        {
+            return Err(RError::raw("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if options & flag::BCAST != 0 {
+            if let Some((msg, goes_on)) = tracking::prefix_collision(&info, &prefixes) {
+                if !goes_on {
+                    return Err(RError::owned(msg));
+                }
+                // Redis 7.0 replies the error and still enables tracking (then +OK).
+                ctx.out.error(&msg);
+            }
+        }
+        tracking::enable(ctx.srv, &info, redirect as u64, options, &prefixes);
+    } else if args::is(argv[2], "off") {
+        tracking::disable(ctx.srv, &info);
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    ctx.out.ok();
     Ok(())
 }
 
-/// CLIENT TRACKINGINFO: tracking is always off until client tracking exists.
+/// CLIENT CACHING YES|NO: for the next command (or transaction) only, in OPTIN /
+/// OPTOUT mode.
+fn client_caching(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let t = &ctx.client.info.tracking;
+    let f = t.flags();
+    if f & flag::ON == 0 {
+        return Err(RError::raw("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    if args::is(argv[2], "yes") {
+        if f & flag::OPTIN == 0 {
+            return Err(RError::raw(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if args::is(argv[2], "no") {
+        if f & flag::OPTOUT == 0 {
+            return Err(RError::raw(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    t.flags.fetch_or(flag::CACHING, Ordering::AcqRel);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETREDIR: the client invalidations are redirected to, 0 for none, -1 when
+/// tracking is off.
+fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out
+        .int(ctx.client.info.tracking.redirect_or_minus_one());
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes, as Redis orders them.
 fn client_trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let t = &ctx.client.info.tracking;
+    let f = t.flags();
+    let mut names: Vec<&str> = vec![if f & flag::ON != 0 { "on" } else { "off" }];
+    if f & flag::BCAST != 0 {
+        names.push("bcast");
+    }
+    if f & flag::OPTIN != 0 {
+        names.push("optin");
+        if f & flag::CACHING != 0 {
+            names.push("caching-yes");
+        }
+    }
+    if f & flag::OPTOUT != 0 {
+        names.push("optout");
+        if f & flag::CACHING != 0 {
+            names.push("caching-no");
+        }
+    }
+    if f & flag::NOLOOP != 0 {
+        names.push("noloop");
+    }
+    if f & flag::BROKEN_REDIR != 0 {
+        names.push("broken_redirect");
+    }
+    let redirect = t.redirect_or_minus_one();
+    let prefixes: Vec<Box<[u8]>> = t.prefixes.lock().iter().cloned().collect();
     let out = &mut *ctx.out;
     out.map(3);
     out.bulk(b"flags");
-    out.set(1);
-    out.bulk(b"off");
+    out.set(names.len());
+    for n in names {
+        out.bulk(n.as_bytes());
+    }
     out.bulk(b"redirect");
-    out.int(-1);
+    out.int(redirect);
     out.bulk(b"prefixes");
-    out.array(0);
+    out.array(prefixes.len());
+    for p in &prefixes {
+        out.bulk(p);
+    }
     Ok(())
+}
+
+/// MONITOR: from now on the connection receives every command executed (see
+/// `server::monitor`). Not inside MULTI/EXEC; a second MONITOR gets no reply.
+fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.deny_blocking {
+        return Err(RError::raw(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if ctx.client.info.monitor.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let Some(sub) = ctx.client.pubsub.subscriber() else {
+        return Err(RError::raw(
+            "ERR MONITOR is not available on this connection",
+        ));
+    };
+    ctx.client.info.monitor.store(true, Ordering::Relaxed);
+    ctx.srv.monitors.add(ctx.client.id, sub);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// RESET's part for this module: tracking off, MONITOR mode off.
+pub fn reset_state(ctx: &mut Ctx) {
+    if ctx.client.info.monitor.swap(false, Ordering::Relaxed) {
+        ctx.srv.monitors.remove(ctx.client.id);
+    }
+    tracking::disconnect(ctx.srv, ctx.client);
 }
 
 /// Writes a HELP reply: the header line, the given lines, then the HELP entry, as

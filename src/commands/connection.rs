@@ -210,6 +210,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     *ctx.client.info.user.lock() = "default".into();
     ctx.client.authenticated = ctx.srv.hot.requirepass.read().is_none();
     super::pubsub::reset(ctx);
+    super::client::reset_state(ctx);
     ctx.out.simple("RESET");
     Ok(())
 }

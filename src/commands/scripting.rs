@@ -238,6 +238,7 @@ pub(crate) fn script_call(
     if let Err(e) = result {
         out.error(&e.0);
     }
+    crate::server::dispatch::after_script_call(ctx, cmd, &refs);
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
     Ok(out.buf)
 }

@@ -24,7 +24,7 @@ pub mod expire;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -32,7 +32,7 @@ use smallvec::SmallVec;
 
 pub use blocking::Waiter;
 pub use dict::Dict;
-pub use watch::Watcher;
+pub use watch::{Modified, Watcher};
 
 use crate::types::Value;
 
@@ -138,6 +138,9 @@ pub struct Keyspace {
     /// `notify-keyspace-events` as flags (`config::notify::*`), read on every event
     /// site so that disabled notifications cost one relaxed load.
     pub notify_flags: AtomicU32,
+    /// Whether changed keys are collected for client-side caching invalidation (some
+    /// client uses CLIENT TRACKING, or tracked keys remain): see `server::tracking`.
+    pub tracking: AtomicBool,
 }
 
 /// Seconds-resolution LRU clock, as Redis's LRU_CLOCK (wraps after 2^32 s).
@@ -152,6 +155,7 @@ impl Keyspace {
             gate: RwLock::new(()),
             hasher: ahash::RandomState::new(),
             notify_flags: AtomicU32::new(0),
+            tracking: AtomicBool::new(false),
         }
     }
 
@@ -263,6 +267,8 @@ pub struct Txn<'a> {
     watch_candidates: Vec<(usize, Box<[u8]>)>,
     /// Keyspace events raised so far (only those whose class is enabled).
     pub events: Vec<Event>,
+    /// Keys changed, for client-side caching (see `watch::Modified`).
+    pub tracked: Modified,
 }
 
 impl<'a> Txn<'a> {
@@ -280,6 +286,10 @@ impl<'a> Txn<'a> {
             ready: Vec::new(),
             watch_candidates: Vec::new(),
             events: Vec::new(),
+            tracked: Modified {
+                on: ks.tracking.load(Ordering::Relaxed),
+                ..Modified::default()
+            },
         }
     }
 
@@ -388,6 +398,7 @@ impl<'a> Txn<'a> {
                 let rehash = |k: &[u8]| ks.hash(k);
                 if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
                     shard.touch_watched(key);
+                    self.tracked.key(key, false);
                     shard.volatile -= 1;
                     shard.expired += 1;
                     self.expired.push(ExpiredKey { db, key: k });
@@ -410,12 +421,23 @@ impl<'a> Txn<'a> {
         if !shard.watched.is_empty() && shard.watched.contains_key(key) {
             self.watch_candidates.push((db, key.into()));
         }
+        if self.tracked.on {
+            self.tracked.candidates.push(key.into());
+        }
         self.guards[pos].1.dict.get_mut(h, key)
     }
 
     /// End of a command: if it changed anything, the watched keys it reached for
     /// writing count as modified.
     pub fn settle_watches(&mut self) {
+        if !self.tracked.candidates.is_empty() {
+            let candidates = std::mem::take(&mut self.tracked.candidates);
+            if self.dirty > 0 {
+                for key in candidates {
+                    self.tracked.key(&key, true);
+                }
+            }
+        }
         if self.watch_candidates.is_empty() {
             return;
         }
@@ -432,6 +454,7 @@ impl<'a> Txn<'a> {
     /// Counts `key` as modified for WATCH even if the command's dirty counter did not
     /// move (commands Redis signals unconditionally, such as LTRIM).
     pub fn mark_modified(&mut self, db: usize, key: &[u8]) {
+        self.tracked.key(key, true);
         let (shard, _) = self.shard_for(db, key);
         shard.touch_watched(key);
     }
@@ -519,6 +542,7 @@ impl<'a> Txn<'a> {
             Self::mark_ready(&mut self.ready, db, key);
         }
         shard.touch_watched(key);
+        self.tracked.key(key, true);
         if live {
             let Some(e) = shard.dict.get_mut(h, key) else {
                 unreachable!("locate() found the key under the same lock")
@@ -560,6 +584,7 @@ impl<'a> Txn<'a> {
             (true, false) => shard.volatile -= 1,
             _ => {}
         }
+        self.tracked.key(key, true);
         true
     }
 
@@ -574,6 +599,7 @@ impl<'a> Txn<'a> {
         let rehash = |k: &[u8]| ks.hash(k);
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
+        self.tracked.key(key, true);
         if e.expire != 0 {
             shard.volatile -= 1;
         }
@@ -586,6 +612,7 @@ impl<'a> Txn<'a> {
     pub fn insert_entry(&mut self, db: usize, key: &[u8], value: Value, expire: u64, lru: u32) {
         let ks = self.ks;
         self.dirty += 1;
+        self.tracked.key(key, true);
         let (shard, h) = self.shard_for(db, key);
         let rehash = |k: &[u8]| ks.hash(k);
         shard.touch_watched(key);
@@ -723,6 +750,8 @@ impl<'a> Txn<'a> {
     pub fn flush_db(&mut self, db: usize) -> usize {
         let mut n = 0;
         let ks = self.ks;
+        // Redis's signalFlushedDb: tracking clients get the null invalidation.
+        self.tracked.flushed |= self.tracked.on;
         for s in 0..SHARDS {
             let shard = self.shard_at(db, s);
             n += shard.dict.len();
@@ -845,6 +874,41 @@ mod tests {
         assert!(t.get_read(0, b"a").is_none());
         assert_eq!(t.expired.len(), 1);
         assert_eq!(t.db_len(0), 0);
+    }
+
+    #[test]
+    fn changed_keys_are_collected_only_while_tracking() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"a", s(b"1"), false);
+        assert!(t.tracked.keys.is_empty());
+        drop(t);
+        ks.tracking.store(true, Ordering::Relaxed);
+        let mut t = Txn::exclusive(&ks, 1000);
+        t.set(0, b"b", s(b"1"), false);
+        assert!(!t.set_expire(0, b"missing", 5000));
+        assert!(t.set_expire(0, b"b", 1500));
+        t.remove(0, b"a");
+        // Reached for writing without changing anything: not a change.
+        let dirty = t.dirty;
+        t.dirty = 0;
+        t.get_mut(0, b"b");
+        t.settle_watches();
+        t.dirty = dirty;
+        t.now = 2000;
+        assert!(t.get_read(0, b"b").is_none());
+        t.flush_db(0);
+        let keys: Vec<(&[u8], bool)> = t.tracked.keys.iter().map(|(k, c)| (&**k, *c)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                (&b"b"[..], true),
+                (&b"b"[..], true),
+                (&b"a"[..], true),
+                (&b"b"[..], false)
+            ]
+        );
+        assert!(t.tracked.flushed);
     }
 
     #[test]

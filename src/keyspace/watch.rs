@@ -35,3 +35,32 @@ impl Watcher {
         self.dirty.load(Ordering::Acquire)
     }
 }
+
+/// The tracking half of Redis's `signalModifiedKey` (the other half is
+/// [`Watcher::touch`]): the keys a command changed, collected at the same points that
+/// touch WATCHers, for client-side caching invalidation (`server::tracking`).
+///
+/// Collected only while `on` (some client uses CLIENT TRACKING or tracked keys remain,
+/// read once per command from `Keyspace::tracking`), so the hot path pays one branch
+/// per change otherwise.
+#[derive(Debug, Default)]
+pub struct Modified {
+    pub on: bool,
+    /// Keys changed, with whether the running client changed them (false: expiry).
+    pub keys: Vec<(Box<[u8]>, bool)>,
+    /// Keys reached through `Txn::get_mut`: count as changed at the end of the command
+    /// if it changed anything, exactly like WATCH's candidates.
+    pub candidates: Vec<Box<[u8]>>,
+    /// FLUSHDB/FLUSHALL ran: every tracking client gets the null invalidation.
+    pub flushed: bool,
+}
+
+impl Modified {
+    /// Records a change to `key`.
+    #[inline]
+    pub fn key(&mut self, key: &[u8], by_client: bool) {
+        if self.on {
+            self.keys.push((key.into(), by_client));
+        }
+    }
+}

@@ -61,6 +61,8 @@ pub struct ClientState {
     pub watcher: Option<Arc<Watcher>>,
     /// Pub/Sub subscriptions of this connection (see `server::pubsub`).
     pub pubsub: crate::server::pubsub::ClientSubs,
+    /// Client tracking state private to the connection (see `server::tracking`).
+    pub tracking: crate::server::tracking::Local,
     pub info: Arc<ClientInfo>,
 }
 
@@ -92,6 +94,7 @@ impl ClientState {
             watched: Vec::new(),
             watcher: None,
             pubsub: Default::default(),
+            tracking: Default::default(),
             info,
         }
     }
@@ -135,6 +138,14 @@ pub struct ClientInfo {
     pub blocked: Mutex<Option<Arc<Waiter>>>,
     /// Subscription counts (CLIENT LIST `sub=`/`psub=`/`ssub=`, flag `P`).
     pub pubsub: crate::server::pubsub::Counts,
+    /// CLIENT TRACKING state (flags `t`, `R`, `B`, `redir=`; read by writers that
+    /// invalidate keys this client caches).
+    pub tracking: crate::server::tracking::ClientTracking,
+    /// The connection's delivery queue (tracking invalidations, MONITOR lines, Pub/Sub
+    /// messages), set once when the connection starts.
+    pub queue: std::sync::OnceLock<std::sync::Weak<crate::server::pubsub::Subscriber>>,
+    /// In MONITOR mode (flag `O`).
+    pub monitor: AtomicBool,
 }
 
 impl ClientInfo {
@@ -160,6 +171,9 @@ impl ClientInfo {
             blocked: Mutex::new(None),
             multi: AtomicI64::new(-1),
             pubsub: Default::default(),
+            tracking: Default::default(),
+            queue: std::sync::OnceLock::new(),
+            monitor: AtomicBool::new(false),
         }
     }
 
@@ -173,7 +187,10 @@ impl ClientInfo {
     /// `N` when none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
-        // Redis's order: P x b ... e T.
+        // Redis's order: O P x b t R B ... e T.
+        if self.monitor.load(Ordering::Relaxed) {
+            f.push('O');
+        }
         if self.pubsub.any() {
             f.push('P');
         }
@@ -183,6 +200,7 @@ impl ClientInfo {
         if self.blocked.lock().is_some() {
             f.push('b');
         }
+        f.push_str(&self.tracking.list_flags());
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
         }
@@ -208,7 +226,7 @@ impl ClientInfo {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -230,6 +248,7 @@ impl ClientInfo {
             16384 + omem + qbuf,
             cmd,
             self.user.lock(),
+            self.tracking.redirect_or_minus_one(),
             self.resp.load(Ordering::Relaxed),
             names.lib_name,
             names.lib_ver,

@@ -95,6 +95,11 @@ fn process_input(
             }
         }
     }
+    // BCAST invalidations collected while running the batch (Redis sends them before
+    // its event loop sleeps, after processing what it read).
+    if crate::server::tracking::broadcast_pending(srv) {
+        crate::server::tracking::broadcast(srv, Some((client.id, &mut *out)));
+    }
     gate.release();
     client.publish();
     Progress {
@@ -108,6 +113,7 @@ fn process_input(
 pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let authenticated = srv.hot.requirepass.read().is_none();
     let mut client = ClientState::new(info.clone(), authenticated);
+    pubsub::attach_queue(&mut client);
     let mut parser = Parser::new();
     let mut out = Reply::new(Proto::Resp2);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -236,6 +242,8 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
     }
     crate::server::multi::cleanup(&srv, &mut client);
+    crate::server::tracking::disconnect(&srv, &mut client);
+    srv.monitors.remove(client.id);
     pubsub::disconnect(&srv, &mut client);
     let _ = stream.shutdown().await;
 }

@@ -28,6 +28,7 @@ fn run(srv: Arc<Server>) {
         let budget = period * EXPIRE_CPU_PCT / 100;
         let stats = if srv.active_expire.load(Ordering::Relaxed) {
             active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |db, key| {
+                crate::server::tracking::expired(&srv, &key);
                 // Propagation of the DEL will hook in here too.
                 if srv.ks.notifies(crate::config::notify::EXPIRED) {
                     let ev = crate::keyspace::Event {
@@ -42,6 +43,7 @@ fn run(srv: Arc<Server>) {
         } else {
             Default::default()
         };
+        crate::server::tracking::broadcast(&srv, None);
         if stats.expired > 0 {
             srv.stats
                 .expired_keys_active

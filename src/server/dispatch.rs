@@ -137,6 +137,11 @@ pub fn execute<'a>(
     if suppress && client.reply_mode != ReplyMode::On {
         out.buf.truncate(reply_start);
     }
+    // Client tracking: the client's own invalidations follow the reply (pushes are
+    // sent even with CLIENT REPLY OFF, as in Redis); CLIENT CACHING expires.
+    if !client.in_exec && (!client.tracking.pending.is_empty() || srv.tracking.clients() > 0) {
+        crate::server::tracking::after_reply(srv, client, out, args);
+    }
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }
@@ -176,7 +181,20 @@ fn run<'a>(
     if !crate::server::pubsub::admit(client, out, cmd, parent) {
         return;
     }
+    // A MONITOR client may not touch the keyspace (Redis treats it as a replica).
+    if client.info.monitor.load(Ordering::Relaxed)
+        && (cmd.has(flags::READONLY) || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE))
+    {
+        multi::flag_error(client);
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        out.error("ERR Replica can't interact with the keyspace");
+        return;
+    }
     if multi::intercept(srv, client, out, cmd, parent, args, gate) {
+        // EXEC is shown to monitors after the commands it ran.
+        if cmd.name == "exec" && srv.monitors.active() {
+            crate::server::monitor::feed(srv, client.db, Some(&client.info.addr), args);
+        }
         return;
     }
 
@@ -220,6 +238,18 @@ fn run<'a>(
         Lock::None | Lock::Exclusive | Lock::Stepwise | Lock::Gateless => {}
     }
 
+    if txn.tracked.on && !client.in_exec && srv.tracking.clients() > 0 {
+        // tracking-table-max-keys, checked before each command as in Redis.
+        crate::server::tracking::limit_keys(srv, client, out);
+    }
+    if txn.tracked.on {
+        crate::server::tracking::before_command(client, cmd, args);
+    }
+    // Script commands are shown before the commands they call.
+    if cmd.has(flags::SKIP_MONITOR) && srv.monitors.active() {
+        crate::server::monitor::feed(srv, client.db, Some(&client.info.addr), args);
+    }
+
     let started = Instant::now();
     let errors_before = out.errors;
     let reply_start = out.buf.len();
@@ -249,6 +279,10 @@ fn run<'a>(
         let inline = !client.in_exec && !client.deny_blocking;
         crate::server::notify::publish_all(srv, events, client.id, out, reply_start, inline);
     }
+    if txn.tracked.on {
+        // Invalidate what the command changed, remember what it read (under its locks).
+        crate::server::tracking::after_command(srv, client, cmd, args, &mut txn, out, reply_start);
+    }
     let dirty = txn.dirty;
     let expired = std::mem::take(&mut txn.expired);
     drop(txn); // release shard locks before bookkeeping
@@ -272,4 +306,19 @@ fn run<'a>(
     // exists (their `expired` events were published with the command's).
     drop(expired);
     client.last_cmd = Some((cmd, parent));
+    if srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+        crate::server::monitor::feed(srv, client.db, Some(&client.info.addr), args);
+    }
+}
+
+/// Hook for each `redis.call` a script makes, after it ran on the script's view
+/// (`commands::scripting::script_call`): client tracking (invalidations, and a read
+/// remembering the script's keys) and MONITOR (`[db lua]` lines).
+pub fn after_script_call(ctx: &mut Ctx, cmd: &'static crate::commands::Command, args: &[&[u8]]) {
+    if ctx.txn.tracked.on {
+        crate::server::tracking::after_script_call(ctx.srv, ctx.client, cmd, ctx.txn, ctx.out);
+    }
+    if ctx.srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+        crate::server::monitor::feed(ctx.srv, ctx.client.db, None, args);
+    }
 }

@@ -9,9 +9,11 @@ pub mod cron;
 pub mod dispatch;
 pub mod listener;
 pub mod log;
+pub mod monitor;
 pub mod multi;
 pub mod notify;
 pub mod pubsub;
+pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -93,6 +95,10 @@ pub struct Server {
     pub pubsub: pubsub::Hub,
     /// RDB save/load counters (INFO persistence).
     pub persistence: crate::persistence::snapshot::State,
+    /// Client-side caching: the tracking table and BCAST prefixes.
+    pub tracking: tracking::Tracking,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -144,6 +150,8 @@ impl Server {
                 .expect("the Lua interpreter starts (no client input involved)"),
             pubsub: pubsub::Hub::default(),
             persistence: Default::default(),
+            tracking: Default::default(),
+            monitors: Default::default(),
         };
         srv.refresh_hot();
         Arc::new(srv)
@@ -163,6 +171,10 @@ impl Server {
             .store(c.int("timeout") as u64, Ordering::Relaxed);
         h.list_max_listpack_size
             .store(c.int("list-max-listpack-size"), Ordering::Relaxed);
+        self.tracking.max_keys.store(
+            c.int("tracking-table-max-keys").max(0) as u64,
+            Ordering::Relaxed,
+        );
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
         self.pubsub

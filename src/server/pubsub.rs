@@ -276,6 +276,9 @@ pub struct Subscriber {
     pub info: Arc<ClientInfo>,
     queue: Mutex<Queue>,
     notify: tokio::sync::Notify,
+    /// Something is queued (set and cleared under the queue lock; read without it so
+    /// that [`drain_into`] costs one load when nothing arrived).
+    nonempty: std::sync::atomic::AtomicBool,
 }
 
 impl Subscriber {
@@ -284,18 +287,39 @@ impl Subscriber {
             info,
             queue: Mutex::new(Queue::default()),
             notify: tokio::sync::Notify::new(),
+            nonempty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Queues one encoded message, enforcing the output buffer limits.
     fn enqueue(&self, encoded: &[u8], limits: &Limits) {
         let resp3 = self.info.resp.load(Ordering::Relaxed) == 3;
+        self.enqueue_as(encoded, resp3, limits);
+    }
+
+    /// Queues bytes for this client from outside Pub/Sub: a push built as a RESP2
+    /// array (sent with `>` to a RESP3 client, like messages) for client tracking, or,
+    /// with `raw`, bytes sent as they are (MONITOR lines). Output buffer limits apply
+    /// as for Pub/Sub when the client is a subscriber (Redis's pubsub class); others
+    /// are in the unlimited normal class.
+    pub fn push(&self, encoded: &[u8], raw: bool, hub: &Hub) {
+        let limits = if self.info.pubsub.any() {
+            hub.limits()
+        } else {
+            Limits::default()
+        };
+        let resp3 = !raw && self.info.resp.load(Ordering::Relaxed) == 3;
+        self.enqueue_as(encoded, resp3, &limits);
+    }
+
+    fn enqueue_as(&self, encoded: &[u8], resp3: bool, limits: &Limits) {
         let mut q = self.queue.lock();
         if q.closed {
             return;
         }
         let was_empty = q.buf.is_empty();
         append(&mut q.buf, encoded, resp3);
+        self.nonempty.store(true, Ordering::Release);
         let used = (q.buf.len() + q.in_flight) as u64;
         self.info.omem.store(used, Ordering::Relaxed);
         if over_limits(&mut q, used, limits, now_ms() / 1000) {
@@ -320,6 +344,7 @@ impl Subscriber {
     fn take(&self) -> Vec<u8> {
         let mut q = self.queue.lock();
         let b = std::mem::take(&mut q.buf);
+        self.nonempty.store(false, Ordering::Release);
         q.in_flight += b.len();
         b
     }
@@ -434,6 +459,23 @@ pub fn subscribe(srv: &Server, client: &mut ClientState, kind: Kind, name: &[u8]
     true
 }
 
+/// Gives the connection its delivery queue up front (every connection has one, so
+/// that other clients can send it tracking invalidations or MONITOR lines at any time;
+/// the connection already watches it while idle). Published in
+/// `ClientInfo::queue` for delivery by client id.
+pub fn attach_queue(client: &mut ClientState) {
+    let sub = client
+        .pubsub
+        .sub
+        .get_or_insert_with(|| Arc::new(Subscriber::new(client.info.clone())));
+    let _ = client.info.queue.set(Arc::downgrade(sub));
+}
+
+/// Writes a push built as a RESP2 array into the reply buffer (`>` for RESP3).
+pub fn write_push(out: &mut Reply, encoded: &[u8]) {
+    write_to(out, encoded);
+}
+
 /// Unsubscribes the client; false if it was not subscribed.
 pub fn unsubscribe(srv: &Server, client: &mut ClientState, kind: Kind, name: &[u8]) -> bool {
     let subs = &mut client.pubsub;
@@ -458,6 +500,9 @@ pub fn unsubscribe_all(srv: &Server, client: &mut ClientState) {
 /// so they precede the replies of commands run after they arrived.
 pub fn drain_into(client: &ClientState, out: &mut Reply) {
     if let Some(s) = &client.pubsub.sub {
+        if !s.nonempty.load(Ordering::Acquire) {
+            return;
+        }
         let b = s.take();
         if !b.is_empty() {
             out.raw(&b);

@@ -44,6 +44,7 @@ pub fn tokenize(line: &str) -> Vec<Vec<u8>> {
 /// * `N>> CMD args` — client N sends a command that blocks; nothing is read, and the
 ///   script pauses so the server has processed it before the next line;
 /// * `N<` / `N<K` / `N<~K` — client N reads one / K / K sorted frames (recorded);
+///   `N!<` reads one, not recorded;
 /// * `N?` — records whether client N received a reply within 300 ms;
 /// * `N raw TEXT` — client N sends TEXT (`\r\n` escapes allowed), nothing read;
 /// * `close N`, `sleep MS`.
@@ -114,6 +115,8 @@ pub fn run(port: u16, script: &str) -> Vec<String> {
         };
         if op == "!>" {
             client.cmd(&argv);
+        } else if op == "!<" {
+            client.read_reply();
         } else if op == ">>" {
             client.send_raw(&super::encode(&argv));
             std::thread::sleep(Duration::from_millis(100));
