@@ -23,6 +23,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
+use crate::config::notify;
 use crate::types::list::{End, Fill};
 use crate::types::{ListValue, Value};
 
@@ -166,7 +167,24 @@ pub fn push_values(
         }
     };
     ctx.txn.dirty += vals.len() as u64;
+    ctx.notify(notify::LIST, push_event(end), key);
     Ok(len)
+}
+
+/// The event a push at `end` raises.
+pub fn push_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpush",
+        End::Back => "rpush",
+    }
+}
+
+/// The event a pop from `end` raises.
+pub fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpop",
+        End::Back => "rpop",
+    }
 }
 
 fn push_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End, only_existing: bool) -> CmdResult {
@@ -198,6 +216,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -230,6 +249,7 @@ pub fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Cmd
         }
     }
     ctx.txn.dirty += 1;
+    ctx.notify(notify::LIST, pop_event(end), key);
     delete_if_empty(ctx, key);
     Ok(())
 }
@@ -237,10 +257,23 @@ pub fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Cmd
 /// Pops one element from `end` of the list under `key`, deleting the key if it
 /// became empty. `Ok(None)` when the key does not exist.
 pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, RError> {
+    let (v, deleted) = pop_one_quiet(ctx, key, end)?;
+    if v.is_some() {
+        ctx.notify(notify::LIST, pop_event(end), key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+    Ok(v)
+}
+
+/// [`pop_one`] without its events; also returns whether the key was deleted (LMOVE
+/// raises the pop's events after the push's).
+fn pop_one_quiet(ctx: &mut Ctx, key: &[u8], end: End) -> Result<(Option<Vec<u8>>, bool), RError> {
     let fill = fill(ctx);
     let db = ctx.db();
     let Some(e) = ctx.txn.get_mut(db, key) else {
-        return Ok(None);
+        return Ok((None, false));
     };
     let l = list_mut(&mut e.value)?;
     let v = l.pop(end, fill);
@@ -252,7 +285,7 @@ pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, R
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
-    Ok(v)
+    Ok((v, empty))
 }
 
 /// `popGenericCommand`: LPOP/RPOP with an optional count.
@@ -398,6 +431,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(RError::raw("ERR index out of range"));
     }
     ctx.txn.dirty += 1;
+    ctx.notify(notify::LIST, "lset", argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -420,6 +454,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if l.insert(argv[3], argv[4], after, fill) {
         let n = l.len();
         ctx.txn.dirty += 1;
+        ctx.notify(notify::LIST, "linsert", argv[1]);
         ctx.out.int(n as i64);
     } else {
         ctx.out.int(-1);
@@ -442,6 +477,9 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = if count == i64::MIN { 0 } else { max };
     let removed = l.remove(argv[3], max, count < 0, fill);
     ctx.txn.dirty += removed as u64;
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+    }
     delete_if_empty(ctx, key);
     ctx.out.int(removed as i64);
     Ok(())
@@ -467,6 +505,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += (front + back) as u64;
     // Redis signals LTRIM as a change even when nothing was trimmed (WATCH sees it).
     ctx.txn.mark_modified(db, key);
+    ctx.notify(notify::LIST, "ltrim", key);
     delete_if_empty(ctx, key);
     ctx.out.ok();
     Ok(())
@@ -609,6 +648,8 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
         match v {
             Some(v) => {
                 ctx.txn.dirty += 2;
+                ctx.notify(notify::LIST, push_event(to), dst);
+                ctx.notify(notify::LIST, pop_event(from), src);
                 ctx.out.bulk(&v);
             }
             None => ctx.out.null(),
@@ -618,11 +659,17 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
     if let Some(e) = ctx.txn.get_mut(db, dst) {
         list_ref(&e.value)?;
     }
-    let Some(v) = pop_one(ctx, src, from)? else {
+    // Redis's order of events: the push (after `new` for a created destination),
+    // then the pop, then `del` for an emptied source.
+    let (Some(v), deleted) = pop_one_quiet(ctx, src, from)? else {
         ctx.out.null();
         return Ok(());
     };
     push_values(ctx, dst, &[&v], to, false)?;
+    ctx.notify(notify::LIST, pop_event(from), src);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", src);
+    }
     ctx.out.bulk(&v);
     Ok(())
 }

@@ -308,13 +308,16 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Value::Str(StrValue::from_bytes(argv[2])),
         false,
     );
+    ctx.notify(notify::STRING, "set", argv[1]);
     Ok(())
 }
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     get_generic(ctx, argv[1])?;
     let db = ctx.db();
-    ctx.txn.remove(db, argv[1]);
+    if ctx.txn.remove(db, argv[1]).is_some() {
+        ctx.notify(notify::GENERIC, "del", argv[1]);
+    }
     Ok(())
 }
 
@@ -338,13 +341,16 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if let Some(at) = at {
         if flags & (EXAT | PXAT) != 0 && at as u64 <= ctx.txn.now {
             ctx.txn.remove(db, key);
+            ctx.notify(notify::GENERIC, "del", key);
         } else {
             ctx.txn.set_expire(db, key, at as u64);
             ctx.txn.dirty += 1;
+            ctx.notify(notify::GENERIC, "expire", key);
         }
     } else if flags & PERSIST != 0 && had_ttl {
         ctx.txn.set_expire(db, key, 0);
         ctx.txn.dirty += 1;
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     Ok(())
 }
@@ -380,6 +386,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         if let [k, v] = kv {
             ctx.txn
                 .set(db, k, Value::Str(StrValue::from_bytes(v)), false);
+            ctx.notify(notify::STRING, "set", k);
         }
     }
     if nx {
@@ -427,6 +434,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             add.len()
         }
     };
+    ctx.notify(notify::STRING, "append", key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -519,6 +527,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -551,6 +560,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
             incr
         }
     };
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }
@@ -609,6 +619,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         ctx.txn.set(db, key, Value::Str(value), false);
     }
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! lists, RESP3 nested `[member, score]` pairs where Redis uses them).
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, ZSetValue};
 use crate::types::Value;
 use crate::util::num::parse_f64;
@@ -441,6 +442,9 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
     if nan {
         return Err(NAN_SCORE);
     }
@@ -478,9 +482,13 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let empty = z.is_empty();
     ctx.txn.dirty += deleted as u64;
+    if deleted > 0 {
+        ctx.notify(notify::ZSET, "zrem", argv[1]);
+    }
     if empty {
         ctx.txn.remove(db, argv[1]);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", argv[1]);
     }
     ctx.out.int(deleted);
     Ok(())
@@ -786,7 +794,9 @@ fn zrange_generic(
             let n = items.len();
             if n == 0 {
                 ctx.out.int(0);
-                ctx.txn.remove(db, dst);
+                if ctx.txn.remove(db, dst).is_some() {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
             } else {
                 let lim = limits(ctx);
                 // Redis's zsetTypeCreate(length): the size is only known ahead for
@@ -797,6 +807,7 @@ fn zrange_generic(
                     z.upsert(m, *s, lim);
                 }
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
+                ctx.notify(notify::ZSET, "zrangestore", dst);
                 ctx.out.int(n as i64);
             }
         }
@@ -810,22 +821,25 @@ fn zrange_generic(
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let start = args::int(argv[2])?;
     let end = args::int(argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| rank_span(start, end, z.len()))
+    zremrange_generic(ctx, argv[1], "zremrangebyrank", |z| {
+        rank_span(start, end, z.len())
+    })
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = parse_score_range(argv[2], argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| z.score_span(&r))
+    zremrange_generic(ctx, argv[1], "zremrangebyscore", |z| z.score_span(&r))
 }
 
 fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = parse_lex_range(argv[2], argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| z.lex_span(&r))
+    zremrange_generic(ctx, argv[1], "zremrangebylex", |z| z.lex_span(&r))
 }
 
 fn zremrange_generic(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     span: impl FnOnce(&ZSetValue) -> (usize, usize),
 ) -> CmdResult {
     let db = ctx.db();
@@ -838,9 +852,13 @@ fn zremrange_generic(
     let n = z.remove_range(a, b);
     let empty = z.is_empty();
     ctx.txn.dirty += n as u64;
+    if n > 0 {
+        ctx.notify(notify::ZSET, event, key);
+    }
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -911,9 +929,13 @@ pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> Vec<(Vec<
     let popped = z.pop(count, max);
     let empty = z.is_empty();
     ctx.txn.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
     popped
 }
@@ -1411,7 +1433,9 @@ fn setop_generic(
         Some(dst) => {
             if result.is_empty() {
                 ctx.out.int(0);
-                ctx.txn.remove(db, dst);
+                if ctx.txn.remove(db, dst).is_some() {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
             } else {
                 let lim = limits(ctx);
                 let mut z = ZSetValue::Skiplist(Box::default());
@@ -1420,6 +1444,12 @@ fn setop_generic(
                 }
                 z.compact_if_fits(lim);
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
+                let event = match op {
+                    SetOp::Union => "zunionstore",
+                    SetOp::Inter => "zinterstore",
+                    SetOp::Diff => "zdiffstore",
+                };
+                ctx.notify(notify::ZSET, event, dst);
                 ctx.out.int(result.len() as i64);
             }
         }
