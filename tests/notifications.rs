@@ -109,6 +109,12 @@ fn events(script: &str) {
             b.join().expect("redis run"),
         )
     });
+    compare_logs(&tr, &tf);
+}
+
+/// Asserts that the reference's log and Ferrodis's are identical (both written to
+/// `$FERRODIS_EVENT_LOGS/<test>.{redis,ferrodis}` when that is set, for `diff`).
+fn compare_logs(tr: &[String], tf: &[String]) {
     if let Some(dir) = std::env::var_os("FERRODIS_EVENT_LOGS") {
         // Both logs as files, for `diff` while debugging.
         let name = std::thread::current()
@@ -134,18 +140,12 @@ fn events(script: &str) {
             &tf[n..]
         );
     }
-    assert_eq!(
-        diffs, 0,
-        "event logs differ from the reference redis-server"
-    );
+    assert_eq!(diffs, 0, "logs differ from the reference redis-server");
     assert_eq!(tf.len(), tr.len());
     assert!(tf.len() > 2);
 }
 
-#[test]
-fn strings() {
-    events(
-        r##"
+const STRINGS: &str = r##"
         flags KEA
         SET s v
         SET s v2 EX 100
@@ -213,14 +213,14 @@ fn strings() {
         PFMERGE h3
         DEL h h2 h3 nosuch
         UNLINK b bf nosuch
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn keys_and_expiry() {
-    events(
-        r##"
+fn strings() {
+    events(STRINGS);
+}
+
+const KEYS_AND_EXPIRY: &str = r##"
         flags KEA
         SET a 1
         EXPIRE a 100
@@ -268,14 +268,14 @@ fn keys_and_expiry() {
         DEL e f
         SELECT 0
         DEL d e
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn lists() {
-    events(
-        r##"
+fn keys_and_expiry() {
+    events(KEYS_AND_EXPIRY);
+}
+
+const LISTS: &str = r##"
         flags KEA
         LPUSH l a b c
         RPUSH l d e
@@ -323,14 +323,14 @@ fn lists() {
         SET str x
         LPUSH str x
         LMOVE dst str LEFT LEFT
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn hashes() {
-    events(
-        r##"
+fn lists() {
+    events(LISTS);
+}
+
+const HASHES: &str = r##"
         flags KEA
         HSET h a 1 b 2
         HSET h a 1
@@ -348,14 +348,14 @@ fn hashes() {
         HDEL h2 a x
         HGET h3 a
         HGET nosuch a
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn sets() {
-    events(
-        r##"
+fn hashes() {
+    events(HASHES);
+}
+
+const SETS: &str = r##"
         flags KEA
         SADD s a b c
         SADD s a
@@ -391,14 +391,14 @@ fn sets() {
         SDIFFSTORE d nosuch a
         SINTERCARD 2 a b
         SMEMBERS nosuch
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn sorted_sets() {
-    events(
-        r##"
+fn sets() {
+    events(SETS);
+}
+
+const SORTED_SETS: &str = r##"
         flags KEA
         ZADD z 1 a 2 b 3 c
         ZADD z 1 a
@@ -447,14 +447,14 @@ fn sorted_sets() {
         BZMPOP 1 1 a MIN COUNT 3
         ZRANGE nosuch 0 -1
         ZSCORE nosuch a
-        "##,
-    );
-}
+        "##;
 
 #[test]
-fn geo_sort_and_store_commands() {
-    events(
-        r##"
+fn sorted_sets() {
+    events(SORTED_SETS);
+}
+
+const GEO_SORT_AND_STORE_COMMANDS: &str = r##"
         flags KEA
         GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
         GEOADD g XX 13.361389 38.115556 Palermo
@@ -479,8 +479,11 @@ fn geo_sort_and_store_commands() {
         SORT l BY w_* GET o_* STORE sl
         SORT l BY nosort
         SORT_RO l
-        "##,
-    );
+        "##;
+
+#[test]
+fn geo_sort_and_store_commands() {
+    events(GEO_SORT_AND_STORE_COMMANDS);
 }
 
 #[test]
@@ -595,6 +598,90 @@ fn new_and_keymiss_classes() {
         SET fresh 1
         flags Am
         GET nosuch
+        "##,
+    );
+}
+
+#[test]
+fn keymiss_in_multi_key_store_and_pattern_commands() {
+    events(
+        r##"
+        flags Em
+        SET str v
+        RPUSH l 3 1 2
+        HSET o_1 f x
+        SADD s a
+        ZADD z 1 a
+        SINTERSTORE d nosuch1 nosuch2
+        SUNIONSTORE d nosuch1 s
+        SDIFFSTORE d s nosuch1
+        SINTERCARD 2 s nosuch1
+        SMISMEMBER nosuch a b
+        SRANDMEMBER nosuch 2
+        ZUNIONSTORE d 2 nosuch1 z
+        ZINTERSTORE d 2 z nosuch1
+        ZDIFFSTORE d 2 nosuch1 z
+        ZUNION 2 nosuch1 z
+        ZINTER 2 z nosuch1
+        ZDIFF 2 nosuch1 z
+        ZINTERCARD 2 z nosuch1
+        ZRANGESTORE d nosuch 0 -1
+        ZRANGEBYSCORE nosuch 0 1
+        ZREVRANGE nosuch 0 1
+        ZLEXCOUNT nosuch - +
+        ZCOUNT nosuch 0 1
+        SORT l BY w_* GET o_*->f GET # GET p_*
+        SORT l BY o_*->f
+        LCS nosuch1 str
+        BITOP AND d nosuch1 str
+        PFCOUNT nosuch1 nosuch2
+        PFMERGE d2 nosuch1
+        GEOSEARCH nosuch FROMLONLAT 15 37 BYRADIUS 200 km
+        GEORADIUS nosuch 15 37 200 km
+        GEOHASH nosuch a
+        COPY nosuch x
+        MOVE nosuch 1
+        RENAME nosuch x
+        LMOVE nosuch x LEFT LEFT
+        RPOPLPUSH nosuch x
+        SMOVE nosuch s a
+        LPOP nosuch
+        SPOP nosuch
+        ZPOPMIN nosuch
+        LMPOP 2 nosuch1 nosuch2 LEFT
+        ZMPOP 2 nosuch1 nosuch2 MIN
+        BLPOP nosuch 0.01
+        BZPOPMIN nosuch 0.01
+        HSCAN nosuch 0
+        SSCAN nosuch 0
+        ZSCAN nosuch 0
+        EXPIRETIME nosuch
+        PEXPIRETIME nosuch
+        SUBSTR nosuch 0 1
+        OBJECT FREQ nosuch
+        OBJECT IDLETIME nosuch
+        GET l
+        LLEN str
+        INCR nosuch
+        APPEND nosuch2 x
+        SETRANGE nosuch3 0 x
+        HINCRBY nosuch4 f 1
+        SETBIT nosuch5 0 1
+        BITFIELD nosuch6 GET u8 0
+        BITFIELD_RO nosuch7 GET u8 0
+        BITCOUNT nosuch
+        SET str2 v PX 1
+        sleep 10
+        EXISTS str2
+        SET str2 v PX 1
+        sleep 10
+        TYPE str2
+        SET str2 v PX 1
+        sleep 10
+        OBJECT ENCODING str2
+        SET str2 v PX 1
+        sleep 10
+        SCAN 0 TYPE string MATCH str2 COUNT 1000
         "##,
     );
 }
@@ -725,12 +812,11 @@ fn config_flags_string() {
 }
 
 /// A RESP3 client subscribed to its own events gets each push before the reply of the
-/// command (or script) that raised it; a RESP2 subscriber elsewhere gets the same
-/// events. Only commands that notify before replying in Redis 7.0 are used: Ferrodis
-/// always puts a client's own pushes before its reply, where Redis writes them at the
-/// point of its handler that raises them, which for some commands (LPUSH, ZPOPMIN...)
-/// is after or inside the reply. Inside MULTI/EXEC, Redis 7.0 writes them in the
-/// middle of the EXEC array; Ferrodis delivers them after it, as Redis 7.2 does.
+/// command (or script) that raised it, for commands that notify before replying (see
+/// `resp3_own_events_fall_where_redis_writes_them` for the others); a RESP2 subscriber
+/// elsewhere gets the same events. (Inside MULTI/EXEC, Redis 7.0 writes them in the
+/// middle of the EXEC array; Ferrodis delivers them after it, as Redis 7.2 does: not
+/// compared here.)
 #[test]
 fn resp3_client_receives_its_own_events() {
     differential(
@@ -846,4 +932,151 @@ fn blocked_clients_served_by_a_push() {
         8?
         ",
     );
+}
+
+/// Runs an event-log script on Ferrodis alone and returns only its events.
+fn ferrodis_events(script: &str) -> Vec<String> {
+    let f = ferrodis(&[]);
+    event_log(f.port, script)
+        .into_iter()
+        .filter_map(|l| l.trim().strip_prefix("event ").map(str::to_string))
+        .collect()
+}
+
+/// Hash field TTLs (Redis 7.4, absent from the 7.0 reference server): the events
+/// follow Redis 7.4's t_hash.c: `hexpire` when TTLs were set, `hdel` (and `del` for an
+/// emptied hash) when a time in the past deleted fields, `hpersist`, and `hexpired`
+/// (then `del`) when fields expire, lazily on access or actively.
+#[test]
+fn hash_field_ttl_events() {
+    let got = ferrodis_events(
+        r##"
+        flags Kgh
+        DEBUG SET-ACTIVE-EXPIRE 0
+        HSET h a 1 b 2 c 3
+        HEXPIRE h 100 FIELDS 2 a b
+        HEXPIRE h 100 NX FIELDS 1 a
+        HPEXPIRE h 100000 XX FIELDS 1 nosuch
+        HPEXPIRE nosuch 100 FIELDS 1 a
+        HPERSIST h FIELDS 1 a
+        HPERSIST h FIELDS 2 a c
+        HEXPIREAT h 1 FIELDS 1 a
+        HPEXPIRE h 10 FIELDS 1 b
+        sleep 50
+        HGET h b
+        HEXPIREAT h 1 FIELDS 1 c
+        EXISTS h
+        HSET h2 a 1
+        HPEXPIRE h2 10 FIELDS 1 a
+        sleep 50
+        HLEN h2
+        EXISTS h2
+        DEBUG SET-ACTIVE-EXPIRE 1
+        HSET h3 a 1 b 2
+        HPEXPIRE h3 10 FIELDS 1 a
+        sleep 600
+        resync
+        HPEXPIRE h3 10 FIELDS 1 b
+        sleep 600
+        resync
+        "##,
+    );
+    let expected = [
+        "h hset",
+        "h hexpire",
+        "h hpersist",
+        "h hdel",
+        "h hexpire",
+        "h hexpired",
+        "h hdel",
+        "h del",
+        "h2 hset",
+        "h2 hexpire",
+        "h2 hexpired",
+        "h2 del",
+        "h3 hset",
+        "h3 hexpire",
+        "h3 hexpired",
+        "h3 hexpire",
+        "h3 hexpired",
+        "h3 del",
+    ];
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|e| format!("__keyspace@0__:{e}"))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+/// Runs each line of `script` (event-log syntax; `flags` lines skipped) on a RESP3
+/// client subscribed to its own keyspace events, recording everything it receives
+/// per command: where its own pushes fall relative to its reply.
+fn resp3_own_log(port: u16, script: &str) -> Vec<String> {
+    let mut c = RawClient::connect(port);
+    let mut out = Vec::new();
+    c.cmds(&["HELLO", "3"]);
+    out.push(show(&c.cmds(&[
+        "CONFIG",
+        "SET",
+        "notify-keyspace-events",
+        "KA",
+    ])));
+    out.push(show(&c.cmds(&["PSUBSCRIBE", "__keyspace@*"])));
+    for (n, line) in script.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("flags ") {
+            continue;
+        }
+        if let Some(ms) = line.strip_prefix("sleep ") {
+            std::thread::sleep(std::time::Duration::from_millis(ms.parse().expect("ms")));
+            continue;
+        }
+        // The command and an ECHO in one write: everything before the ECHO's reply
+        // belongs to the command.
+        let mark = format!("__mark__{n}");
+        let args = tokenize(line);
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let mut bytes = common::encode(&argv);
+        bytes.extend_from_slice(&common::encode(&[b"ECHO", mark.as_bytes()]));
+        c.send_raw(&bytes);
+        out.push(format!("{:>3} {line}", n + 1));
+        loop {
+            let r = c.read_reply();
+            assert!(!r.is_empty(), "connection closed");
+            if r.ends_with(format!("{mark}\r\n").as_bytes()) {
+                break;
+            }
+            out.push(format!("      {}", show(&r)));
+        }
+    }
+    out
+}
+
+/// Every command of the family event logs, run by a RESP3 client subscribed to its
+/// own events: each push must fall where Redis 7.0 writes it, before, after or inside
+/// the command's reply (LPUSH replies first; ZPOPMIN writes the array header, then
+/// notifies, then the elements...).
+#[test]
+fn resp3_own_events_fall_where_redis_writes_them() {
+    let script = [
+        STRINGS,
+        KEYS_AND_EXPIRY,
+        LISTS,
+        HASHES,
+        SETS,
+        SORTED_SETS,
+        GEO_SORT_AND_STORE_COMMANDS,
+    ]
+    .join("\nFLUSHALL\n");
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    let (tf, tr) = std::thread::scope(|s| {
+        let a = s.spawn(|| resp3_own_log(f.port, &script));
+        let b = s.spawn(|| resp3_own_log(r.port, &script));
+        (
+            a.join().expect("ferrodis run"),
+            b.join().expect("redis run"),
+        )
+    });
+    compare_logs(&tr, &tf);
 }

@@ -718,15 +718,16 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_command: bool) -> CmdResul
         }
     }
     ctx.txn.dirty += changes;
-    if changes > 0 {
-        ctx.notify(notify::STRING, "setbit", key);
-    }
     ctx.out.array(replies.len());
     for r in replies {
         match r {
             Some(v) => ctx.out.int(v),
             None => ctx.out.null(),
         }
+    }
+    // Redis raises the event after its replies.
+    if changes > 0 {
+        ctx.notify(notify::STRING, "setbit", key);
     }
     Ok(())
 }

@@ -209,19 +209,22 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<i64, RError> {
         }
     }
     ctx.txn.dirty += (pairs.len() / 2) as u64;
-    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(created)
 }
+
+// The hash commands reply, then raise their event, as Redis does.
 
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = set_pairs(ctx, argv)?;
     ctx.out.int(n);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
 fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, argv)?;
     ctx.out.ok();
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
@@ -235,8 +238,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     h.try_conversion(argv[2].len().max(argv[3].len()), max_value);
     h.set(argv[2], argv[3], false, max_entries, max_value);
     ctx.txn.dirty += 1;
-    ctx.notify(notify::HASH, "hset", argv[1]);
     ctx.out.int(1);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
@@ -360,8 +363,8 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let text = itoa::Buffer::new().format(new).to_string();
     h.set(argv[2], text.as_bytes(), true, max_entries, max_value);
     ctx.txn.dirty += 1;
-    ctx.notify(notify::HASH, "hincrby", argv[1]);
     ctx.out.int(new);
+    ctx.notify(notify::HASH, "hincrby", argv[1]);
     Ok(())
 }
 
@@ -383,8 +386,8 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let text = sum.to_human_string();
     h.set(argv[2], text.as_bytes(), true, max_entries, max_value);
     ctx.txn.dirty += 1;
-    ctx.notify(notify::HASH, "hincrbyfloat", argv[1]);
     ctx.out.bulk(text.as_bytes());
+    ctx.notify(notify::HASH, "hincrbyfloat", argv[1]);
     Ok(())
 }
 

@@ -268,12 +268,14 @@ fn expire_generic(
         // A time in the past deletes the key (propagated as a DEL by Redis).
         ctx.txn.remove(db, key);
         ctx.notify(notify::GENERIC, "del", key);
+        ctx.out.int(1);
     } else {
         ctx.txn.set_expire(db, key, when as u64);
         ctx.txn.dirty += 1;
+        // Redis replies, then raises `expire`.
+        ctx.out.int(1);
         ctx.notify(notify::GENERIC, "expire", key);
     }
-    ctx.out.int(1);
     Ok(())
 }
 

@@ -144,6 +144,21 @@ pub fn push_values(
     end: End,
     only_existing: bool,
 ) -> Result<usize, RError> {
+    let len = push_values_quiet(ctx, key, vals, end, only_existing)?;
+    if len > 0 {
+        ctx.notify(notify::LIST, push_event(end), key);
+    }
+    Ok(len)
+}
+
+/// [`push_values`] without its event (LPUSH raises it after its reply).
+fn push_values_quiet(
+    ctx: &mut Ctx,
+    key: &[u8],
+    vals: &[&[u8]],
+    end: End,
+    only_existing: bool,
+) -> Result<usize, RError> {
     let fill = fill(ctx);
     let db = ctx.db();
     let len = match ctx.txn.get_mut(db, key) {
@@ -167,7 +182,6 @@ pub fn push_values(
         }
     };
     ctx.txn.dirty += vals.len() as u64;
-    ctx.notify(notify::LIST, push_event(end), key);
     Ok(len)
 }
 
@@ -188,8 +202,12 @@ pub fn pop_event(end: End) -> &'static str {
 }
 
 fn push_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End, only_existing: bool) -> CmdResult {
-    let n = push_values(ctx, argv[1], &argv[2..], end, only_existing)?;
+    let n = push_values_quiet(ctx, argv[1], &argv[2..], end, only_existing)?;
+    // Redis replies, then raises the event.
     ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.notify(notify::LIST, push_event(end), argv[1]);
+    }
     Ok(())
 }
 
@@ -259,12 +277,17 @@ pub fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Cmd
 pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, RError> {
     let (v, deleted) = pop_one_quiet(ctx, key, end)?;
     if v.is_some() {
-        ctx.notify(notify::LIST, pop_event(end), key);
+        pop_events(ctx, key, end, deleted);
     }
+    Ok(v)
+}
+
+/// The events of a pop from `end` of `key`: the pop, then `del` if it emptied the list.
+fn pop_events(ctx: &mut Ctx, key: &[u8], end: End, deleted: bool) {
+    ctx.notify(notify::LIST, pop_event(end), key);
     if deleted {
         ctx.notify(notify::GENERIC, "del", key);
     }
-    Ok(v)
 }
 
 /// [`pop_one`] without its events; also returns whether the key was deleted (LMOVE
@@ -324,9 +347,13 @@ fn pop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
     match count {
         Some(0) => ctx.out.array(0),
         Some(n) => pop_range_reply(ctx, key, end, n)?,
-        None => match pop_one(ctx, key, end)? {
-            Some(v) => ctx.out.bulk(&v),
-            None => ctx.out.null(),
+        None => match pop_one_quiet(ctx, key, end)? {
+            (Some(v), deleted) => {
+                // Redis replies, then raises the pop's events.
+                ctx.out.bulk(&v);
+                pop_events(ctx, key, end, deleted);
+            }
+            (None, _) => ctx.out.null(),
         },
     }
     Ok(())
@@ -431,8 +458,8 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(RError::raw("ERR index out of range"));
     }
     ctx.txn.dirty += 1;
-    ctx.notify(notify::LIST, "lset", argv[1]);
     ctx.out.ok();
+    ctx.notify(notify::LIST, "lset", argv[1]);
     Ok(())
 }
 
@@ -649,8 +676,8 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
             Some(v) => {
                 ctx.txn.dirty += 2;
                 ctx.notify(notify::LIST, push_event(to), dst);
-                ctx.notify(notify::LIST, pop_event(from), src);
                 ctx.out.bulk(&v);
+                ctx.notify(notify::LIST, pop_event(from), src);
             }
             None => ctx.out.null(),
         }
@@ -659,18 +686,15 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
     if let Some(e) = ctx.txn.get_mut(db, dst) {
         list_ref(&e.value)?;
     }
-    // Redis's order of events: the push (after `new` for a created destination),
-    // then the pop, then `del` for an emptied source.
+    // Redis's order: the push's events (`new` for a created destination, then the
+    // push), the reply, the pop, then `del` for an emptied source.
     let (Some(v), deleted) = pop_one_quiet(ctx, src, from)? else {
         ctx.out.null();
         return Ok(());
     };
     push_values(ctx, dst, &[&v], to, false)?;
-    ctx.notify(notify::LIST, pop_event(from), src);
-    if deleted {
-        ctx.notify(notify::GENERIC, "del", src);
-    }
     ctx.out.bulk(&v);
+    pop_events(ctx, src, from, deleted);
     Ok(())
 }
 
@@ -803,10 +827,11 @@ fn bpop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
     for &key in keys {
         if let Some(e) = ctx.txn.get_mut(db, key) {
             list_ref(&e.value)?;
-            if let Some(v) = pop_one(ctx, key, end)? {
+            if let (Some(v), deleted) = pop_one_quiet(ctx, key, end)? {
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.bulk(&v);
+                pop_events(ctx, key, end, deleted);
                 return Ok(());
             }
         }
@@ -829,12 +854,13 @@ fn bpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError>
     if !has_list(ctx, key) {
         return Ok(false);
     }
-    let Some(v) = pop_one(ctx, key, end)? else {
+    let (Some(v), deleted) = pop_one_quiet(ctx, key, end)? else {
         return Ok(false);
     };
     ctx.out.array(2);
     ctx.out.bulk(key);
     ctx.out.bulk(&v);
+    pop_events(ctx, key, end, deleted);
     Ok(true)
 }
 

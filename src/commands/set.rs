@@ -245,12 +245,13 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         }
     };
     ctx.txn.dirty += 1;
+    // Redis's order: `spop`, the reply, `del`.
     ctx.notify(notify::SET, "spop", key);
+    ctx.out.bulk(&popped);
     if empty {
         ctx.txn.remove(db, key);
         ctx.notify(notify::GENERIC, "del", key);
     }
-    ctx.out.bulk(&popped);
     Ok(())
 }
 
@@ -277,11 +278,16 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         return Ok(());
     }
     let size = s.len();
+    // Redis raises `spop` before replying (and `del` after).
+    ctx.notify(notify::SET, "spop", key);
+    let Some(e) = ctx.txn.get_mut(db, key) else {
+        return Err(RError::err("set vanished"));
+    };
+    let s = set_mut(&mut e.value)?;
     if count >= size {
         // Everything goes: reply with the whole set and delete the key.
         reply_set(ctx.out, s);
         ctx.txn.remove(db, key);
-        ctx.notify(notify::SET, "spop", key);
         ctx.notify(notify::GENERIC, "del", key);
         return Ok(());
     }
@@ -319,7 +325,6 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         *s = fresh;
     }
     ctx.txn.dirty += count as u64;
-    ctx.notify(notify::SET, "spop", key);
     Ok(())
 }
 
@@ -547,13 +552,15 @@ type CmdResultOf<T> = Result<T, RError>;
 fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue, event: &'static str) {
     let db = ctx.db();
     let n = result.len();
+    // Redis replies, then raises the event (except SINTERSTORE with a missing source
+    // key: see `sinterstore`).
+    ctx.out.int(n as i64);
     if n > 0 {
         ctx.txn.set(db, dst, Value::Set(result), false);
         ctx.notify(notify::SET, event, dst);
     } else if ctx.txn.remove(db, dst).is_some() {
         ctx.notify(notify::GENERIC, "del", dst);
     }
-    ctx.out.int(n as i64);
 }
 
 fn build(ctx: &Ctx, members: &[Vec<u8>]) -> SetValue {
@@ -571,6 +578,15 @@ fn sinter(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let members = intersection(ctx, &argv[2..], 0)?;
+    let db = ctx.db();
+    if members.is_empty() && argv[2..].iter().any(|k| ctx.txn.peek(db, k).is_none()) {
+        // Redis's early exit for a missing source: `del`, then the reply.
+        if ctx.txn.remove(db, argv[1]).is_some() {
+            ctx.notify(notify::GENERIC, "del", argv[1]);
+        }
+        ctx.out.int(0);
+        return Ok(());
+    }
     let result = build(ctx, &members);
     store_result(ctx, argv[1], result, "sinterstore");
     Ok(())

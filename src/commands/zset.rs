@@ -442,10 +442,12 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
-    if added + updated > 0 {
-        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
-    }
+    // Redis replies, then raises the event.
+    let event = added + updated > 0;
     if nan {
+        if event {
+            ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        }
         return Err(NAN_SCORE);
     }
     if incr {
@@ -457,6 +459,9 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
     } else {
         ctx.out
             .int(if has(ZADD_CH) { added + updated } else { added });
+    }
+    if event {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     Ok(())
 }
@@ -807,8 +812,8 @@ fn zrange_generic(
                     z.upsert(m, *s, lim);
                 }
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
-                ctx.notify(notify::ZSET, "zrangestore", dst);
                 ctx.out.int(n as i64);
+                ctx.notify(notify::ZSET, "zrangestore", dst);
             }
         }
     }
@@ -903,28 +908,50 @@ fn zpop_command(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let popped = pop_from(ctx, key, count.unwrap_or(1), max);
-    if nested {
-        reply_pairs(ctx, &popped, true);
-    } else {
-        ctx.out.array(popped.len() * 2);
-        for (m, s) in &popped {
-            ctx.out.bulk(m);
-            ctx.out.double(*s);
+    // The header goes out before the pop's event and the elements after it, as in
+    // Redis (a RESP3 client subscribed to its own events sees the push in between).
+    let n = zset_len(ctx, key).min(count.unwrap_or(1));
+    ctx.out.array(if nested { n } else { n * 2 });
+    let (popped, emptied) = pop_from(ctx, key, count.unwrap_or(1), max);
+    for (m, s) in &popped {
+        if nested {
+            ctx.out.array(2);
         }
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
     Ok(())
 }
 
+/// The number of members of the sorted set at `key` (0 if missing).
+fn zset_len(ctx: &mut Ctx, key: &[u8]) -> usize {
+    let db = ctx.db();
+    match ctx.txn.peek(db, key).map(|e| &e.value) {
+        Some(Value::ZSet(z)) => z.len(),
+        _ => 0,
+    }
+}
+
+/// The end of a pop: `del` for a sorted set the pop emptied (raised after the reply,
+/// where Redis raises it).
+pub fn pop_done(ctx: &mut Ctx, key: &[u8], emptied: bool) {
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
 /// Pops up to `count` members from the sorted set at `key` (which must exist and be
-/// a sorted set), deleting the key when it empties. For BZPOP*/BZMPOP as well.
-pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
+/// a sorted set), deleting the key when it empties (returned as `true`: the caller
+/// raises `del` with [`pop_done`] once its reply is written). For BZPOP*/BZMPOP as
+/// well.
+pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> (Vec<(Vec<u8>, f64)>, bool) {
     let db = ctx.db();
     let Some(e) = ctx.txn.get_mut(db, key) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let Value::ZSet(z) = &mut e.value else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let popped = z.pop(count, max);
     let empty = z.is_empty();
@@ -935,9 +962,8 @@ pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> Vec<(Vec<
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
-        ctx.notify(notify::GENERIC, "del", key);
     }
-    popped
+    (popped, empty)
 }
 
 /// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
@@ -989,15 +1015,17 @@ fn parse_zmpop<'a>(argv: &'a [&'a [u8]], numkeys_idx: usize) -> Result<ZmpopArgs
 
 /// `[key, [[member, score], ...]]`, popped from `key` (an existing sorted set).
 fn zmpop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) {
-    let popped = pop_from(ctx, key, count, max);
+    let n = zset_len(ctx, key).min(count);
     ctx.out.array(2);
     ctx.out.bulk(key);
-    ctx.out.array(popped.len());
+    ctx.out.array(n);
+    let (popped, emptied) = pop_from(ctx, key, count, max);
     for (m, s) in &popped {
         ctx.out.array(2);
         ctx.out.bulk(m);
         ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
 }
 
 /// The first of `keys` holding a sorted set (WRONGTYPE for another type on the way).
@@ -1040,13 +1068,15 @@ fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// `[key, member, score]` (flat in both protocols), popped from an existing zset.
 fn bzpop_reply(ctx: &mut Ctx, key: &[u8], max: bool) {
-    let popped = pop_from(ctx, key, 1, max);
-    ctx.out.array(1 + popped.len() * 2);
+    let n = zset_len(ctx, key).min(1);
+    ctx.out.array(1 + n * 2);
     ctx.out.bulk(key);
+    let (popped, emptied) = pop_from(ctx, key, 1, max);
     for (m, s) in &popped {
         ctx.out.bulk(m);
         ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
 }
 
 /// `blockingGenericZpopCommand`: timeout first, then the keys in order.
@@ -1449,8 +1479,8 @@ fn setop_generic(
                     SetOp::Inter => "zinterstore",
                     SetOp::Diff => "zdiffstore",
                 };
-                ctx.notify(notify::ZSET, event, dst);
                 ctx.out.int(result.len() as i64);
+                ctx.notify(notify::ZSET, event, dst);
             }
         }
     }
