@@ -512,10 +512,7 @@ fn each_class_alone() {
     events(&script);
 }
 
-#[test]
-fn new_and_keymiss_classes() {
-    events(
-        r##"
+const NEW_AND_KEYMISS_CLASSES: &str = r##"
         flags KEn
         SET a 1
         SET a 2
@@ -598,8 +595,11 @@ fn new_and_keymiss_classes() {
         SET fresh 1
         flags Am
         GET nosuch
-        "##,
-    );
+        "##;
+
+#[test]
+fn new_and_keymiss_classes() {
+    events(NEW_AND_KEYMISS_CLASSES);
 }
 
 #[test]
@@ -710,6 +710,26 @@ fn expired_lazy_and_active() {
         SET a 1 PX 10
         sleep 50
         SET a 2
+        SELECT 9
+        SET r 1 PX 10
+        sleep 50
+        RANDOMKEY
+        SET r 1 PX 10
+        sleep 50
+        SCAN 0 COUNT 1000
+        SET r 1 PX 10
+        sleep 50
+        KEYS *
+        DBSIZE
+        SET r 1 PX 10
+        sleep 50
+        OBJECT ENCODING r
+        SET r 1 PX 10
+        sleep 50
+        TOUCH r
+        SET r 1 PX 10
+        sleep 50
+        SELECT 0
         DEBUG SET-ACTIVE-EXPIRE 1
         flags Ex
         SET x 1 PX 50
@@ -1009,7 +1029,7 @@ fn hash_field_ttl_events() {
 }
 
 /// Runs each line of `script` (event-log syntax; `flags` lines skipped) on a RESP3
-/// client subscribed to its own keyspace events, recording everything it receives
+/// client subscribed to its own keyspace events (all classes and `new`), recording everything it receives
 /// per command: where its own pushes fall relative to its reply.
 fn resp3_own_log(port: u16, script: &str) -> Vec<String> {
     let mut c = RawClient::connect(port);
@@ -1019,7 +1039,7 @@ fn resp3_own_log(port: u16, script: &str) -> Vec<String> {
         "CONFIG",
         "SET",
         "notify-keyspace-events",
-        "KA",
+        "KAn",
     ])));
     out.push(show(&c.cmds(&["PSUBSCRIBE", "__keyspace@*"])));
     for (n, line) in script.lines().enumerate() {
@@ -1066,6 +1086,7 @@ fn resp3_own_events_fall_where_redis_writes_them() {
         SETS,
         SORTED_SETS,
         GEO_SORT_AND_STORE_COMMANDS,
+        NEW_AND_KEYMISS_CLASSES,
     ]
     .join("\nFLUSHALL\n");
     let f = ferrodis(&[]);

@@ -182,6 +182,15 @@ impl Ctx<'_, '_> {
         self.txn.notify_at(class, event, db, key, at);
     }
 
+    /// Marks the current end of the reply as the point where the events the keyspace
+    /// raises from now on (`new`...) go in this client's reply stream (GETSET: the
+    /// reply is written, then the key created).
+    pub fn events_after_reply(&mut self) {
+        if !self.client.deny_blocking && !self.client.in_exec {
+            self.txn.event_at = self.out.buf.len();
+        }
+    }
+
     /// Whether the command may block: not inside MULTI/EXEC or a script, where a
     /// blocking command behaves like its non-blocking form (Redis's
     /// `CLIENT_DENY_BLOCKING`).

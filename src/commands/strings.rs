@@ -249,6 +249,8 @@ fn set_generic(
     };
     if flags & GET != 0 {
         get_generic(ctx, key)?;
+        // Redis creates the key after the GET's reply (its `new` event follows it).
+        ctx.events_after_reply();
     }
     let db = ctx.db();
     let found = ctx.txn.exists(db, key);
@@ -301,6 +303,8 @@ fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     get_generic(ctx, argv[1])?;
+    // Redis creates the key after the reply (its `new` event follows it).
+    ctx.events_after_reply();
     let db = ctx.db();
     ctx.txn.set(
         db,

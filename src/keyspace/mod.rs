@@ -267,6 +267,9 @@ pub struct Txn<'a> {
     watch_candidates: Vec<(usize, Box<[u8]>)>,
     /// Keyspace events raised so far (only those whose class is enabled).
     pub events: Vec<Event>,
+    /// `Event::at` of the events the keyspace raises itself (`new`, `keymiss`,
+    /// `expired`): unknown (`usize::MAX`) unless the command marked its reply point.
+    pub event_at: usize,
 }
 
 impl<'a> Txn<'a> {
@@ -284,6 +287,7 @@ impl<'a> Txn<'a> {
             ready: Vec::new(),
             watch_candidates: Vec::new(),
             events: Vec::new(),
+            event_at: usize::MAX,
         }
     }
 
@@ -625,7 +629,7 @@ impl<'a> Txn<'a> {
     /// enabled; the dispatcher publishes it when the command ends).
     #[inline]
     pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
-        self.notify_at(class, name, db, key, usize::MAX);
+        self.notify_at(class, name, db, key, self.event_at);
     }
 
     /// [`Txn::notify`] with the raising command's reply length (see [`Event::at`]).
