@@ -490,7 +490,8 @@ fn geo_sort_and_store_commands() {
 fn each_class_alone() {
     // One command of each class under every single class flag (with K, E and both):
     // only the enabled class's events go out.
-    let mut script = String::new();
+    // Lazy expiry only: `k` must still be there when GET reads it.
+    let mut script = String::from("DEBUG SET-ACTIVE-EXPIRE 0\n");
     for flags in [
         "Kg", "Eg", "KEg", "K$", "E$", "Kl", "El", "Ks", "Es", "Kh", "Eh", "Kz", "Ez", "Kx", "Ex",
         "Ke", "Kt", "Kd", "g$", "A", "K", "E", "KE", "",
@@ -607,6 +608,8 @@ fn keymiss_in_multi_key_store_and_pattern_commands() {
     events(
         r##"
         flags Em
+        # lazy expiry only: the expired keys below must still be there when read
+        DEBUG SET-ACTIVE-EXPIRE 0
         SET str v
         RPUSH l 3 1 2
         HSET o_1 f x
@@ -727,17 +730,15 @@ fn expired_lazy_and_active() {
         SET r 1 PX 10
         sleep 50
         TOUCH r
-        SET r 1 PX 10
-        sleep 50
         SELECT 0
         DEBUG SET-ACTIVE-EXPIRE 1
         flags Ex
         SET x 1 PX 50
-        sleep 600
+        sleep 1000
         resync
         HSET y f v
         PEXPIRE y 50
-        sleep 600
+        sleep 1000
         resync
         "##,
     );
@@ -994,10 +995,10 @@ fn hash_field_ttl_events() {
         DEBUG SET-ACTIVE-EXPIRE 1
         HSET h3 a 1 b 2
         HPEXPIRE h3 10 FIELDS 1 a
-        sleep 600
+        sleep 1000
         resync
         HPEXPIRE h3 10 FIELDS 1 b
-        sleep 600
+        sleep 1000
         resync
         "##,
     );
@@ -1100,4 +1101,30 @@ fn resp3_own_events_fall_where_redis_writes_them() {
         )
     });
     compare_logs(&tr, &tf);
+}
+
+/// The events of a blocked client served when a command ends go after that command's
+/// reply in the stream of a RESP3 pusher subscribed to its own events (Redis serves
+/// blocked clients once the command is done), here with pipelined replies before it.
+#[test]
+fn resp3_pusher_sees_served_clients_events_after_its_reply() {
+    differential(
+        r"
+        9> CONFIG SET notify-keyspace-events KA
+        1!> HELLO 3
+        1> PSUBSCRIBE __keyspace@0__:*
+        1> RPUSH l 3 1 2
+        1<
+        2>> BLPOP dst 0
+        1 raw PING\r\nPING\r\nPING\r\nSORT l STORE dst\r\n
+        1<
+        1<
+        1<
+        1<
+        1<
+        1<
+        1?
+        2<
+        ",
+    );
 }

@@ -14,6 +14,10 @@ use crate::keyspace::Event;
 use crate::protocol::Reply;
 use crate::server::Server;
 
+/// `Event::at` of an event that goes after the whole reply of the client that raised
+/// it (events of blocked clients served when a command ends).
+pub const AFTER_REPLY: usize = usize::MAX - 1;
+
 /// Publishes one event. `me` is the client that raised it with its reply buffer, so a
 /// RESP3 client subscribed to its own events gets the push in its reply stream.
 pub fn publish(srv: &Server, ev: &Event, mut me: Option<(u64, &mut Reply)>) {
