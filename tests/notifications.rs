@@ -1030,9 +1030,9 @@ fn hash_field_ttl_events() {
 }
 
 /// Runs each line of `script` (event-log syntax; `flags` lines skipped) on a RESP3
-/// client subscribed to its own keyspace events (all classes and `new`), recording everything it receives
+/// client subscribed to its own keyspace events of the classes in `flags`, recording everything it receives
 /// per command: where its own pushes fall relative to its reply.
-fn resp3_own_log(port: u16, script: &str) -> Vec<String> {
+fn resp3_own_log(port: u16, flags: &str, script: &str) -> Vec<String> {
     let mut c = RawClient::connect(port);
     let mut out = Vec::new();
     c.cmds(&["HELLO", "3"]);
@@ -1040,7 +1040,7 @@ fn resp3_own_log(port: u16, script: &str) -> Vec<String> {
         "CONFIG",
         "SET",
         "notify-keyspace-events",
-        "KAn",
+        flags,
     ])));
     out.push(show(&c.cmds(&["PSUBSCRIBE", "__keyspace@*"])));
     for (n, line) in script.lines().enumerate() {
@@ -1093,8 +1093,8 @@ fn resp3_own_events_fall_where_redis_writes_them() {
     let f = ferrodis(&[]);
     let r = redis(&[]);
     let (tf, tr) = std::thread::scope(|s| {
-        let a = s.spawn(|| resp3_own_log(f.port, &script));
-        let b = s.spawn(|| resp3_own_log(r.port, &script));
+        let a = s.spawn(|| resp3_own_log(f.port, "KAn", &script));
+        let b = s.spawn(|| resp3_own_log(r.port, "KAn", &script));
         (
             a.join().expect("ferrodis run"),
             b.join().expect("redis run"),
@@ -1127,4 +1127,44 @@ fn resp3_pusher_sees_served_clients_events_after_its_reply() {
         2<
         ",
     );
+}
+
+/// `keymiss` and `expired` pushes of a RESP3 client subscribed to its own events fall
+/// where Redis raises them, including between the elements of replies that look keys
+/// up as they go (MGET, SORT ... GET).
+#[test]
+fn resp3_own_keymiss_and_expired_events() {
+    let script = r##"
+        DEBUG SET-ACTIVE-EXPIRE 0
+        SET a 1
+        RPUSH l 3 1 2
+        SET o_1 x
+        SET gone 1 PX 1
+        sleep 10
+        MGET nosuch a nosuch2 gone
+        SORT l BY nosort GET o_* GET #
+        SORT l GET o_*
+        GET nosuch
+        EXISTS nosuch a
+        HMGET nosuch f g
+        ZMSCORE nosuch a
+        SINTER nosuch l
+        SET gone 1 PX 1
+        sleep 10
+        GETSET gone 2
+        GETSET gone2 2
+        SET gone3 1 GET
+        DEBUG SET-ACTIVE-EXPIRE 1
+        "##;
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    let (tf, tr) = std::thread::scope(|s| {
+        let a = s.spawn(|| resp3_own_log(f.port, "KAmn", script));
+        let b = s.spawn(|| resp3_own_log(r.port, "KAmn", script));
+        (
+            a.join().expect("ferrodis run"),
+            b.join().expect("redis run"),
+        )
+    });
+    compare_logs(&tr, &tf);
 }

@@ -832,6 +832,9 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
                     ctx.out.bulk(&it.obj);
                 }
                 for g in &o.gets {
+                    // Redis looks GET keys up while replying: their events (keymiss,
+                    // expired) fall between the elements.
+                    ctx.events_after_reply();
                     match lookup_pattern(ctx.txn, db, g, &it.obj) {
                         Some(v) => ctx.out.bulk(&v),
                         None => ctx.out.null(),

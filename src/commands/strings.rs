@@ -363,6 +363,9 @@ fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     ctx.out.array(argv.len() - 1);
     for key in &argv[1..] {
+        // Redis looks each key up while replying: its events (keymiss, expired) fall
+        // between the elements.
+        ctx.events_after_reply();
         match ctx.txn.get_read(db, key) {
             Some(e) => match str_ref(&e.value) {
                 Ok(s) => s.with_bytes(|b| ctx.out.bulk(b)),
