@@ -676,7 +676,7 @@ impl Config {
                 }
                 let flags = crate::config::keyspace_events_from_str(&args[0])
                     .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
-                Ok(keyspace_events_to_str(flags))
+                Ok(keyspace_events_stored(flags))
             }
             "replicaof" => {
                 if args.len() != 2 {
@@ -697,11 +697,19 @@ impl Config {
         self.values.get(d.name).cloned()
     }
 
+    /// A value as CONFIG GET shows it (`get` returns the stored form).
+    pub fn get_display(&self, name: &str) -> Option<String> {
+        let d = find(name)?;
+        self.values
+            .get(d.name)
+            .map(|v| display_value(d.name, v.clone()))
+    }
+
     /// `(name, value)` pairs matching a CONFIG GET pattern, aliases included.
     pub fn matching(&self, pattern: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for d in DIRECTIVES {
-            let v = self.values.get(d.name).cloned().unwrap_or_default();
+            let v = display_value(d.name, self.values.get(d.name).cloned().unwrap_or_default());
             if glob_match(pattern.as_bytes(), d.name.as_bytes(), true) {
                 out.push((d.name.to_string(), v.clone()));
             }
@@ -787,7 +795,7 @@ impl Config {
     }
 
     fn directive_line(&self, d: &Directive) -> String {
-        let v = self.values.get(d.name).cloned().unwrap_or_default();
+        let v = display_value(d.name, self.values.get(d.name).cloned().unwrap_or_default());
         match d.kind {
             // Multi-word values are written as separate arguments.
             Special if d.name != "notify-keyspace-events" && !v.is_empty() => {
@@ -894,6 +902,27 @@ pub fn keyspace_events_from_str(s: &str) -> Option<u32> {
     Some(f)
 }
 
+/// A stored value as CONFIG GET and CONFIG REWRITE show it: `notify-keyspace-events`
+/// is stored losslessly (see [`keyspace_events_stored`]) and shown as Redis does.
+fn display_value(name: &str, v: String) -> String {
+    if name == "notify-keyspace-events" {
+        if let Some(f) = keyspace_events_from_str(&v) {
+            return keyspace_events_to_str(f);
+        }
+    }
+    v
+}
+
+/// The stored form of notification flags: Redis's string, plus `n` after `A` when
+/// both are set (Redis keeps that flag but does not show it after `A`).
+pub fn keyspace_events_stored(f: u32) -> String {
+    let mut s = keyspace_events_to_str(f);
+    if f & notify::NEW != 0 && s.starts_with('A') {
+        s.insert(1, 'n');
+    }
+    s
+}
+
 /// Formats notification flags as Redis does (`keyspaceEventsFlagsToString`).
 pub fn keyspace_events_to_str(f: u32) -> String {
     use notify::*;
@@ -912,6 +941,8 @@ pub fn keyspace_events_to_str(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            // Redis 7.0 prints `n` among the classes, and not at all after `A`.
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
@@ -926,9 +957,6 @@ pub fn keyspace_events_to_str(f: u32) -> String {
     }
     if f & KEY_MISS != 0 {
         s.push('m');
-    }
-    if f & NEW != 0 {
-        s.push('n');
     }
     s
 }

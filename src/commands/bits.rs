@@ -7,6 +7,7 @@
 
 use super::strings::{max_string_len, str_mut, str_ref};
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::types::{StrValue, Value};
 use crate::util::num::parse_i64;
 
@@ -120,6 +121,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if changed {
         put_bit(buf, offset, on == 1);
         ctx.txn.dirty += 1;
+        ctx.notify(notify::STRING, "setbit", argv[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -428,8 +430,9 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let dest = argv[2];
     if len > 0 {
         ctx.txn.set(db, dest, Value::Str(StrValue::raw(res)), false);
-    } else {
-        ctx.txn.remove(db, dest);
+        ctx.notify(notify::STRING, "set", dest);
+    } else if ctx.txn.remove(db, dest).is_some() {
+        ctx.notify(notify::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -721,6 +724,10 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_command: bool) -> CmdResul
             Some(v) => ctx.out.int(v),
             None => ctx.out.null(),
         }
+    }
+    // Redis raises the event after its replies.
+    if changes > 0 {
+        ctx.notify(notify::STRING, "setbit", key);
     }
     Ok(())
 }

@@ -138,6 +138,10 @@ fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .insert_entry(dst, key, e.value, expire, lru_clock(ctx.txn.now));
     }
     ctx.txn.dirty = dirty + 1;
+    ctx.txn
+        .notify(crate::config::notify::GENERIC, "move_from", src, key);
+    ctx.txn
+        .notify(crate::config::notify::GENERIC, "move_to", dst, key);
     ctx.out.int(1);
     Ok(())
 }

@@ -821,7 +821,9 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[&[u8]], src_idx: usize, flags: u32) 
         // No source key: an empty result.
         match q.storekey {
             Some(dst) => {
-                ctx.txn.remove(db, dst);
+                if ctx.txn.remove(db, dst).is_some() {
+                    ctx.notify(crate::config::notify::GENERIC, "del", dst);
+                }
                 ctx.out.int(0);
             }
             None => ctx.out.array(0),
@@ -893,8 +895,14 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[&[u8]], src_idx: usize, flags: u32) 
                 z.compact_if_fits(lim);
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
                 ctx.txn.dirty += returned as u64 - 1;
-            } else {
-                ctx.txn.remove(db, dst);
+                let event = if flags & GEOSEARCH != 0 {
+                    "geosearchstore"
+                } else {
+                    "georadiusstore"
+                };
+                ctx.notify(crate::config::notify::ZSET, event, dst);
+            } else if ctx.txn.remove(db, dst).is_some() {
+                ctx.notify(crate::config::notify::GENERIC, "del", dst);
             }
             ctx.out.int(returned as i64);
         }

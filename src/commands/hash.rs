@@ -11,6 +11,7 @@
 use rand::Rng;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::keyspace::Txn;
 use crate::types::{HashValue, Value};
 use crate::util::glob::glob_match;
@@ -134,14 +135,20 @@ fn lookup<'c>(
         let h = hash_mut(&mut e.value)?;
         if h.has_expired(now) {
             h.purge_expired(now, usize::MAX);
-            h.is_empty()
+            Some(h.is_empty())
         } else {
-            false
+            None
         }
     };
-    if emptied {
-        txn.remove(db, key);
-        return Ok(None);
+    if let Some(emptied) = emptied {
+        // Fields whose TTL passed are deleted on access (Redis 7.4's lazy field
+        // expiry raises `hexpired`, then `del` if the hash is left empty).
+        txn.notify(notify::HASH, "hexpired", db, key);
+        if emptied {
+            txn.remove(db, key);
+            txn.notify(notify::GENERIC, "del", db, key);
+            return Ok(None);
+        }
     }
     match txn.get_mut(db, key) {
         Some(e) => hash_mut(&mut e.value).map(Some),
@@ -174,6 +181,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     );
     if empty {
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -204,15 +212,19 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]]) -> Result<i64, RError> {
     Ok(created)
 }
 
+// The hash commands reply, then raise their event, as Redis does.
+
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = set_pairs(ctx, argv)?;
     ctx.out.int(n);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
 fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, argv)?;
     ctx.out.ok();
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
@@ -227,6 +239,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     h.set(argv[2], argv[3], false, max_entries, max_value);
     ctx.txn.dirty += 1;
     ctx.out.int(1);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(())
 }
 
@@ -310,6 +323,7 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     if deleted > 0 {
         ctx.txn.dirty += deleted as u64;
+        ctx.notify(notify::HASH, "hdel", argv[1]);
         delete_if_empty(ctx, argv[1]);
     }
     ctx.out.int(deleted);
@@ -350,6 +364,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     h.set(argv[2], text.as_bytes(), true, max_entries, max_value);
     ctx.txn.dirty += 1;
     ctx.out.int(new);
+    ctx.notify(notify::HASH, "hincrby", argv[1]);
     Ok(())
 }
 
@@ -372,6 +387,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     h.set(argv[2], text.as_bytes(), true, max_entries, max_value);
     ctx.txn.dirty += 1;
     ctx.out.bulk(text.as_bytes());
+    ctx.notify(notify::HASH, "hincrbyfloat", argv[1]);
     Ok(())
 }
 
@@ -639,6 +655,7 @@ fn hexpire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: bool, relative: bool)
     let at = at as u64;
     let mut codes = Vec::with_capacity(fields.len());
     let mut changed = 0u64;
+    let mut deleted = 0u64;
     for f in &fields {
         if !h.contains(f) {
             codes.push(-2);
@@ -659,6 +676,7 @@ fn hexpire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: bool, relative: bool)
         changed += 1;
         if at <= now as u64 {
             h.remove(f);
+            deleted += 1;
             codes.push(2);
         } else {
             h.set_field_expire(f, at);
@@ -668,8 +686,16 @@ fn hexpire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: bool, relative: bool)
     let empty = h.is_empty();
     let tracked = h.has_field_ttls();
     ctx.txn.dirty += changed;
+    // Redis 7.4: `hdel` when a time in the past deleted fields (then `del` if the
+    // hash is gone), else `hexpire` when a TTL was set.
+    if deleted > 0 {
+        ctx.notify(notify::HASH, "hdel", key);
+    } else if changed > 0 {
+        ctx.notify(notify::HASH, "hexpire", key);
+    }
     if empty {
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else if tracked {
         let ks = ctx.txn.ks;
         let (shard, hv) = ctx.txn.shard_for(db, key);
@@ -769,6 +795,9 @@ fn hpersist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         codes.push(code);
     }
     ctx.txn.dirty += changed;
+    if changed > 0 {
+        ctx.notify(notify::HASH, "hpersist", argv[1]);
+    }
     ctx.out.array(codes.len());
     for c in codes {
         ctx.out.int(c);

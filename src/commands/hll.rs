@@ -8,6 +8,7 @@
 //! is inconsistent gives `INVALIDOBJ Corrupted HLL object detected`.
 
 use super::{errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::types::hll::{self, REGISTERS};
 use crate::types::{StrValue, Value};
 
@@ -90,6 +91,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             // `set` counts one change (the creation).
             ctx.txn.set(db, key, Value::Str(StrValue::raw(v)), false);
             ctx.txn.dirty += updated - 1;
+            ctx.notify(notify::STRING, "pfadd", key);
             ctx.out.int(1);
         }
         Some(e) => {
@@ -109,6 +111,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     v.shrink_to_fit();
                 }
                 ctx.txn.dirty += updated;
+                ctx.notify(notify::STRING, "pfadd", key);
             }
             ctx.out.int(i64::from(updated > 0));
         }
@@ -196,6 +199,8 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.txn.dirty += 1;
         }
     }
+    // Redis raises `pfadd` for a merge too (a mass add).
+    ctx.notify(notify::STRING, "pfadd", dest);
     ctx.out.ok();
     Ok(())
 }

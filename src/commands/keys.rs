@@ -3,6 +3,7 @@
 //! and OBJECT.
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::keyspace::{lru_clock, Entry, Txn};
 
 crate::commands! { pub static COMMANDS = [
@@ -83,7 +84,21 @@ crate::commands! { static OBJECT_SUBCOMMANDS = [
 /// Redis's `lookupKeyReadWithFlags(.., LOOKUP_NOTOUCH)`: lazy expiry and
 /// keyspace_hits/misses, but the LRU clock is left alone (EXISTS, TYPE, TTL, OBJECT).
 pub(crate) fn lookup_notouch<'t>(txn: &'t mut Txn, db: usize, key: &[u8]) -> Option<&'t Entry> {
+    lookup_notouch_generic(txn, db, key, true)
+}
+
+/// `lookup_notouch`, raising the `keymiss` event on a miss only with `notify` (Redis's
+/// LOOKUP_NONOTIFY, used by OBJECT, is `notify = false`).
+fn lookup_notouch_generic<'t>(
+    txn: &'t mut Txn,
+    db: usize,
+    key: &[u8],
+    notify: bool,
+) -> Option<&'t Entry> {
     let found = txn.peek(db, key).is_some();
+    if !found && notify {
+        txn.notify(notify::KEY_MISS, "keymiss", db, key);
+    }
     let (shard, h) = txn.shard_for(db, key);
     if found {
         shard.hits += 1;
@@ -122,6 +137,7 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for k in &argv[1..] {
         if ctx.txn.remove(db, k).is_some() {
+            ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -251,11 +267,15 @@ fn expire_generic(
     if when <= ctx.txn.now as i64 {
         // A time in the past deletes the key (propagated as a DEL by Redis).
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
+        ctx.out.int(1);
     } else {
         ctx.txn.set_expire(db, key, when as u64);
         ctx.txn.dirty += 1;
+        // Redis replies, then raises `expire`.
+        ctx.out.int(1);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
-    ctx.out.int(1);
     Ok(())
 }
 
@@ -331,6 +351,7 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if had_ttl {
         ctx.txn.set_expire(db, argv[1], 0);
         ctx.txn.dirty += 1;
+        ctx.notify(notify::GENERIC, "persist", argv[1]);
     }
     ctx.out.int(had_ttl as i64);
     Ok(())
@@ -362,10 +383,15 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         return Err(errors::NO_SUCH_KEY);
     };
     let expire = e.expire();
+    // An existing destination is deleted first, so the new one raises `new` as in
+    // Redis.
+    ctx.txn.remove(db, dst);
     // The lookup of the source touched its LRU clock; the value keeps it.
     ctx.txn
         .insert_entry(db, dst, e.value, expire, lru_clock(ctx.txn.now));
     ctx.txn.dirty = dirty + 1;
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -432,9 +458,12 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let dirty = ctx.txn.dirty;
+    // A replaced destination is deleted first, so the copy raises `new` as in Redis.
+    ctx.txn.remove(dst_db, newkey);
     ctx.txn
         .insert_entry(dst_db, newkey, value, expire, lru_clock(ctx.txn.now));
     ctx.txn.dirty = dirty + 1;
+    ctx.txn.notify(notify::GENERIC, "copy_to", dst_db, newkey);
     ctx.out.int(1);
     Ok(())
 }
@@ -460,11 +489,11 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 /// Looks the key of an OBJECT subcommand up; replies null and returns None if missing.
 fn object_lookup<'t>(ctx: &'t mut Ctx, key: &[u8]) -> Option<&'t Entry> {
     let db = ctx.db();
-    if lookup_notouch(ctx.txn, db, key).is_none() {
+    if lookup_notouch_generic(ctx.txn, db, key, false).is_none() {
         ctx.out.null();
         return None;
     }
-    lookup_notouch(ctx.txn, db, key)
+    lookup_notouch_generic(ctx.txn, db, key, false)
 }
 
 fn object_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {

@@ -23,6 +23,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
+use crate::config::notify;
 use crate::types::list::{End, Fill};
 use crate::types::{ListValue, Value};
 
@@ -143,6 +144,21 @@ pub fn push_values(
     end: End,
     only_existing: bool,
 ) -> Result<usize, RError> {
+    let len = push_values_quiet(ctx, key, vals, end, only_existing)?;
+    if len > 0 {
+        ctx.notify(notify::LIST, push_event(end), key);
+    }
+    Ok(len)
+}
+
+/// [`push_values`] without its event (LPUSH raises it after its reply).
+fn push_values_quiet(
+    ctx: &mut Ctx,
+    key: &[u8],
+    vals: &[&[u8]],
+    end: End,
+    only_existing: bool,
+) -> Result<usize, RError> {
     let fill = fill(ctx);
     let db = ctx.db();
     let len = match ctx.txn.get_mut(db, key) {
@@ -169,9 +185,29 @@ pub fn push_values(
     Ok(len)
 }
 
+/// The event a push at `end` raises.
+pub fn push_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpush",
+        End::Back => "rpush",
+    }
+}
+
+/// The event a pop from `end` raises.
+pub fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpop",
+        End::Back => "rpop",
+    }
+}
+
 fn push_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End, only_existing: bool) -> CmdResult {
-    let n = push_values(ctx, argv[1], &argv[2..], end, only_existing)?;
+    let n = push_values_quiet(ctx, argv[1], &argv[2..], end, only_existing)?;
+    // Redis replies, then raises the event.
     ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.notify(notify::LIST, push_event(end), argv[1]);
+    }
     Ok(())
 }
 
@@ -198,6 +234,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -230,6 +267,7 @@ pub fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Cmd
         }
     }
     ctx.txn.dirty += 1;
+    ctx.notify(notify::LIST, pop_event(end), key);
     delete_if_empty(ctx, key);
     Ok(())
 }
@@ -237,10 +275,28 @@ pub fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Cmd
 /// Pops one element from `end` of the list under `key`, deleting the key if it
 /// became empty. `Ok(None)` when the key does not exist.
 pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, RError> {
+    let (v, deleted) = pop_one_quiet(ctx, key, end)?;
+    if v.is_some() {
+        pop_events(ctx, key, end, deleted);
+    }
+    Ok(v)
+}
+
+/// The events of a pop from `end` of `key`: the pop, then `del` if it emptied the list.
+fn pop_events(ctx: &mut Ctx, key: &[u8], end: End, deleted: bool) {
+    ctx.notify(notify::LIST, pop_event(end), key);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+/// [`pop_one`] without its events; also returns whether the key was deleted (LMOVE
+/// raises the pop's events after the push's).
+fn pop_one_quiet(ctx: &mut Ctx, key: &[u8], end: End) -> Result<(Option<Vec<u8>>, bool), RError> {
     let fill = fill(ctx);
     let db = ctx.db();
     let Some(e) = ctx.txn.get_mut(db, key) else {
-        return Ok(None);
+        return Ok((None, false));
     };
     let l = list_mut(&mut e.value)?;
     let v = l.pop(end, fill);
@@ -252,7 +308,7 @@ pub fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Vec<u8>>, R
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
-    Ok(v)
+    Ok((v, empty))
 }
 
 /// `popGenericCommand`: LPOP/RPOP with an optional count.
@@ -291,9 +347,13 @@ fn pop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
     match count {
         Some(0) => ctx.out.array(0),
         Some(n) => pop_range_reply(ctx, key, end, n)?,
-        None => match pop_one(ctx, key, end)? {
-            Some(v) => ctx.out.bulk(&v),
-            None => ctx.out.null(),
+        None => match pop_one_quiet(ctx, key, end)? {
+            (Some(v), deleted) => {
+                // Redis replies, then raises the pop's events.
+                ctx.out.bulk(&v);
+                pop_events(ctx, key, end, deleted);
+            }
+            (None, _) => ctx.out.null(),
         },
     }
     Ok(())
@@ -399,6 +459,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.txn.dirty += 1;
     ctx.out.ok();
+    ctx.notify(notify::LIST, "lset", argv[1]);
     Ok(())
 }
 
@@ -420,6 +481,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if l.insert(argv[3], argv[4], after, fill) {
         let n = l.len();
         ctx.txn.dirty += 1;
+        ctx.notify(notify::LIST, "linsert", argv[1]);
         ctx.out.int(n as i64);
     } else {
         ctx.out.int(-1);
@@ -442,6 +504,9 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = if count == i64::MIN { 0 } else { max };
     let removed = l.remove(argv[3], max, count < 0, fill);
     ctx.txn.dirty += removed as u64;
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+    }
     delete_if_empty(ctx, key);
     ctx.out.int(removed as i64);
     Ok(())
@@ -467,6 +532,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += (front + back) as u64;
     // Redis signals LTRIM as a change even when nothing was trimmed (WATCH sees it).
     ctx.txn.mark_modified(db, key);
+    ctx.notify(notify::LIST, "ltrim", key);
     delete_if_empty(ctx, key);
     ctx.out.ok();
     Ok(())
@@ -609,7 +675,9 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
         match v {
             Some(v) => {
                 ctx.txn.dirty += 2;
+                ctx.notify(notify::LIST, push_event(to), dst);
                 ctx.out.bulk(&v);
+                ctx.notify(notify::LIST, pop_event(from), src);
             }
             None => ctx.out.null(),
         }
@@ -618,12 +686,15 @@ pub fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) 
     if let Some(e) = ctx.txn.get_mut(db, dst) {
         list_ref(&e.value)?;
     }
-    let Some(v) = pop_one(ctx, src, from)? else {
+    // Redis's order: the push's events (`new` for a created destination, then the
+    // push), the reply, the pop, then `del` for an emptied source.
+    let (Some(v), deleted) = pop_one_quiet(ctx, src, from)? else {
         ctx.out.null();
         return Ok(());
     };
     push_values(ctx, dst, &[&v], to, false)?;
     ctx.out.bulk(&v);
+    pop_events(ctx, src, from, deleted);
     Ok(())
 }
 
@@ -756,10 +827,11 @@ fn bpop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
     for &key in keys {
         if let Some(e) = ctx.txn.get_mut(db, key) {
             list_ref(&e.value)?;
-            if let Some(v) = pop_one(ctx, key, end)? {
+            if let (Some(v), deleted) = pop_one_quiet(ctx, key, end)? {
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.bulk(&v);
+                pop_events(ctx, key, end, deleted);
                 return Ok(());
             }
         }
@@ -782,12 +854,13 @@ fn bpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError>
     if !has_list(ctx, key) {
         return Ok(false);
     }
-    let Some(v) = pop_one(ctx, key, end)? else {
+    let (Some(v), deleted) = pop_one_quiet(ctx, key, end)? else {
         return Ok(false);
     };
     ctx.out.array(2);
     ctx.out.bulk(key);
     ctx.out.bulk(&v);
+    pop_events(ctx, key, end, deleted);
     Ok(true)
 }
 

@@ -172,7 +172,24 @@ impl Ctx<'_, '_> {
     #[inline]
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         let db = self.client.db;
-        self.txn.notify(class, event, db, key);
+        // Where the push goes in this client's reply stream if it is subscribed to
+        // its own events (see `server::notify::publish_all`); unknown inside EXEC and
+        // scripts, whose commands write into other buffers.
+        let at = if self.client.deny_blocking || self.client.in_exec {
+            usize::MAX
+        } else {
+            self.out.buf.len()
+        };
+        self.txn.notify_at(class, event, db, key, at);
+    }
+
+    /// Marks the current end of the reply as the point where the events the keyspace
+    /// raises from now on (`new`...) go in this client's reply stream (GETSET: the
+    /// reply is written, then the key created).
+    pub fn events_after_reply(&mut self) {
+        if !self.client.deny_blocking && !self.client.in_exec {
+            self.txn.event_at = self.out.buf.len();
+        }
     }
 
     /// Whether the command may block: not inside MULTI/EXEC or a script, where a

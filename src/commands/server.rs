@@ -449,7 +449,7 @@ fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if seen.contains(&pat) {
                 continue;
             }
-            if let Some(v) = cfg.get(&pat) {
+            if let Some(v) = cfg.get_display(&pat) {
                 seen.insert(pat.clone());
                 out.push((pat, v));
             }

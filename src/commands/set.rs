@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use rand::Rng;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
+use crate::config::notify;
 use crate::protocol::Reply;
 use crate::types::{SetValue, Value};
 use crate::util::glob::glob_match;
@@ -121,6 +122,9 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -146,9 +150,11 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if removed > 0 {
         ctx.txn.dirty += removed as u64;
+        ctx.notify(notify::SET, "srem", key);
     }
     if empty {
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(removed);
     Ok(())
@@ -239,10 +245,13 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         }
     };
     ctx.txn.dirty += 1;
+    // Redis's order: `spop`, the reply, `del`.
+    ctx.notify(notify::SET, "spop", key);
+    ctx.out.bulk(&popped);
     if empty {
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
-    ctx.out.bulk(&popped);
     Ok(())
 }
 
@@ -269,10 +278,17 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         return Ok(());
     }
     let size = s.len();
+    // Redis raises `spop` before replying (and `del` after).
+    ctx.notify(notify::SET, "spop", key);
+    let Some(e) = ctx.txn.get_mut(db, key) else {
+        return Err(RError::err("set vanished"));
+    };
+    let s = set_mut(&mut e.value)?;
     if count >= size {
         // Everything goes: reply with the whole set and delete the key.
         reply_set(ctx.out, s);
         ctx.txn.remove(db, key);
+        ctx.notify(notify::GENERIC, "del", key);
         return Ok(());
     }
     let remaining = size - count;
@@ -440,8 +456,10 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.txn.dirty += 1;
+    ctx.notify(notify::SET, "srem", src);
     if empty {
         ctx.txn.remove(db, src);
+        ctx.notify(notify::GENERIC, "del", src);
     }
     let added = match ctx.txn.get_mut(db, dst) {
         Some(e) => Some(set_mut(&mut e.value)?.add(member, max)),
@@ -455,6 +473,9 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             s.add(member, max);
             ctx.txn.set(db, dst, Value::Set(s), false);
         }
+    }
+    if added != Some(false) {
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -527,15 +548,19 @@ type CmdResultOf<T> = Result<T, RError>;
 
 /// Stores `result` at `dst` (Redis's STORE forms): replaces any value, or deletes the
 /// destination when the result is empty. Replies with the cardinality.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue) {
+/// `event` is the command's keyspace event (`sinterstore`...).
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue, event: &'static str) {
     let db = ctx.db();
     let n = result.len();
+    // Redis replies, then raises the event (except SINTERSTORE with a missing source
+    // key: see `sinterstore`).
+    ctx.out.int(n as i64);
     if n > 0 {
         ctx.txn.set(db, dst, Value::Set(result), false);
-    } else {
-        ctx.txn.remove(db, dst);
+        ctx.notify(notify::SET, event, dst);
+    } else if ctx.txn.remove(db, dst).is_some() {
+        ctx.notify(notify::GENERIC, "del", dst);
     }
-    ctx.out.int(n as i64);
 }
 
 fn build(ctx: &Ctx, members: &[Vec<u8>]) -> SetValue {
@@ -553,8 +578,17 @@ fn sinter(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let members = intersection(ctx, &argv[2..], 0)?;
+    let db = ctx.db();
+    if members.is_empty() && argv[2..].iter().any(|k| ctx.txn.peek(db, k).is_none()) {
+        // Redis's early exit for a missing source: `del`, then the reply.
+        if ctx.txn.remove(db, argv[1]).is_some() {
+            ctx.notify(notify::GENERIC, "del", argv[1]);
+        }
+        ctx.out.int(0);
+        return Ok(());
+    }
     let result = build(ctx, &members);
-    store_result(ctx, argv[1], result);
+    store_result(ctx, argv[1], result, "sinterstore");
     Ok(())
 }
 
@@ -634,13 +668,13 @@ fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = union_diff(ctx, &argv[2..], SetOp::Union)?;
-    store_result(ctx, argv[1], r);
+    store_result(ctx, argv[1], r, "sunionstore");
     Ok(())
 }
 
 fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = union_diff(ctx, &argv[2..], SetOp::Diff)?;
-    store_result(ctx, argv[1], r);
+    store_result(ctx, argv[1], r, "sdiffstore");
     Ok(())
 }
 

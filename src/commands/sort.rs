@@ -194,20 +194,27 @@ fn lookup_pattern(txn: &mut Txn, db: usize, pattern: &[u8], subst: &[u8]) -> Opt
 
     let now = txn.now;
     let e = txn.get_read(db, &key)?;
-    match (field, &mut e.value) {
-        (None, Value::Str(s)) => Some(s.to_vec()),
+    // Expired hash fields are deleted on access (`hexpired`, then `del` for a hash
+    // left empty, as Redis 7.4's lazy field expiry).
+    let (found, purged, emptied) = match (field, &mut e.value) {
+        (None, Value::Str(s)) => (Some(s.to_vec()), false, false),
         (Some(f), Value::Hash(h)) => {
-            if h.has_expired(now) {
+            let purged = h.has_expired(now);
+            if purged {
                 h.purge_expired(now, usize::MAX);
-                if h.is_empty() {
-                    txn.remove(db, &key);
-                    return None;
-                }
             }
-            h.get(f).map(<[u8]>::to_vec)
+            (h.get(f).map(<[u8]>::to_vec), purged, h.is_empty())
         }
-        _ => None,
+        _ => (None, false, false),
+    };
+    if purged {
+        txn.notify(crate::config::notify::HASH, "hexpired", db, &key);
+        if emptied {
+            txn.remove(db, &key);
+            txn.notify(crate::config::notify::GENERIC, "del", db, &key);
+        }
     }
+    found
 }
 
 /// The value C's `strtod` gives for the whole of `s` (read as a C string), or None
@@ -825,6 +832,9 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
                     ctx.out.bulk(&it.obj);
                 }
                 for g in &o.gets {
+                    // Redis looks GET keys up while replying: their events (keymiss,
+                    // expired) fall between the elements.
+                    ctx.events_after_reply();
                     match lookup_pattern(ctx.txn, db, g, &it.obj) {
                         Some(v) => ctx.out.bulk(&v),
                         None => ctx.out.null(),
@@ -847,8 +857,9 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
             if outputlen > 0 {
                 ctx.txn.set(db, dst, Value::List(Box::new(list)), false);
                 ctx.txn.dirty += outputlen as u64 - 1;
-            } else {
-                ctx.txn.remove(db, dst);
+                ctx.notify(crate::config::notify::LIST, "sortstore", dst);
+            } else if ctx.txn.remove(db, dst).is_some() {
+                ctx.notify(crate::config::notify::GENERIC, "del", dst);
             }
             ctx.out.int(outputlen as i64);
         }

@@ -249,6 +249,8 @@ fn set_generic(
     };
     if flags & GET != 0 {
         get_generic(ctx, key)?;
+        // Redis creates the key after the GET's reply (its `new` event follows it).
+        ctx.events_after_reply();
     }
     let db = ctx.db();
     let found = ctx.txn.exists(db, key);
@@ -301,6 +303,8 @@ fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     get_generic(ctx, argv[1])?;
+    // Redis creates the key after the reply (its `new` event follows it).
+    ctx.events_after_reply();
     let db = ctx.db();
     ctx.txn.set(
         db,
@@ -308,13 +312,16 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Value::Str(StrValue::from_bytes(argv[2])),
         false,
     );
+    ctx.notify(notify::STRING, "set", argv[1]);
     Ok(())
 }
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     get_generic(ctx, argv[1])?;
     let db = ctx.db();
-    ctx.txn.remove(db, argv[1]);
+    if ctx.txn.remove(db, argv[1]).is_some() {
+        ctx.notify(notify::GENERIC, "del", argv[1]);
+    }
     Ok(())
 }
 
@@ -338,13 +345,16 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if let Some(at) = at {
         if flags & (EXAT | PXAT) != 0 && at as u64 <= ctx.txn.now {
             ctx.txn.remove(db, key);
+            ctx.notify(notify::GENERIC, "del", key);
         } else {
             ctx.txn.set_expire(db, key, at as u64);
             ctx.txn.dirty += 1;
+            ctx.notify(notify::GENERIC, "expire", key);
         }
     } else if flags & PERSIST != 0 && had_ttl {
         ctx.txn.set_expire(db, key, 0);
         ctx.txn.dirty += 1;
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     Ok(())
 }
@@ -353,6 +363,9 @@ fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     ctx.out.array(argv.len() - 1);
     for key in &argv[1..] {
+        // Redis looks each key up while replying: its events (keymiss, expired) fall
+        // between the elements.
+        ctx.events_after_reply();
         match ctx.txn.get_read(db, key) {
             Some(e) => match str_ref(&e.value) {
                 Ok(s) => s.with_bytes(|b| ctx.out.bulk(b)),
@@ -380,6 +393,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         if let [k, v] = kv {
             ctx.txn
                 .set(db, k, Value::Str(StrValue::from_bytes(v)), false);
+            ctx.notify(notify::STRING, "set", k);
         }
     }
     if nx {
@@ -427,6 +441,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             add.len()
         }
     };
+    ctx.notify(notify::STRING, "append", key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -519,6 +534,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -551,6 +567,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
             incr
         }
     };
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }
@@ -609,6 +626,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         ctx.txn.set(db, key, Value::Str(value), false);
     }
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

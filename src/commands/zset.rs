@@ -7,6 +7,7 @@
 //! lists, RESP3 nested `[member, score]` pairs where Redis uses them).
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use crate::config::notify;
 use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, ZSetValue};
 use crate::types::Value;
 use crate::util::num::parse_f64;
@@ -441,7 +442,12 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
+    // Redis replies, then raises the event.
+    let event = added + updated > 0;
     if nan {
+        if event {
+            ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        }
         return Err(NAN_SCORE);
     }
     if incr {
@@ -453,6 +459,9 @@ pub fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], scoreidx: usize, flags: u32) 
     } else {
         ctx.out
             .int(if has(ZADD_CH) { added + updated } else { added });
+    }
+    if event {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     Ok(())
 }
@@ -478,9 +487,13 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let empty = z.is_empty();
     ctx.txn.dirty += deleted as u64;
+    if deleted > 0 {
+        ctx.notify(notify::ZSET, "zrem", argv[1]);
+    }
     if empty {
         ctx.txn.remove(db, argv[1]);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", argv[1]);
     }
     ctx.out.int(deleted);
     Ok(())
@@ -786,7 +799,9 @@ fn zrange_generic(
             let n = items.len();
             if n == 0 {
                 ctx.out.int(0);
-                ctx.txn.remove(db, dst);
+                if ctx.txn.remove(db, dst).is_some() {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
             } else {
                 let lim = limits(ctx);
                 // Redis's zsetTypeCreate(length): the size is only known ahead for
@@ -798,6 +813,7 @@ fn zrange_generic(
                 }
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
                 ctx.out.int(n as i64);
+                ctx.notify(notify::ZSET, "zrangestore", dst);
             }
         }
     }
@@ -810,22 +826,25 @@ fn zrange_generic(
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let start = args::int(argv[2])?;
     let end = args::int(argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| rank_span(start, end, z.len()))
+    zremrange_generic(ctx, argv[1], "zremrangebyrank", |z| {
+        rank_span(start, end, z.len())
+    })
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = parse_score_range(argv[2], argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| z.score_span(&r))
+    zremrange_generic(ctx, argv[1], "zremrangebyscore", |z| z.score_span(&r))
 }
 
 fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = parse_lex_range(argv[2], argv[3])?;
-    zremrange_generic(ctx, argv[1], |z| z.lex_span(&r))
+    zremrange_generic(ctx, argv[1], "zremrangebylex", |z| z.lex_span(&r))
 }
 
 fn zremrange_generic(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     span: impl FnOnce(&ZSetValue) -> (usize, usize),
 ) -> CmdResult {
     let db = ctx.db();
@@ -838,9 +857,13 @@ fn zremrange_generic(
     let n = z.remove_range(a, b);
     let empty = z.is_empty();
     ctx.txn.dirty += n as u64;
+    if n > 0 {
+        ctx.notify(notify::ZSET, event, key);
+    }
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -885,37 +908,62 @@ fn zpop_command(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let popped = pop_from(ctx, key, count.unwrap_or(1), max);
-    if nested {
-        reply_pairs(ctx, &popped, true);
-    } else {
-        ctx.out.array(popped.len() * 2);
-        for (m, s) in &popped {
-            ctx.out.bulk(m);
-            ctx.out.double(*s);
+    // The header goes out before the pop's event and the elements after it, as in
+    // Redis (a RESP3 client subscribed to its own events sees the push in between).
+    let n = zset_len(ctx, key).min(count.unwrap_or(1));
+    ctx.out.array(if nested { n } else { n * 2 });
+    let (popped, emptied) = pop_from(ctx, key, count.unwrap_or(1), max);
+    for (m, s) in &popped {
+        if nested {
+            ctx.out.array(2);
         }
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
     Ok(())
 }
 
+/// The number of members of the sorted set at `key` (0 if missing).
+fn zset_len(ctx: &mut Ctx, key: &[u8]) -> usize {
+    let db = ctx.db();
+    match ctx.txn.peek(db, key).map(|e| &e.value) {
+        Some(Value::ZSet(z)) => z.len(),
+        _ => 0,
+    }
+}
+
+/// The end of a pop: `del` for a sorted set the pop emptied (raised after the reply,
+/// where Redis raises it).
+pub fn pop_done(ctx: &mut Ctx, key: &[u8], emptied: bool) {
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
 /// Pops up to `count` members from the sorted set at `key` (which must exist and be
-/// a sorted set), deleting the key when it empties. For BZPOP*/BZMPOP as well.
-pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
+/// a sorted set), deleting the key when it empties (returned as `true`: the caller
+/// raises `del` with [`pop_done`] once its reply is written). For BZPOP*/BZMPOP as
+/// well.
+pub fn pop_from(ctx: &mut Ctx, key: &[u8], count: usize, max: bool) -> (Vec<(Vec<u8>, f64)>, bool) {
     let db = ctx.db();
     let Some(e) = ctx.txn.get_mut(db, key) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let Value::ZSet(z) = &mut e.value else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let popped = z.pop(count, max);
     let empty = z.is_empty();
     ctx.txn.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
     if empty {
         ctx.txn.remove(db, key);
         ctx.txn.dirty -= 1;
     }
-    popped
+    (popped, empty)
 }
 
 /// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
@@ -967,15 +1015,17 @@ fn parse_zmpop<'a>(argv: &'a [&'a [u8]], numkeys_idx: usize) -> Result<ZmpopArgs
 
 /// `[key, [[member, score], ...]]`, popped from `key` (an existing sorted set).
 fn zmpop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) {
-    let popped = pop_from(ctx, key, count, max);
+    let n = zset_len(ctx, key).min(count);
     ctx.out.array(2);
     ctx.out.bulk(key);
-    ctx.out.array(popped.len());
+    ctx.out.array(n);
+    let (popped, emptied) = pop_from(ctx, key, count, max);
     for (m, s) in &popped {
         ctx.out.array(2);
         ctx.out.bulk(m);
         ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
 }
 
 /// The first of `keys` holding a sorted set (WRONGTYPE for another type on the way).
@@ -1018,13 +1068,15 @@ fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// `[key, member, score]` (flat in both protocols), popped from an existing zset.
 fn bzpop_reply(ctx: &mut Ctx, key: &[u8], max: bool) {
-    let popped = pop_from(ctx, key, 1, max);
-    ctx.out.array(1 + popped.len() * 2);
+    let n = zset_len(ctx, key).min(1);
+    ctx.out.array(1 + n * 2);
     ctx.out.bulk(key);
+    let (popped, emptied) = pop_from(ctx, key, 1, max);
     for (m, s) in &popped {
         ctx.out.bulk(m);
         ctx.out.double(*s);
     }
+    pop_done(ctx, key, emptied);
 }
 
 /// `blockingGenericZpopCommand`: timeout first, then the keys in order.
@@ -1411,7 +1463,9 @@ fn setop_generic(
         Some(dst) => {
             if result.is_empty() {
                 ctx.out.int(0);
-                ctx.txn.remove(db, dst);
+                if ctx.txn.remove(db, dst).is_some() {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
             } else {
                 let lim = limits(ctx);
                 let mut z = ZSetValue::Skiplist(Box::default());
@@ -1420,7 +1474,13 @@ fn setop_generic(
                 }
                 z.compact_if_fits(lim);
                 ctx.txn.set(db, dst, Value::ZSet(z), false);
+                let event = match op {
+                    SetOp::Union => "zunionstore",
+                    SetOp::Inter => "zinterstore",
+                    SetOp::Diff => "zdiffstore",
+                };
                 ctx.out.int(result.len() as i64);
+                ctx.notify(notify::ZSET, event, dst);
             }
         }
     }

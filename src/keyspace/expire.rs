@@ -52,6 +52,21 @@ pub fn active_expire_cycle(
     budget: Duration,
     on_expired: &mut dyn FnMut(usize, Box<[u8]>),
 ) -> CycleStats {
+    active_expire_cycle_with_fields(ks, cursor, now_ms, budget, on_expired, &mut |_, _, _| {})
+}
+
+/// [`active_expire_cycle`], also calling `on_fields(db, key, emptied)` (outside the
+/// shard lock) for every hash that lost fields to their TTL, `emptied` when the hash
+/// was deleted as a result (the `hexpired` and `del` events). Only called when one of
+/// those events' classes is enabled.
+pub fn active_expire_cycle_with_fields(
+    ks: &Keyspace,
+    cursor: &mut ExpireCursor,
+    now_ms: impl Fn() -> u64,
+    budget: Duration,
+    on_expired: &mut dyn FnMut(usize, Box<[u8]>),
+    on_fields: &mut dyn FnMut(usize, Box<[u8]>, bool),
+) -> CycleStats {
     let start = Instant::now();
     let mut stats = CycleStats::default();
     let total = ks.num_dbs() * SHARDS;
@@ -66,7 +81,11 @@ pub fn active_expire_cycle(
             cursor.shard = 0;
             cursor.db += 1;
         }
-        stats.expired_fields += expire_hash_fields(ks, db, s, now_ms()) as u64;
+        let mut touched = Vec::new();
+        stats.expired_fields += expire_hash_fields(ks, db, s, now_ms(), &mut touched) as u64;
+        for (key, emptied) in touched {
+            on_fields(db, key, emptied);
+        }
         loop {
             let mut removed = Vec::new();
             let (sampled, expired) = {
@@ -128,8 +147,15 @@ pub fn active_expire_cycle(
 /// set of hashes with field TTLs incrementally (SCAN cursor, so every such hash is
 /// eventually visited), removes the fields whose TTL passed, deletes hashes left empty,
 /// and forgets keys that are gone or have no field TTL any more. Returns the number of
-/// fields removed.
-fn expire_hash_fields(ks: &Keyspace, db: usize, s: usize, now: u64) -> usize {
+/// fields removed; `touched` gets (key, emptied) for each hash that lost fields when
+/// their keyspace events are enabled.
+fn expire_hash_fields(
+    ks: &Keyspace,
+    db: usize,
+    s: usize,
+    now: u64,
+    touched: &mut Vec<(Box<[u8]>, bool)>,
+) -> usize {
     let _gate = ks.gate.read();
     let mut guard = ks.dbs[db].shards[s].lock();
     let shard = &mut *guard;
@@ -140,6 +166,7 @@ fn expire_hash_fields(ks: &Keyspace, db: usize, s: usize, now: u64) -> usize {
     let mut fields = 0usize;
     let mut c = shard.hfe_cursor;
     let mut emptied: Vec<Box<[u8]>> = Vec::new();
+    let report = ks.notifies(crate::config::notify::HASH | crate::config::notify::GENERIC);
     for _ in 0..HFE_BUCKETS_PER_STEP {
         let dict = &mut shard.dict;
         let (next, _) = shard.hfe.scan_remove(c, |key, _| {
@@ -152,6 +179,9 @@ fn expire_hash_fields(ks: &Keyspace, db: usize, s: usize, now: u64) -> usize {
             };
             if fields < HFE_FIELDS_PER_STEP && hv.has_expired(now) {
                 fields += hv.purge_expired(now, HFE_FIELDS_PER_STEP - fields);
+                if report {
+                    touched.push((key.into(), hv.is_empty()));
+                }
                 if hv.is_empty() {
                     emptied.push(key.into());
                     return true;

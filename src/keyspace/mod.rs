@@ -233,6 +233,10 @@ pub struct Event {
     pub name: &'static str,
     pub db: usize,
     pub key: Box<[u8]>,
+    /// Length of the raising command's reply buffer when the event was raised
+    /// (`usize::MAX` when unknown): a RESP3 client subscribed to its own events gets
+    /// the push at that point of its reply stream, where Redis writes it.
+    pub at: usize,
 }
 
 impl Keyspace {
@@ -269,6 +273,9 @@ pub struct Txn<'a> {
     pub events: Vec<Event>,
     /// Keys changed, for client-side caching (see `watch::Modified`).
     pub tracked: Modified,
+    /// `Event::at` of the events the keyspace raises itself (`new`, `keymiss`,
+    /// `expired`): unknown (`usize::MAX`) unless the command marked its reply point.
+    pub event_at: usize,
 }
 
 impl<'a> Txn<'a> {
@@ -290,6 +297,7 @@ impl<'a> Txn<'a> {
                 on: ks.tracking.load(Ordering::Relaxed),
                 ..Modified::default()
             },
+            event_at: usize::MAX,
         }
     }
 
@@ -648,12 +656,19 @@ impl<'a> Txn<'a> {
     /// enabled; the dispatcher publishes it when the command ends).
     #[inline]
     pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        self.notify_at(class, name, db, key, self.event_at);
+    }
+
+    /// [`Txn::notify`] with the raising command's reply length (see [`Event::at`]).
+    #[inline]
+    pub fn notify_at(&mut self, class: u32, name: &'static str, db: usize, key: &[u8], at: usize) {
         if self.ks.notifies(class) {
             self.events.push(Event {
                 class,
                 name,
                 db,
                 key: key.into(),
+                at,
             });
         }
     }

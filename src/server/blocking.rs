@@ -60,6 +60,7 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
             let (cmd, on_ready) = on_ready;
             let mut out = Reply::new(if w.resp3 { Proto::Resp3 } else { Proto::Resp2 });
             client.db = w.db;
+            let first_event = txn.events.len();
             let result = {
                 let mut ctx = Ctx {
                     srv,
@@ -71,6 +72,12 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
                 on_ready(&mut ctx, &argv, &key)
             };
             client.db = saved_db;
+            // The served client's events positioned themselves in its own reply: for
+            // the pushing client they come after its reply (Redis serves blocked
+            // clients once the command is done).
+            for ev in txn.events.iter_mut().skip(first_event) {
+                ev.at = crate::server::notify::AFTER_REPLY;
+            }
             match result {
                 Ok(false) => {
                     w.unclaim();

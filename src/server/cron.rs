@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::keyspace::expire::{active_expire_cycle, ExpireCursor};
+use crate::keyspace::expire::{active_expire_cycle_with_fields, ExpireCursor};
 use crate::server::Server;
 use crate::util::time::now_ms;
 
@@ -27,19 +27,51 @@ fn run(srv: Arc<Server>) {
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
         let stats = if srv.active_expire.load(Ordering::Relaxed) {
-            active_expire_cycle(&srv.ks, &mut cursor, now_ms, budget, &mut |db, key| {
-                crate::server::tracking::expired(&srv, &key);
-                // Propagation of the DEL will hook in here too.
-                if srv.ks.notifies(crate::config::notify::EXPIRED) {
-                    let ev = crate::keyspace::Event {
-                        class: crate::config::notify::EXPIRED,
-                        name: "expired",
+            active_expire_cycle_with_fields(
+                &srv.ks,
+                &mut cursor,
+                now_ms,
+                budget,
+                &mut |db, key| {
+                    crate::server::tracking::expired(&srv, &key);
+                    // Propagation of the DEL will hook in here too.
+                    if srv.ks.notifies(crate::config::notify::EXPIRED) {
+                        let ev = crate::keyspace::Event {
+                            class: crate::config::notify::EXPIRED,
+                            name: "expired",
+                            db,
+                            key,
+                            at: usize::MAX,
+                        };
+                        crate::server::notify::publish(&srv, &ev, None);
+                    }
+                },
+                &mut |db, key, emptied| {
+                    // Redis 7.4's active field expiry: `hexpired` per hash, then `del`
+                    // for a hash left empty.
+                    use crate::config::notify::{GENERIC, HASH};
+                    // The hash changed: cached copies are stale.
+                    crate::server::tracking::expired(&srv, &key);
+                    let hexpired = crate::keyspace::Event {
+                        class: HASH,
+                        name: "hexpired",
                         db,
-                        key,
+                        key: key.clone(),
+                        at: usize::MAX,
                     };
-                    crate::server::notify::publish(&srv, &ev, None);
-                }
-            })
+                    crate::server::notify::publish(&srv, &hexpired, None);
+                    if emptied {
+                        let del = crate::keyspace::Event {
+                            class: GENERIC,
+                            name: "del",
+                            db,
+                            key,
+                            at: usize::MAX,
+                        };
+                        crate::server::notify::publish(&srv, &del, None);
+                    }
+                },
+            )
         } else {
             Default::default()
         };

@@ -14,6 +14,10 @@ use crate::keyspace::Event;
 use crate::protocol::Reply;
 use crate::server::Server;
 
+/// `Event::at` of an event that goes after the whole reply of the client that raised
+/// it (events of blocked clients served when a command ends).
+pub const AFTER_REPLY: usize = usize::MAX - 1;
+
 /// Publishes one event. `me` is the client that raised it with its reply buffer, so a
 /// RESP3 client subscribed to its own events gets the push in its reply stream.
 pub fn publish(srv: &Server, ev: &Event, mut me: Option<(u64, &mut Reply)>) {
@@ -38,10 +42,14 @@ pub fn publish(srv: &Server, ev: &Event, mut me: Option<(u64, &mut Reply)>) {
     }
 }
 
-/// Publishes the events a command raised. Pushes for the command's own client go
-/// before its reply (which starts at `reply_start` in `out`), where Redis puts them:
-/// it publishes while the command runs, before the reply is added. Inside EXEC or a
-/// script (`inline = false`) they are queued like anyone else's instead.
+/// Publishes the events a command raised. Pushes for the command's own client go into
+/// its reply stream where Redis writes them: Redis publishes while the command runs,
+/// so a push lands wherever the handler had got to in its reply (usually before it,
+/// after it for commands that reply first, such as LPUSH). Each event records that
+/// point (`Event::at`, an offset in `out`); events raised by the keyspace itself
+/// (`at` unknown) go with the event before them, the first ones before the reply
+/// (which starts at `reply_start`). Inside EXEC or a script (`inline = false`) they
+/// are queued like anyone else's instead.
 pub fn publish_all(
     srv: &Server,
     events: Vec<Event>,
@@ -59,11 +67,23 @@ pub fn publish_all(
         }
         return;
     }
-    let mut mine = Reply::new(out.proto);
+    let end = out.buf.len();
+    let mut pos = reply_start;
+    let mut mine: Vec<(usize, Vec<u8>)> = Vec::new();
     for ev in &events {
-        publish(srv, ev, Some((client_id, &mut mine)));
+        if ev.at != usize::MAX {
+            // Never before an earlier event's push: events are published in order.
+            pos = pos.max(ev.at.min(end));
+        }
+        let mut r = Reply::new(out.proto);
+        publish(srv, ev, Some((client_id, &mut r)));
+        if !r.buf.is_empty() {
+            mine.push((pos, r.buf));
+        }
     }
-    if !mine.buf.is_empty() {
-        out.buf.splice(reply_start..reply_start, mine.buf);
+    // From the last to the first, so that earlier offsets stay valid and pushes at the
+    // same offset keep their order.
+    for (at, bytes) in mine.into_iter().rev() {
+        out.buf.splice(at..at, bytes);
     }
 }
