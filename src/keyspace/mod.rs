@@ -211,7 +211,7 @@ fn touch_watched_in_either(watchers: &Shard, other: &Shard, hash: &dyn Fn(&[u8])
 
 /// Whether storing `v` under a key can serve clients blocked on that key.
 fn wakes_waiters(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 /// A key expired lazily during a command (to be propagated as a DEL and notified).
@@ -515,7 +515,14 @@ impl<'a> Txn<'a> {
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
         }
-        if !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key) {
+        if !shard.waiters.is_empty()
+            && shard.waiters.contains_key(key)
+            && (wakes_waiters(&value)
+                || (live
+                    && matches!(shard.dict.get(h, key), Some(e) if matches!(e.value, Value::Stream(_)))))
+        {
+            // A new list/zset/stream may serve waiters; a stream replaced by another
+            // type unblocks its XREADGROUP waiters with an error.
             Self::mark_ready(&mut self.ready, db, key);
         }
         shard.touch_watched(key);
@@ -574,6 +581,13 @@ impl<'a> Txn<'a> {
         let rehash = |k: &[u8]| ks.hash(k);
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
+        if matches!(e.value, Value::Stream(_))
+            && !shard.waiters.is_empty()
+            && shard.waiters.contains_key(key)
+        {
+            // XREADGROUP waiters on a deleted stream are unblocked with an error.
+            Self::mark_ready(&mut self.ready, db, key);
+        }
         if e.expire != 0 {
             shard.volatile -= 1;
         }
@@ -628,6 +642,15 @@ impl<'a> Txn<'a> {
                 db,
                 key: key.into(),
             });
+        }
+    }
+
+    /// Marks `key` ready if clients are blocked on it (an XADD to an existing stream,
+    /// XGROUP DESTROY): they are served before the command's locks are released.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        let (shard, _) = self.shard_for(db, key);
+        if !shard.waiters.is_empty() && shard.waiters.contains_key(key) {
+            Self::mark_ready(&mut self.ready, db, key);
         }
     }
 
@@ -726,6 +749,21 @@ impl<'a> Txn<'a> {
         for s in 0..SHARDS {
             let shard = self.shard_at(db, s);
             n += shard.dict.len();
+            if !shard.waiters.is_empty() {
+                // Streams going away unblock their XREADGROUP waiters.
+                let gone: Vec<Box<[u8]>> = shard
+                    .waiters
+                    .keys()
+                    .filter(|k| {
+                        matches!(shard.dict.get(ks.hash(k), k), Some(e) if matches!(e.value, Value::Stream(_)))
+                    })
+                    .cloned()
+                    .collect();
+                for k in gone {
+                    Self::mark_ready(&mut self.ready, db, &k);
+                }
+            }
+            let shard = self.shard_at(db, s);
             if !shard.watched.is_empty() {
                 shard.touch_existing_watched(&|k: &[u8]| ks.hash(k));
             }
