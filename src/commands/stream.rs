@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::config::notify::STREAM;
 use crate::types::stream::{
     Consumer, ConsumerGroup, EntryPos, Nack, NodeLimits, StreamId, StreamValue, Trim,
@@ -47,10 +47,12 @@ crate::commands! { pub static COMMANDS = [
         .acl(&["write", "stream", "fast"]),
     Command::new("xread", -4, READONLY | BLOCKING | MOVABLE_KEYS, xread)
         .getkeys(xread_keys)
+        .lock(Lock::Keys)
         .on_ready(xread_ready)
         .acl(&["read", "stream", "slow", "blocking"]),
     Command::new("xreadgroup", -7, WRITE | BLOCKING | MOVABLE_KEYS, xread)
         .getkeys(xreadgroup_keys)
+        .lock(Lock::Keys)
         .on_ready(xread_ready)
         .acl(&["write", "stream", "slow", "blocking"]),
     Command::new("xack", -4, WRITE | FAST, xack)
@@ -680,14 +682,10 @@ fn parse_read<'a>(ctx: &Ctx, argv: &[&'a [u8]], group_cmd: bool) -> Result<ReadA
             r.streams_at = i + 1;
             let n = argv.len() - r.streams_at;
             if !n.is_multiple_of(2) {
-                let (name, sym) = if group_cmd {
-                    ("xreadgroup", '>')
-                } else {
-                    ("xread", '$')
-                };
-                return Err(RError::owned(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified."
-                )));
+                // Redis 7.0 gives XREAD's text for both commands.
+                return Err(RError::raw(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             r.nstreams = n / 2;
             break;
@@ -879,7 +877,13 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             ids.push(None);
         } else {
-            ids.push(Some(parse_strict_id(a)?));
+            let id = parse_strict_id(a)?;
+            // Redis marks `>` with the maximum ID, so that ID reads new entries too.
+            ids.push(if group_cmd && id == StreamId::MAX {
+                None
+            } else {
+                Some(id)
+            });
         }
     }
     // Serve synchronously what can be served.
@@ -900,16 +904,18 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let Some(g) = s.group(gname) else { continue };
             let glast = g.last_id;
             let (sync, history, after) = match ids[i] {
-                Some(h) => (true, Some(h), None),
+                // History is read after the given ID, like new entries.
+                Some(h) => (true, Some(h.incr().unwrap_or(StreamId::MAX)), None),
                 None => {
                     let sync = !s.is_empty() && s.last_valid_id() > glast;
                     (sync, None, Some(glast))
                 }
             };
-            if let Some(g) = s.group_mut(gname) {
-                touch_consumer(g, cname, now);
-            }
             if sync {
+                // Redis 7.0 creates the consumer only when it is served.
+                if let Some(g) = s.group_mut(gname) {
+                    touch_consumer(g, cname, now);
+                }
                 served += 1;
                 if !body.is_resp3() {
                     body.array(2);
@@ -1141,9 +1147,9 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         };
         if argv.len() == 7 {
             if !args::is(argv[5], "entriesread") {
-                return Err(errors::SYNTAX);
+                return Err(subcommand_syntax("XGROUP", opt));
             }
-            entries_read = crate::util::num::parse_i64(argv[6]).ok_or(errors::SYNTAX)?;
+            entries_read = args::int(argv[6])?;
             if entries_read < 0 && entries_read != INVALID_ENTRIES_READ {
                 return Err(RError::raw(
                     "ERR value for ENTRIESREAD must be positive or -1",
@@ -1744,12 +1750,12 @@ fn xinfo_stream(out: &mut crate::protocol::Reply, argv: &[&[u8]], s: &StreamValu
     let mut count: i64 = 10;
     if rest.len() > 1 {
         if !args::is(rest[1], "full") {
-            return Err(errors::SYNTAX);
+            return Err(subcommand_syntax("XINFO", argv[1]));
         }
         full = true;
         if rest.len() > 2 {
             if rest.len() != 4 || !args::is(rest[2], "count") {
-                return Err(errors::SYNTAX);
+                return Err(subcommand_syntax("XINFO", argv[1]));
             }
             count = args::int(rest[3])?;
             if count < 0 {
