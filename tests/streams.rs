@@ -635,3 +635,64 @@ fn stream_memory_is_not_above_redis() {
     eprintln!("100k-entry stream: ferrodis {ours} bytes, redis {theirs} bytes");
     assert!(ours <= theirs, "ferrodis {ours} > redis {theirs}");
 }
+
+#[test]
+fn keyspace_notifications() {
+    differential(
+        "
+        2> CONFIG SET notify-keyspace-events Et
+        1> PSUBSCRIBE __keyevent@0__:*
+        2> XADD s 1-1 a b
+        1<
+        2> XADD s MAXLEN 1 2-1 a b
+        1<
+        1<
+        2> XADD s MAXLEN 5 3-1 a b
+        1<
+        2> XTRIM s MAXLEN 0
+        1<
+        2> XTRIM s MAXLEN 0
+        2> XDEL s 2-1
+        2> XADD s 4-1 a b
+        1<
+        2> XDEL s 4-1
+        1<
+        2> XSETID s 5-0
+        1<
+        2> XGROUP CREATE s g $
+        1<
+        2> XGROUP CREATE s g $
+        2> XGROUP CREATECONSUMER s g c
+        1<
+        2> XGROUP CREATECONSUMER s g c
+        2> XGROUP SETID s g 0
+        1<
+        2> XADD s 6-1 a b
+        1<
+        2> XREADGROUP GROUP g c2 STREAMS s >
+        1<
+        2> XREADGROUP GROUP g c2 STREAMS s >
+        2> XREADGROUP GROUP g c5 STREAMS s 0
+        2> XCLAIM s g c3 0 6-1
+        1<
+        2> XAUTOCLAIM s g c4 0 0
+        1<
+        2> XACK s g 6-1
+        2> XGROUP DELCONSUMER s g c
+        1<
+        2> XGROUP DELCONSUMER s g nobody
+        2> XGROUP DESTROY s g
+        1<
+        2> XGROUP DESTROY s g
+        2> XGROUP CREATE s2 g $ MKSTREAM
+        1<
+        2> XADD s3 NOMKSTREAM * a b
+        1?
+        2> CONFIG SET notify-keyspace-events KEAn
+        2> XADD s4 1-1 a b
+        1<
+        1<
+        1?
+        ",
+    );
+}

@@ -893,6 +893,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         crate::protocol::Proto::Resp2
     });
     let mut served = 0;
+    let mut created: Vec<&[u8]> = Vec::new();
     for (i, &key) in keys.iter().enumerate() {
         let Some(e) = ctx.txn.get_mut(db, key) else {
             continue;
@@ -914,7 +915,9 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if sync {
                 // Redis 7.0 creates the consumer only when it is served.
                 if let Some(g) = s.group_mut(gname) {
-                    touch_consumer(g, cname, now);
+                    if touch_consumer(g, cname, now) {
+                        created.push(key);
+                    }
                 }
                 served += 1;
                 if !body.is_resp3() {
@@ -941,6 +944,9 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 write_entries(&mut body, s, &es);
             }
         }
+    }
+    for key in created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
     }
     if served > 0 {
         if ctx.out.is_resp3() {
@@ -1024,9 +1030,10 @@ fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError
     }
     ctx.out.bulk(key);
     if let Some((gname, cname)) = r.group {
-        if let Some(g) = s.group_mut(gname) {
-            touch_consumer(g, cname, now);
-        }
+        let created = match s.group_mut(gname) {
+            Some(g) => touch_consumer(g, cname, now),
+            None => false,
+        };
         read_group(
             s,
             gname,
@@ -1038,6 +1045,9 @@ fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError
             now,
             ctx.out,
         );
+        if created {
+            ctx.notify(STREAM, "xgroup-createconsumer", key);
+        }
     } else {
         let es = match gt.incr() {
             Some(start) => s.range(start, StreamId::MAX, false, count),
@@ -1474,6 +1484,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let mut claimed: Vec<StreamId> = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     for id in ids {
         let exists = s.find(id).is_some();
         let Some(g) = s.group_mut(gname) else { break };
@@ -1503,7 +1514,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
         if !consumer_ready {
-            touch_consumer(g, cname, now);
+            created = touch_consumer(g, cname, now);
             consumer_ready = true;
         }
         if let Some(n) = g.pel.get_mut(&id) {
@@ -1527,6 +1538,9 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.txn.dirty += dirty;
+    if created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 
@@ -1574,6 +1588,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .group(gname)
         .and_then(|g| g.pel.range(start..).next().map(|(k, _)| *k));
     let mut consumer_ready = false;
+    let mut created = false;
     while attempts > 0 && count > 0 {
         attempts -= 1;
         let Some(id) = next else { break };
@@ -1599,7 +1614,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
         if !consumer_ready {
-            touch_consumer(g, cname, now);
+            created = touch_consumer(g, cname, now);
             consumer_ready = true;
         }
         if let Some(n) = g.pel.get_mut(&id) {
@@ -1628,6 +1643,9 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(&id.to_bytes());
     }
     ctx.txn.dirty += dirty;
+    if created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 
