@@ -696,3 +696,119 @@ fn keyspace_notifications() {
         ",
     );
 }
+
+/// Zeroes the integers that are Unix-ms timestamps (delivery and seen times).
+fn mask_times(v: &V) -> V {
+    match v {
+        V::Int(n) if *n >= 1_000_000_000_000 => V::Int(0),
+        V::Arr(a) => V::Arr(a.iter().map(mask_times).collect()),
+        other => other.clone(),
+    }
+}
+
+/// XINFO STREAM FULL (RESP2 and RESP3) matches Redis, delivery/seen times masked.
+#[test]
+fn xinfo_stream_full_matches_redis() {
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    for resp3 in [false, true] {
+        let mut cf = RawClient::connect(f.port);
+        let mut cr = RawClient::connect(r.port);
+        if resp3 {
+            cf.cmds(&["HELLO", "3"]);
+            cr.cmds(&["HELLO", "3"]);
+        }
+        let script: &[&[&str]] = &[
+            &["FLUSHALL"],
+            &["XADD", "s", "1-1", "a", "1"],
+            &["XINFO", "STREAM", "s", "FULL"],
+            &["XADD", "s", "2-1", "b", "2", "c", "3"],
+            &["XADD", "s", "3-1", "a", "9"],
+            &["XGROUP", "CREATE", "s", "g1", "0"],
+            &["XGROUP", "CREATE", "s", "g2", "$"],
+            &["XGROUP", "CREATECONSUMER", "s", "g2", "idle"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g1",
+                "alice",
+                "COUNT",
+                "2",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            &["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "s", ">"],
+            &["XDEL", "s", "2-1"],
+            &["XINFO", "STREAM", "s", "FULL"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "-3"],
+            &["XINFO", "STREAM", "s"],
+            &["XINFO", "GROUPS", "s"],
+            &[
+                "XCLAIM",
+                "s",
+                "g1",
+                "bob",
+                "0",
+                "1-1",
+                "TIME",
+                "1234567890123",
+                "JUSTID",
+            ],
+            &["XINFO", "STREAM", "s", "FULL"],
+        ];
+        for cmd in script {
+            let a = cf.cmds(cmd);
+            let b = cr.cmds(cmd);
+            assert_eq!(
+                mask_times(&val(&a)),
+                mask_times(&val(&b)),
+                "{cmd:?} (resp3: {resp3})\nferrodis: {}\nredis:    {}",
+                show(&a),
+                show(&b)
+            );
+        }
+    }
+}
+
+/// XINFO CONSUMERS has Redis 7.2's `inactive` field (the reference 7.0 lacks it):
+/// -1 until the consumer is served, then the time since its last successful read or
+/// claim; `idle` is the time since its last attempt.
+#[test]
+fn xinfo_consumers_idle_and_inactive() {
+    let f = ferrodis(&[]);
+    let mut c = RawClient::connect(f.port);
+    c.cmds(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    c.cmds(&["XGROUP", "CREATECONSUMER", "s", "g", "never"]);
+    c.cmds(&["XADD", "s", "1-1", "a", "1"]);
+    c.cmds(&["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", ">"]);
+    std::thread::sleep(Duration::from_millis(250));
+    // An attempt that reads nothing refreshes idle but not inactive.
+    c.cmds(&["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", "0"]);
+    let r = val(&c.cmds(&["XINFO", "CONSUMERS", "s", "g"]));
+    let rows = arr(&r);
+    assert_eq!(rows.len(), 2);
+    let field = |row: &V, name: &str| -> V {
+        let f = arr(row);
+        let i = f
+            .iter()
+            .position(|x| *x == V::Str(name.as_bytes().to_vec()))
+            .unwrap_or_else(|| panic!("{name} in {f:?}"));
+        f[i + 1].clone()
+    };
+    assert_eq!(field(&rows[0], "name"), V::Str(b"never".to_vec()));
+    assert_eq!(field(&rows[0], "pending"), V::Int(0));
+    assert_eq!(field(&rows[0], "inactive"), V::Int(-1));
+    assert_eq!(field(&rows[1], "name"), V::Str(b"reader".to_vec()));
+    assert_eq!(field(&rows[1], "pending"), V::Int(1));
+    let V::Int(idle) = field(&rows[1], "idle") else {
+        panic!("idle")
+    };
+    let V::Int(inactive) = field(&rows[1], "inactive") else {
+        panic!("inactive")
+    };
+    assert!(idle < 200, "idle {idle}");
+    assert!(inactive >= 250, "inactive {inactive}");
+}
