@@ -72,32 +72,32 @@ crate::commands! { pub static COMMANDS = [
 ]; }
 
 crate::commands! { static XGROUP_SUBCOMMANDS = [
-    Command::new("create", -5, WRITE | DENYOOM, xgroup)
-        .keys(2, 2, 1)
-        .acl(&["write", "stream", "slow"]),
-    Command::new("setid", -5, WRITE, xgroup)
+    Command::new("delconsumer", 5, WRITE, xgroup)
         .keys(2, 2, 1)
         .acl(&["write", "stream", "slow"]),
     Command::new("destroy", 4, WRITE, xgroup)
         .keys(2, 2, 1)
         .acl(&["write", "stream", "slow"]),
+    Command::new("create", -5, WRITE | DENYOOM, xgroup)
+        .keys(2, 2, 1)
+        .acl(&["write", "stream", "slow"]),
     Command::new("createconsumer", 5, WRITE | DENYOOM, xgroup)
         .keys(2, 2, 1)
         .acl(&["write", "stream", "slow"]),
-    Command::new("delconsumer", 5, WRITE, xgroup)
+    Command::new("setid", -5, WRITE, xgroup)
         .keys(2, 2, 1)
         .acl(&["write", "stream", "slow"]),
     Command::new("help", 2, LOADING | STALE, xgroup_help).acl(&["stream", "slow"]),
 ]; }
 
 crate::commands! { static XINFO_SUBCOMMANDS = [
-    Command::new("consumers", 4, READONLY, xinfo)
+    Command::new("stream", -3, READONLY, xinfo)
         .keys(2, 2, 1)
         .acl(&["read", "stream", "slow"]),
     Command::new("groups", 3, READONLY, xinfo)
         .keys(2, 2, 1)
         .acl(&["read", "stream", "slow"]),
-    Command::new("stream", -3, READONLY, xinfo)
+    Command::new("consumers", 4, READONLY, xinfo)
         .keys(2, 2, 1)
         .acl(&["read", "stream", "slow"]),
     Command::new("help", 2, LOADING | STALE, xinfo_help).acl(&["stream", "slow"]),
@@ -664,6 +664,19 @@ fn parse_read<'a>(ctx: &Ctx, argv: &[&'a [u8]], group_cmd: bool) -> Result<ReadA
         let more = argv.len() - i - 1;
         let o = argv[i];
         if args::is(o, "block") && more > 0 {
+            if ctx.client.deny_blocking
+                && ctx
+                    .srv
+                    .script_state
+                    .started_ms
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    != 0
+            {
+                return Err(RError::owned(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    args::text(argv[0])
+                )));
+            }
             i += 1;
             let ms = crate::util::num::parse_i64(argv[i])
                 .ok_or(RError::raw("ERR timeout is not an integer or out of range"))?;

@@ -250,6 +250,8 @@ pub struct Node {
     first_entry: u32,
     /// Number of master fields.
     master_fields: u32,
+    /// Offset of the last entry appended.
+    last_off: u32,
 }
 
 /// Where an entry is: its ID, node (by master ID) and offset of its flags byte.
@@ -473,6 +475,7 @@ impl Clone for Node {
             lp_rest: self.lp_rest,
             first_entry: self.first_entry,
             master_fields: self.master_fields,
+            last_off: self.last_off,
         }
     }
 }
@@ -579,6 +582,7 @@ impl StreamValue {
                     lp_rest: lp_rest as u32,
                     first_entry,
                     master_fields: numfields as u32,
+                    last_off: first_entry,
                 },
             );
         }
@@ -598,6 +602,7 @@ impl StreamValue {
             }
         }
         let flags = if same { FLAG_SAMEFIELDS } else { 0 };
+        node.last_off = node.buf.len() as u32;
         let msd = id.ms.wrapping_sub(master.ms);
         let seqd = id.seq.wrapping_sub(master.seq) as i64;
         node.buf.push(flags);
@@ -769,6 +774,18 @@ impl StreamValue {
 
     /// `streamLastValidID`: the last live entry's ID, or 0-0.
     pub fn last_valid_id(&self) -> StreamId {
+        // Fast path: the last entry of the tail node is live.
+        if let Some((&m, n)) = self.nodes.iter().next_back() {
+            let mut pos = n.last_off as usize;
+            if let Some(&flags) = n.buf.get(pos) {
+                if flags & FLAG_DELETED == 0 {
+                    pos += 1;
+                    let msd = get_varint(&n.buf, &mut pos);
+                    let seqd = unzigzag(get_varint(&n.buf, &mut pos));
+                    return StreamId::new(m.ms.wrapping_add(msd), m.seq.wrapping_add(seqd as u64));
+                }
+            }
+        }
         self.edge_id(false).unwrap_or_default()
     }
 
@@ -934,6 +951,7 @@ mod tests {
         let f = s.fields(&e);
         assert_eq!(f[0].1.to_vec(), b"7");
         assert_eq!(f[1].1.to_vec(), b"x");
+        assert_eq!(s.last_valid_id(), StreamId::new(250, 0));
         assert!(s.delete(StreamId::new(7, 0)));
         assert!(!s.delete(StreamId::new(7, 0)));
         assert_eq!(s.len(), 249);
@@ -943,6 +961,21 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(100), false, 0), 50);
         assert_eq!(s.len(), 100);
         assert_eq!(s.first_id, StreamId::new(151, 0));
+    }
+
+    #[test]
+    fn last_valid_id_skips_deleted_tail() {
+        let mut s = StreamValue::new();
+        for i in 1..=3u64 {
+            s.append(StreamId::new(i, 0), &[b"f", b"v"], L);
+        }
+        assert_eq!(s.last_valid_id(), StreamId::new(3, 0));
+        assert!(s.delete(StreamId::new(3, 0)));
+        assert_eq!(s.last_valid_id(), StreamId::new(2, 0));
+        assert!(s.delete(StreamId::new(1, 0)));
+        assert!(s.delete(StreamId::new(2, 0)));
+        assert_eq!(s.last_valid_id(), StreamId::MIN);
+        assert_eq!(s.node_count(), 0);
     }
 
     #[test]
