@@ -812,3 +812,116 @@ fn xinfo_consumers_idle_and_inactive() {
     assert!(idle < 200, "idle {idle}");
     assert!(inactive >= 250, "inactive {inactive}");
 }
+
+/// Random XADD / XDEL / XTRIM (exact and approximate) / range reads with small node
+/// limits, against Redis: node boundaries (visible through approximate trimming and
+/// XINFO STREAM's radix-tree figures), first/last IDs and lengths must all agree.
+#[test]
+fn random_edits_match_redis() {
+    use rand::{Rng, SeedableRng};
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    let mut cf = RawClient::connect(f.port);
+    let mut cr = RawClient::connect(r.port);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_57ea);
+    let both = |cf: &mut RawClient, cr: &mut RawClient, cmd: &[String]| {
+        let a: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
+        let x = cf.cmds(&a);
+        let y = cr.cmds(&a);
+        assert_eq!(show(&x), show(&y), "{cmd:?}");
+    };
+    let v = |x: &[&str]| -> Vec<String> { x.iter().map(|s| s.to_string()).collect() };
+    for round in 0..12 {
+        let entries = rng.gen_range(2..12).to_string();
+        let bytes = ["0", "60", "150", "4096"][rng.gen_range(0..4)];
+        both(&mut cf, &mut cr, &v(&["DEL", "s"]));
+        both(
+            &mut cf,
+            &mut cr,
+            &v(&["CONFIG", "SET", "stream-node-max-entries", &entries]),
+        );
+        both(
+            &mut cf,
+            &mut cr,
+            &v(&["CONFIG", "SET", "stream-node-max-bytes", bytes]),
+        );
+        let mut ms: u64 = 1;
+        for _ in 0..800 {
+            let op = rng.gen_range(0..100);
+            let cmd: Vec<String> = if op < 55 {
+                ms += rng.gen_range(0..3);
+                let id = if rng.gen_bool(0.5) {
+                    format!("{ms}-*")
+                } else {
+                    format!("{ms}-{}", rng.gen_range(0..4))
+                };
+                let mut c = vec!["XADD".to_string(), "s".into(), id];
+                let nf = if rng.gen_bool(0.8) {
+                    2
+                } else {
+                    rng.gen_range(1..4)
+                };
+                for i in 0..nf {
+                    let field = if rng.gen_bool(0.9) {
+                        format!("f{i}")
+                    } else {
+                        format!("g{}", rng.gen_range(0..3))
+                    };
+                    let value = match rng.gen_range(0..5) {
+                        0 => rng.gen_range(-200i64..200).to_string(),
+                        1 => rng.gen_range(-9_000_000i64..9_000_000).to_string(),
+                        2 => rng.gen::<i64>().to_string(),
+                        3 => "x".repeat(rng.gen_range(0..80)),
+                        _ => format!("0{}", rng.gen_range(0..100)),
+                    };
+                    c.push(field);
+                    c.push(value);
+                }
+                c
+            } else if op < 70 {
+                let mut c = v(&["XDEL", "s"]);
+                for _ in 0..rng.gen_range(1..4) {
+                    c.push(format!("{}-{}", rng.gen_range(1..=ms), rng.gen_range(0..4)));
+                }
+                c
+            } else if op < 80 {
+                let approx = if rng.gen_bool(0.6) { "~" } else { "=" };
+                if rng.gen_bool(0.5) {
+                    let mut c = v(&["XTRIM", "s", "MAXLEN", approx]);
+                    c.push(rng.gen_range(0..40).to_string());
+                    if approx == "~" && rng.gen_bool(0.3) {
+                        c.push("LIMIT".into());
+                        c.push(rng.gen_range(0..20).to_string());
+                    }
+                    c
+                } else {
+                    let mut c = v(&["XTRIM", "s", "MINID", approx]);
+                    c.push(format!("{}", ms.saturating_sub(rng.gen_range(0..30))));
+                    c
+                }
+            } else if op < 85 {
+                v(&["XINFO", "STREAM", "s"])
+            } else if op < 92 {
+                let a = rng.gen_range(0..=ms);
+                let b = rng.gen_range(a..=ms + 1);
+                let mut c = v(&["XRANGE", "s"]);
+                c.push(format!("({a}"));
+                c.push(b.to_string());
+                c.push("COUNT".into());
+                c.push(rng.gen_range(1..30).to_string());
+                c
+            } else if op < 97 {
+                let a = rng.gen_range(0..=ms);
+                let mut c = v(&["XREVRANGE", "s", "+"]);
+                c.push(a.to_string());
+                c
+            } else {
+                v(&["XINFO", "STREAM", "s", "FULL", "COUNT", "3"])
+            };
+            both(&mut cf, &mut cr, &cmd);
+        }
+        both(&mut cf, &mut cr, &v(&["XRANGE", "s", "-", "+"]));
+        both(&mut cf, &mut cr, &v(&["XINFO", "STREAM", "s"]));
+        eprintln!("round {round}: entries {entries}, bytes {bytes}: ok");
+    }
+}

@@ -128,8 +128,9 @@ fn canonical_int(s: &[u8]) -> Option<i64> {
 }
 
 fn put_elem(buf: &mut Vec<u8>, s: &[u8]) {
-    if let Some(v) = canonical_int(s) {
-        put_varint(buf, (zigzag(v) << 1) | 1);
+    // Integers whose zigzag form needs the top bit stay strings (the tag takes a bit).
+    if let Some(z) = canonical_int(s).map(zigzag).filter(|z| *z < 1 << 63) {
+        put_varint(buf, (z << 1) | 1);
     } else {
         put_varint(buf, (s.len() as u64) << 1);
         buf.extend_from_slice(s);
@@ -982,12 +983,27 @@ mod tests {
     fn mixed_fields_and_negative_seq_delta() {
         let mut s = StreamValue::new();
         s.append(StreamId::new(1, 5), &[b"f", b"v"], L);
-        s.append(StreamId::new(2, 0), &[b"g", b"-12", b"h", b""], L);
+        s.append(
+            StreamId::new(2, 0),
+            &[
+                b"g",
+                b"-12",
+                b"h",
+                b"",
+                b"i",
+                b"-5410176926947689157",
+                b"j",
+                b"9223372036854775807",
+            ],
+            L,
+        );
         let r = s.range(StreamId::MIN, StreamId::MAX, false, 0);
         assert_eq!(r[1].id, StreamId::new(2, 0));
         let f = s.fields(&r[1]);
         assert_eq!(f[0].0.to_vec(), b"g");
         assert_eq!(f[0].1.to_vec(), b"-12");
         assert_eq!(f[1].1.to_vec(), b"");
+        assert_eq!(f[2].1.to_vec(), b"-5410176926947689157");
+        assert_eq!(f[3].1.to_vec(), b"9223372036854775807");
     }
 }
