@@ -925,3 +925,127 @@ fn random_edits_match_redis() {
         eprintln!("round {round}: entries {entries}, bytes {bytes}: ok");
     }
 }
+
+/// Random consumer-group traffic against Redis: reads (new and history, NOACK),
+/// acknowledgements, claims, XAUTOCLAIM cursors and deleted-ID lists, deletions,
+/// trimming, SETID, DELCONSUMER; replies compared with delivery/idle times masked,
+/// plus XINFO GROUPS (lag, entries-read) and the PEL after every step.
+#[test]
+fn random_group_traffic_matches_redis() {
+    use rand::{Rng, SeedableRng};
+    let f = ferrodis(&[]);
+    let r = redis(&[]);
+    let mut cf = RawClient::connect(f.port);
+    let mut cr = RawClient::connect(r.port);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x9a0f_11);
+    // Idle times in XPENDING rows and XINFO CONSUMERS are not compared.
+    fn mask(v: &V) -> V {
+        match v {
+            V::Arr(a) if a.len() == 4 && matches!(a[2], V::Int(_)) && matches!(a[0], V::Str(_)) => {
+                let mut a: Vec<V> = a.iter().map(mask).collect();
+                a[2] = V::Int(0);
+                V::Arr(a)
+            }
+            V::Arr(a) => V::Arr(a.iter().map(mask).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut both = |cmd: Vec<String>| {
+        let a: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
+        let x = cf.cmds(&a);
+        let y = cr.cmds(&a);
+        assert_eq!(
+            mask(&val(&x)),
+            mask(&val(&y)),
+            "{cmd:?}\nferrodis: {}\nredis:    {}",
+            show(&x),
+            show(&y)
+        );
+    };
+    let sv = |x: &[&str]| -> Vec<String> { x.iter().map(|s| s.to_string()).collect() };
+    both(sv(&["CONFIG", "SET", "stream-node-max-entries", "4"]));
+    both(sv(&["XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"]));
+    both(sv(&["XGROUP", "CREATE", "s", "h", "$"]));
+    let consumers = ["c1", "c2", "c3"];
+    let mut ms = 1u64;
+    for _ in 0..1500 {
+        let g = if rng.gen_bool(0.7) { "g" } else { "h" };
+        let c = consumers[rng.gen_range(0..3)];
+        let op = rng.gen_range(0..100);
+        let cmd: Vec<String> = if op < 30 {
+            ms += 1;
+            sv(&["XADD", "s", &format!("{ms}-0"), "f", &ms.to_string()])
+        } else if op < 48 {
+            let mut v = sv(&["XREADGROUP", "GROUP", g, c, "COUNT"]);
+            v.push(rng.gen_range(1..4).to_string());
+            if rng.gen_bool(0.15) {
+                v.push("NOACK".into());
+            }
+            v.push("STREAMS".into());
+            v.push("s".into());
+            v.push(if rng.gen_bool(0.75) {
+                ">".into()
+            } else {
+                rng.gen_range(0..=ms).to_string()
+            });
+            v
+        } else if op < 60 {
+            let mut v = sv(&["XACK", "s", g]);
+            for _ in 0..rng.gen_range(1..4) {
+                v.push(format!("{}-0", rng.gen_range(1..=ms)));
+            }
+            v
+        } else if op < 66 {
+            let mut v = sv(&["XCLAIM", "s", g, c, "0"]);
+            for _ in 0..rng.gen_range(1..3) {
+                v.push(format!("{}-0", rng.gen_range(1..=ms)));
+            }
+            match rng.gen_range(0..4) {
+                0 => v.push("JUSTID".into()),
+                1 => v.extend(sv(&["RETRYCOUNT", "5"])),
+                2 => v.extend(sv(&["FORCE", "JUSTID"])),
+                _ => {}
+            }
+            v
+        } else if op < 72 {
+            let mut v = sv(&["XAUTOCLAIM", "s", g, c, "0"]);
+            v.push(format!("{}-0", rng.gen_range(0..=ms)));
+            v.push("COUNT".into());
+            v.push(rng.gen_range(1..4).to_string());
+            if rng.gen_bool(0.5) {
+                v.push("JUSTID".into());
+            }
+            v
+        } else if op < 78 {
+            sv(&["XDEL", "s", &format!("{}-0", rng.gen_range(1..=ms))])
+        } else if op < 81 {
+            let approx = if rng.gen_bool(0.5) { "~" } else { "=" };
+            sv(&[
+                "XTRIM",
+                "s",
+                "MAXLEN",
+                approx,
+                &rng.gen_range(3..15).to_string(),
+            ])
+        } else if op < 83 {
+            let id = if rng.gen_bool(0.3) {
+                "$".to_string()
+            } else {
+                format!("{}-0", rng.gen_range(0..=ms))
+            };
+            sv(&["XGROUP", "SETID", "s", g, &id])
+        } else if op < 85 {
+            sv(&["XGROUP", "DELCONSUMER", "s", g, c])
+        } else if op < 92 {
+            sv(&["XINFO", "GROUPS", "s"])
+        } else if op < 96 {
+            sv(&["XPENDING", "s", g, "-", "+", "100"])
+        } else {
+            sv(&["XPENDING", "s", g])
+        };
+        both(cmd);
+    }
+    both(sv(&["XINFO", "GROUPS", "s"]));
+    both(sv(&["XPENDING", "s", "g", "-", "+", "1000"]));
+    both(sv(&["XPENDING", "s", "h", "-", "+", "1000"]));
+}
