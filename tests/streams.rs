@@ -937,7 +937,7 @@ fn random_group_traffic_matches_redis() {
     let r = redis(&[]);
     let mut cf = RawClient::connect(f.port);
     let mut cr = RawClient::connect(r.port);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x9a0f_11);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x009a_0f11);
     // Idle times in XPENDING rows and XINFO CONSUMERS are not compared.
     fn mask(v: &V) -> V {
         match v {
