@@ -786,7 +786,13 @@ fn read_group(
     let es = s.range(start, StreamId::MAX, false, count);
     write_entries(out, s, &es);
     // Group bookkeeping.
-    let consumer_box: Box<[u8]> = consumer.into();
+    let Some(consumer_name) = s
+        .group(group)
+        .and_then(|g| g.consumers.get(consumer))
+        .map(|c| c.name.clone())
+    else {
+        return;
+    };
     for e in &es {
         let id = e.id;
         let (entries_read_valid, tomb) = match s.group(group) {
@@ -812,7 +818,7 @@ fn read_group(
         }
         if !noack {
             if let Some(old) = g.pel.get(&id).map(|n| n.consumer.clone()) {
-                if let Some(c) = g.consumers.get_mut(&old) {
+                if let Some(c) = g.consumers.get_mut(&*old) {
                     c.pel.remove(&id);
                 }
             }
@@ -821,7 +827,7 @@ fn read_group(
                 Nack {
                     delivery_time: now,
                     delivery_count: 1,
-                    consumer: consumer_box.clone(),
+                    consumer: consumer_name.clone(),
                 },
             );
             if let Some(c) = g.consumers.get_mut(consumer) {
@@ -848,7 +854,7 @@ fn touch_consumer(g: &mut ConsumerGroup, name: &[u8], now: u64) -> bool {
             false
         }
         None => {
-            g.consumers.insert(name.into(), Consumer::new(now));
+            g.consumers.insert(name.into(), Consumer::new(name, now));
             true
         }
     }
@@ -1210,7 +1216,8 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let s = stream_mut(&mut e.value)?;
         let created = match s.group_mut(gname) {
             Some(g) if !g.consumers.contains_key(argv[4]) => {
-                g.consumers.insert(argv[4].into(), Consumer::new(now));
+                g.consumers
+                    .insert(argv[4].into(), Consumer::new(argv[4], now));
                 true
             }
             _ => false,
@@ -1401,13 +1408,14 @@ fn claim_to(g: &mut ConsumerGroup, id: StreamId, consumer: &[u8], now: u64) {
     let old = g.pel.get(&id).map(|n| n.consumer.clone());
     if let Some(old) = &old {
         if &**old != consumer {
-            if let Some(c) = g.consumers.get_mut(old) {
+            if let Some(c) = g.consumers.get_mut(&**old) {
                 c.pel.remove(&id);
             }
         }
     }
-    if let Some(n) = g.pel.get_mut(&id) {
-        n.consumer = consumer.into();
+    let name = g.consumers.get(consumer).map(|c| c.name.clone());
+    if let (Some(n), Some(name)) = (g.pel.get_mut(&id), name) {
+        n.consumer = name;
     }
     if let Some(c) = g.consumers.get_mut(consumer) {
         c.pel.insert(id, ());
@@ -1514,7 +1522,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 Nack {
                     delivery_time: now,
                     delivery_count: 1,
-                    consumer: Box::default(),
+                    consumer: std::sync::Arc::from(&b""[..]),
                 },
             );
             fresh = true;

@@ -22,6 +22,7 @@
 //! would have ([`Node::lp_bytes`]) so the "node full" test is Redis's.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A stream entry ID: `<ms>-<seq>`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -361,11 +362,14 @@ impl Node {
 pub struct Nack {
     pub delivery_time: u64,
     pub delivery_count: u64,
-    pub consumer: Box<[u8]>,
+    /// The owning consumer's name, shared with [`Consumer::name`] (no allocation per
+    /// pending entry).
+    pub consumer: Arc<[u8]>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Consumer {
+    pub name: Arc<[u8]>,
     /// Last time it tried to do something (read, claim...), Unix ms.
     pub seen_time: u64,
     /// Last successful interaction, Unix ms; -1 = never.
@@ -375,8 +379,9 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    pub fn new(now: u64) -> Consumer {
+    pub fn new(name: &[u8], now: u64) -> Consumer {
         Consumer {
+            name: name.into(),
             seen_time: now,
             active_time: -1,
             pel: BTreeMap::new(),
@@ -410,7 +415,7 @@ impl ConsumerGroup {
     pub fn ack(&mut self, id: StreamId) -> bool {
         match self.pel.remove(&id) {
             Some(n) => {
-                if let Some(c) = self.consumers.get_mut(&n.consumer) {
+                if let Some(c) = self.consumers.get_mut(&*n.consumer) {
                     c.pel.remove(&id);
                 }
                 true
