@@ -1049,3 +1049,35 @@ fn random_group_traffic_matches_redis() {
     both(sv(&["XPENDING", "s", "g", "-", "+", "1000"]));
     both(sv(&["XPENDING", "s", "h", "-", "+", "1000"]));
 }
+
+#[test]
+fn swapdb_and_move_with_stream_waiters() {
+    differential(
+        "
+        3> XGROUP CREATE s g $ MKSTREAM
+        1>> XREADGROUP GROUP g c BLOCK 0 STREAMS s >
+        2>> XREAD BLOCK 0 STREAMS s $
+        3> SWAPDB 0 1
+        1<
+        2?
+        3> SWAPDB 0 1
+        2?
+        3> XADD s 1-1 a b
+        2<
+        # a stream moved in from another database serves XREAD waiters
+        2>> XREAD BLOCK 0 STREAMS t 0-0
+        3!> SELECT 1
+        3> XADD t 5-1 k v
+        3> MOVE t 0
+        2<
+        # moving a stream away unblocks its XREADGROUP waiters
+        3!> SELECT 0
+        3> XGROUP CREATE t g 0
+        1>> XREADGROUP GROUP g c BLOCK 0 STREAMS t >
+        1<
+        1>> XREADGROUP GROUP g c BLOCK 0 STREAMS t >
+        3> MOVE t 1
+        1<
+        ",
+    );
+}

@@ -346,10 +346,10 @@ fn parse_add_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddTrimArgs, 
     } else if a.approx {
         let per_node = ctx.srv.config.read().int("stream-node-max-entries");
         let l = per_node.saturating_mul(100);
-        a.limit = if l <= 0 || l > 1_000_000 {
+        a.limit = if l <= 0 {
             10_000
         } else {
-            l as u64
+            l.min(1_000_000) as u64
         };
     } else {
         a.limit = 0;

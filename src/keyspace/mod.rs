@@ -814,7 +814,12 @@ impl<'a> Txn<'a> {
                 }
                 let keys: Vec<Box<[u8]>> = shard.waiters.keys().cloned().collect();
                 for k in keys {
-                    let wakes = matches!(self.peek(db, &k), Some(e) if wakes_waiters(&e.value));
+                    // A key that is no stream any more unblocks XREADGROUP waiters
+                    // (with an error), as Redis's SWAPDB does.
+                    let wakes = match self.peek(db, &k) {
+                        Some(e) => wakes_waiters(&e.value),
+                        None => true,
+                    } || !matches!(self.peek(db, &k), Some(e) if matches!(e.value, Value::Stream(_)));
                     if wakes {
                         Self::mark_ready(&mut self.ready, db, &k);
                     }
