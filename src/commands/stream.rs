@@ -13,7 +13,6 @@
 //! overwrite of a stream (XREADGROUP waiters get `-UNBLOCKED`).
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::config::notify::STREAM;
@@ -750,7 +749,7 @@ fn read_group(
         let ids: Vec<StreamId> = match s.group(group).and_then(|g| g.consumers.get(consumer)) {
             Some(c) => c
                 .pel
-                .range(start..)
+                .iter_from(start)
                 .map(|(k, _)| *k)
                 .take(if count == 0 { usize::MAX } else { count })
                 .collect(),
@@ -1337,8 +1336,7 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if justinfo {
         ctx.out.array(4);
         ctx.out.int(g.pel.len() as i64);
-        let (Some((first, _)), Some((last, _))) = (g.pel.iter().next(), g.pel.iter().next_back())
-        else {
+        let (Some(first), Some(last)) = (g.pel.first(), g.pel.last()) else {
             ctx.out.null();
             ctx.out.null();
             ctx.out.null_array();
@@ -1360,23 +1358,16 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     }
-    let ids: Vec<StreamId> = match consumer {
+    let ids: Box<dyn Iterator<Item = StreamId>> = match consumer {
         Some(name) => match g.consumers.get(name) {
-            Some(c) => c
-                .pel
-                .range(start..=end.max(start))
-                .map(|(k, _)| *k)
-                .collect(),
+            Some(c) => Box::new(c.pel.iter_from(start).map(|(k, _)| *k))
+                as Box<dyn Iterator<Item = StreamId>>,
             None => {
                 ctx.out.array(0);
                 return Ok(());
             }
         },
-        None => g
-            .pel
-            .range(start..=end.max(start))
-            .map(|(k, _)| *k)
-            .collect(),
+        None => Box::new(g.pel.iter_from(start).map(|(k, _)| *k)),
     };
     let mut rows = Vec::new();
     for id in ids {
@@ -1607,7 +1598,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut dirty = 0;
     let mut next = s
         .group(gname)
-        .and_then(|g| g.pel.range(start..).next().map(|(k, _)| *k));
+        .and_then(|g| g.pel.iter_from(start).next().map(|(k, _)| *k));
     let mut consumer_ready = false;
     let mut created = false;
     while attempts > 0 && count > 0 {
@@ -1615,11 +1606,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let Some(id) = next else { break };
         let exists = s.find(id).is_some();
         let Some(g) = s.group_mut(gname) else { break };
-        next = g
-            .pel
-            .range((Bound::Excluded(id), Bound::Unbounded))
-            .next()
-            .map(|(k, _)| *k);
+        next = g.pel.next_after(id);
         if !exists {
             g.ack(id);
             deleted.push(id);

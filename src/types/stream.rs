@@ -355,6 +355,172 @@ impl Node {
 }
 
 // ---------------------------------------------------------------------------
+// Pending-entry lists
+
+/// Entries per chunk of an [`IdMap`].
+const CHUNK: usize = 64;
+
+/// An ordered map from stream IDs, for pending-entry lists: sorted chunks of up to
+/// [`CHUNK`] pairs indexed by their first ID. IDs mostly arrive in increasing order,
+/// so chunks fill up completely (a `BTreeMap` would leave its nodes half empty) and a
+/// pending entry costs little more than its own bytes.
+#[derive(Clone, Debug)]
+pub struct IdMap<V> {
+    chunks: BTreeMap<StreamId, Vec<(StreamId, V)>>,
+    len: usize,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            chunks: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> IdMap<V> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn chunk_of(&self, id: StreamId) -> Option<StreamId> {
+        self.chunks.range(..=id).next_back().map(|(k, _)| *k)
+    }
+
+    pub fn get(&self, id: &StreamId) -> Option<&V> {
+        let c = self.chunks.get(&self.chunk_of(*id)?)?;
+        let i = c.binary_search_by_key(id, |e| e.0).ok()?;
+        Some(&c[i].1)
+    }
+
+    pub fn get_mut(&mut self, id: &StreamId) -> Option<&mut V> {
+        let k = self.chunk_of(*id)?;
+        let c = self.chunks.get_mut(&k)?;
+        let i = c.binary_search_by_key(id, |e| e.0).ok()?;
+        Some(&mut c[i].1)
+    }
+
+    pub fn contains_key(&self, id: &StreamId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, id: StreamId, v: V) -> Option<V> {
+        let Some(k) = self.chunk_of(id) else {
+            // Before every chunk: joins the first one (re-keyed) or starts a new one.
+            match self.chunks.first_entry() {
+                Some(e) if e.get().len() < CHUNK => {
+                    let mut c = e.remove();
+                    c.insert(0, (id, v));
+                    self.chunks.insert(id, c);
+                }
+                _ => {
+                    self.chunks.insert(id, vec![(id, v)]);
+                }
+            }
+            self.len += 1;
+            return None;
+        };
+        let c = self.chunks.get_mut(&k)?;
+        let i = match c.binary_search_by_key(&id, |e| e.0) {
+            Ok(i) => return Some(std::mem::replace(&mut c[i].1, v)),
+            Err(i) => i,
+        };
+        self.len += 1;
+        if c.len() < CHUNK {
+            c.insert(i, (id, v));
+        } else if i == c.len() {
+            // Appending past a full chunk: a new chunk (the full one stays full).
+            self.chunks.insert(id, vec![(id, v)]);
+        } else {
+            // Inserting inside a full chunk: split it in two halves first.
+            let mut right = c.split_off(CHUNK / 2);
+            c.shrink_to_fit();
+            if i <= c.len() {
+                c.insert(i, (id, v));
+            } else {
+                right.insert(i - CHUNK / 2, (id, v));
+            }
+            let rk = right[0].0;
+            self.chunks.insert(rk, right);
+        }
+        None
+    }
+
+    pub fn remove(&mut self, id: &StreamId) -> Option<V> {
+        let k = self.chunk_of(*id)?;
+        let c = self.chunks.get_mut(&k)?;
+        let i = c.binary_search_by_key(id, |e| e.0).ok()?;
+        let (_, v) = c.remove(i);
+        self.len -= 1;
+        if c.is_empty() {
+            self.chunks.remove(&k);
+        } else {
+            if c.capacity() > 8 && c.len() < c.capacity() / 4 {
+                c.shrink_to(c.len() * 2);
+            }
+            if i == 0 {
+                if let Some(c) = self.chunks.remove(&k) {
+                    self.chunks.insert(c[0].0, c);
+                }
+            }
+        }
+        Some(v)
+    }
+
+    /// Pairs with IDs `>= start`, in order.
+    pub fn iter_from(&self, start: StreamId) -> impl Iterator<Item = (&StreamId, &V)> + '_ {
+        let first = self.chunk_of(start).unwrap_or(start);
+        self.chunks
+            .range(first..)
+            .flat_map(|(_, c)| c.iter())
+            .skip_while(move |e| e.0 < start)
+            .map(|e| (&e.0, &e.1))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&StreamId, &V)> + '_ {
+        self.iter_from(StreamId::MIN)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &StreamId> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The first ID after `id`.
+    pub fn next_after(&self, id: StreamId) -> Option<StreamId> {
+        self.iter_from(id).map(|(k, _)| *k).find(|k| *k > id)
+    }
+
+    pub fn first(&self) -> Option<StreamId> {
+        self.chunks
+            .values()
+            .next()
+            .and_then(|c| c.first())
+            .map(|e| e.0)
+    }
+
+    pub fn last(&self) -> Option<StreamId> {
+        self.chunks
+            .values()
+            .next_back()
+            .and_then(|c| c.last())
+            .map(|e| e.0)
+    }
+
+    fn heap_size(&self) -> usize {
+        self.chunks
+            .values()
+            .map(|c| c.capacity() * std::mem::size_of::<(StreamId, V)>() + 48)
+            .sum()
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Consumer groups
 
 /// A pending (delivered, not acknowledged) entry of a group (Redis's `streamNACK`).
@@ -375,7 +541,7 @@ pub struct Consumer {
     /// Last successful interaction, Unix ms; -1 = never.
     pub active_time: i64,
     /// Its pending entries (the NACKs live in the group's PEL).
-    pub pel: BTreeMap<StreamId, ()>,
+    pub pel: IdMap<()>,
 }
 
 impl Consumer {
@@ -384,7 +550,7 @@ impl Consumer {
             name: name.into(),
             seen_time: now,
             active_time: -1,
-            pel: BTreeMap::new(),
+            pel: IdMap::default(),
         }
     }
 }
@@ -397,7 +563,7 @@ pub struct ConsumerGroup {
     pub last_id: StreamId,
     /// Logical read counter; [`INVALID_ENTRIES_READ`] when unknown.
     pub entries_read: i64,
-    pub pel: BTreeMap<StreamId, Nack>,
+    pub pel: IdMap<Nack>,
     pub consumers: BTreeMap<Box<[u8]>, Consumer>,
 }
 
@@ -406,7 +572,7 @@ impl ConsumerGroup {
         ConsumerGroup {
             last_id,
             entries_read,
-            pel: BTreeMap::new(),
+            pel: IdMap::default(),
             consumers: BTreeMap::new(),
         }
     }
@@ -434,11 +600,11 @@ impl ConsumerGroup {
     }
 
     fn heap_size(&self) -> usize {
-        self.pel.len() * 64
+        self.pel.heap_size()
             + self
                 .consumers
                 .iter()
-                .map(|(k, c)| k.len() + 64 + c.pel.len() * 32)
+                .map(|(k, c)| k.len() * 2 + 64 + c.pel.heap_size())
                 .sum::<usize>()
     }
 }
@@ -967,6 +1133,45 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(100), false, 0), 50);
         assert_eq!(s.len(), 100);
         assert_eq!(s.first_id, StreamId::new(151, 0));
+    }
+
+    #[test]
+    fn idmap_behaves_like_a_btreemap() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut a: IdMap<u64> = IdMap::default();
+        let mut b: BTreeMap<StreamId, u64> = BTreeMap::new();
+        for step in 0..20_000u64 {
+            let id = StreamId::new(rng.gen_range(0..3000), rng.gen_range(0..3));
+            match rng.gen_range(0..10) {
+                0..=5 => assert_eq!(a.insert(id, step), b.insert(id, step)),
+                6..=8 => assert_eq!(a.remove(&id), b.remove(&id)),
+                _ => {
+                    let got: Vec<_> = a.iter_from(id).take(5).map(|(k, v)| (*k, *v)).collect();
+                    let want: Vec<_> = b.range(id..).take(5).map(|(k, v)| (*k, *v)).collect();
+                    assert_eq!(got, want);
+                    assert_eq!(
+                        a.next_after(id),
+                        b.range((std::ops::Bound::Excluded(id), std::ops::Bound::Unbounded))
+                            .next()
+                            .map(|(k, _)| *k)
+                    );
+                }
+            }
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.get(&id), b.get(&id));
+        }
+        assert_eq!(a.first(), b.keys().next().copied());
+        assert_eq!(a.last(), b.keys().next_back().copied());
+        let all: Vec<_> = a.iter().map(|(k, v)| (*k, *v)).collect();
+        let want: Vec<_> = b.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(all, want);
+        // Sequential inserts fill chunks completely.
+        let mut seq: IdMap<()> = IdMap::default();
+        for i in 0..(CHUNK as u64 * 10) {
+            seq.insert(StreamId::new(i, 0), ());
+        }
+        assert_eq!(seq.chunks.len(), 10);
     }
 
     #[test]
