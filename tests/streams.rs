@@ -1081,3 +1081,26 @@ fn swapdb_and_move_with_stream_waiters() {
         ",
     );
 }
+
+#[test]
+fn scripts_and_transactions_wake_stream_waiters() {
+    differential(
+        "
+        3> XGROUP CREATE s g $ MKSTREAM
+        1>> XREAD BLOCK 0 STREAMS s $
+        2>> XREADGROUP GROUP g c BLOCK 0 STREAMS s >
+        3> EVAL \"return redis.call('xadd', KEYS[1], '1-1', 'a', 'b')\" 1 s
+        1<
+        2<
+        1>> XREAD BLOCK 0 STREAMS s $
+        2>> XREADGROUP GROUP g c BLOCK 0 STREAMS s >
+        3> MULTI
+        3> XADD s 2-1 c d
+        3> XADD s 3-1 e f
+        3> EXEC
+        1<
+        2<
+        3> XPENDING s g
+        ",
+    );
+}

@@ -649,7 +649,14 @@ struct ReadArgs<'a> {
     nstreams: usize,
 }
 
-fn parse_read<'a>(ctx: &Ctx, argv: &[&'a [u8]], group_cmd: bool) -> Result<ReadArgs<'a>, RError> {
+/// Parses XREAD/XREADGROUP options. `serving` is set when a blocked client is served
+/// (the running context is then the writer's, which may be a script).
+fn parse_read<'a>(
+    ctx: &Ctx,
+    argv: &[&'a [u8]],
+    group_cmd: bool,
+    serving: bool,
+) -> Result<ReadArgs<'a>, RError> {
     let mut r = ReadArgs {
         block: None,
         count: 0,
@@ -663,7 +670,8 @@ fn parse_read<'a>(ctx: &Ctx, argv: &[&'a [u8]], group_cmd: bool) -> Result<ReadA
         let more = argv.len() - i - 1;
         let o = argv[i];
         if args::is(o, "block") && more > 0 {
-            if ctx.client.deny_blocking
+            if !serving
+                && ctx.client.deny_blocking
                 && ctx
                     .srv
                     .script_state
@@ -861,7 +869,7 @@ fn touch_consumer(g: &mut ConsumerGroup, name: &[u8], now: u64) -> bool {
 
 fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let group_cmd = argv[0].len() == 10;
-    let r = parse_read(ctx, argv, group_cmd)?;
+    let r = parse_read(ctx, argv, group_cmd, false)?;
     let db = ctx.db();
     let now = ctx.txn.now;
     let keys = &argv[r.streams_at..r.streams_at + r.nstreams];
@@ -1000,7 +1008,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Serves a blocked XREAD/XREADGROUP from `key` (see module docs).
 fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
     let group_cmd = argv[0].len() == 10;
-    let r = parse_read(ctx, argv, group_cmd)?;
+    let r = parse_read(ctx, argv, group_cmd, true)?;
     let keys = &argv[r.streams_at..r.streams_at + r.nstreams];
     let Some(i) = keys.iter().position(|k| *k == key) else {
         return Ok(false);
