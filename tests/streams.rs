@@ -1104,3 +1104,20 @@ fn scripts_and_transactions_wake_stream_waiters() {
         ",
     );
 }
+
+#[test]
+fn expired_stream_unblocks_xreadgroup_waiters_on_access() {
+    differential(
+        "
+        # lazy expiry (active expiry off): the access that deletes the key serves
+        # the waiter its error
+        3> DEBUG SET-ACTIVE-EXPIRE 0
+        3> XGROUP CREATE s g $ MKSTREAM
+        3> PEXPIRE s 200
+        1>> XREADGROUP GROUP g c BLOCK 0 STREAMS s >
+        sleep 400
+        3> EXISTS s
+        1<
+        ",
+    );
+}

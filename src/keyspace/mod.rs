@@ -386,10 +386,17 @@ impl<'a> Txn<'a> {
             None => false,
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
-                if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
+                if let Some((k, old)) = shard.dict.remove(h, key, &rehash) {
                     shard.touch_watched(key);
                     shard.volatile -= 1;
                     shard.expired += 1;
+                    if matches!(old.value, Value::Stream(_))
+                        && !shard.waiters.is_empty()
+                        && shard.waiters.contains_key(key)
+                    {
+                        // An expired stream unblocks its XREADGROUP waiters too.
+                        Self::mark_ready(&mut self.ready, db, key);
+                    }
                     self.expired.push(ExpiredKey { db, key: k });
                     self.notify(crate::config::notify::EXPIRED, "expired", db, key);
                 }
