@@ -820,16 +820,12 @@ impl<'a> Txn<'a> {
                     continue;
                 }
                 let keys: Vec<Box<[u8]>> = shard.waiters.keys().cloned().collect();
+                // Every key with waiters is ready: a list/zset/stream may now serve
+                // them, and a key that is no stream any more unblocks its XREADGROUP
+                // waiters with an error, as Redis's SWAPDB does (the other waiters'
+                // `on_ready` leave them blocked).
                 for k in keys {
-                    // A key that is no stream any more unblocks XREADGROUP waiters
-                    // (with an error), as Redis's SWAPDB does.
-                    let wakes = match self.peek(db, &k) {
-                        Some(e) => wakes_waiters(&e.value),
-                        None => true,
-                    } || !matches!(self.peek(db, &k), Some(e) if matches!(e.value, Value::Stream(_)));
-                    if wakes {
-                        Self::mark_ready(&mut self.ready, db, &k);
-                    }
+                    Self::mark_ready(&mut self.ready, db, &k);
                 }
             }
         }
