@@ -7,7 +7,7 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 use super::{Command, RError};
 use crate::commands::{
     bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, sort, strings, zset,
+    multi, pubsub, scripting, server, set, sort, stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -37,6 +37,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &hll::COMMANDS,
         &geo::COMMANDS,
         &sort::COMMANDS,
+        &stream::COMMANDS,
         &pubsub::COMMANDS,
     ]
 }

@@ -215,7 +215,7 @@ fn touch_watched_in_either(watchers: &Shard, other: &Shard, hash: &dyn Fn(&[u8])
 
 /// Whether storing `v` under a key can serve clients blocked on that key.
 fn wakes_waiters(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 /// A key expired lazily during a command (to be propagated as a DEL and notified).
@@ -404,11 +404,18 @@ impl<'a> Txn<'a> {
             None => false,
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
-                if let Some((k, _)) = shard.dict.remove(h, key, &rehash) {
+                if let Some((k, old)) = shard.dict.remove(h, key, &rehash) {
                     shard.touch_watched(key);
                     self.tracked.key(key, false);
                     shard.volatile -= 1;
                     shard.expired += 1;
+                    if matches!(old.value, Value::Stream(_))
+                        && !shard.waiters.is_empty()
+                        && shard.waiters.contains_key(key)
+                    {
+                        // An expired stream unblocks its XREADGROUP waiters too.
+                        Self::mark_ready(&mut self.ready, db, key);
+                    }
                     self.expired.push(ExpiredKey { db, key: k });
                     self.notify(crate::config::notify::EXPIRED, "expired", db, key);
                 }
@@ -546,7 +553,14 @@ impl<'a> Txn<'a> {
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
         }
-        if !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key) {
+        if !shard.waiters.is_empty()
+            && shard.waiters.contains_key(key)
+            && (wakes_waiters(&value)
+                || (live
+                    && matches!(shard.dict.get(h, key), Some(e) if matches!(e.value, Value::Stream(_)))))
+        {
+            // A new list/zset/stream may serve waiters; a stream replaced by another
+            // type unblocks its XREADGROUP waiters with an error.
             Self::mark_ready(&mut self.ready, db, key);
         }
         shard.touch_watched(key);
@@ -608,6 +622,13 @@ impl<'a> Txn<'a> {
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
         self.tracked.key(key, true);
+        if matches!(e.value, Value::Stream(_))
+            && !shard.waiters.is_empty()
+            && shard.waiters.contains_key(key)
+        {
+            // XREADGROUP waiters on a deleted stream are unblocked with an error.
+            Self::mark_ready(&mut self.ready, db, key);
+        }
         if e.expire != 0 {
             shard.volatile -= 1;
         }
@@ -670,6 +691,15 @@ impl<'a> Txn<'a> {
                 key: key.into(),
                 at,
             });
+        }
+    }
+
+    /// Marks `key` ready if clients are blocked on it (an XADD to an existing stream,
+    /// XGROUP DESTROY): they are served before the command's locks are released.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        let (shard, _) = self.shard_for(db, key);
+        if !shard.waiters.is_empty() && shard.waiters.contains_key(key) {
+            Self::mark_ready(&mut self.ready, db, key);
         }
     }
 
@@ -770,6 +800,21 @@ impl<'a> Txn<'a> {
         for s in 0..SHARDS {
             let shard = self.shard_at(db, s);
             n += shard.dict.len();
+            if !shard.waiters.is_empty() {
+                // Streams going away unblock their XREADGROUP waiters.
+                let gone: Vec<Box<[u8]>> = shard
+                    .waiters
+                    .keys()
+                    .filter(|k| {
+                        matches!(shard.dict.get(ks.hash(k), k), Some(e) if matches!(e.value, Value::Stream(_)))
+                    })
+                    .cloned()
+                    .collect();
+                for k in gone {
+                    Self::mark_ready(&mut self.ready, db, &k);
+                }
+            }
+            let shard = self.shard_at(db, s);
             if !shard.watched.is_empty() {
                 shard.touch_existing_watched(&|k: &[u8]| ks.hash(k));
             }
@@ -819,11 +864,12 @@ impl<'a> Txn<'a> {
                     continue;
                 }
                 let keys: Vec<Box<[u8]>> = shard.waiters.keys().cloned().collect();
+                // Every key with waiters is ready: a list/zset/stream may now serve
+                // them, and a key that is no stream any more unblocks its XREADGROUP
+                // waiters with an error, as Redis's SWAPDB does (the other waiters'
+                // `on_ready` leave them blocked).
                 for k in keys {
-                    let wakes = matches!(self.peek(db, &k), Some(e) if wakes_waiters(&e.value));
-                    if wakes {
-                        Self::mark_ready(&mut self.ready, db, &k);
-                    }
+                    Self::mark_ready(&mut self.ready, db, &k);
                 }
             }
         }

@@ -41,8 +41,15 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
         let (db, key) = txn.ready[i].clone();
         i += 1;
         for w in txn.waiters_of(db, &key) {
-            if !txn.exists(db, &key) {
-                break;
+            // A missing key serves nobody, except XREADGROUP waiters, which are
+            // unblocked with an error when their stream goes away.
+            if !txn.exists(db, &key)
+                && !w
+                    .argv
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"xreadgroup"))
+            {
+                continue;
             }
             if !w.try_claim() {
                 continue; // served elsewhere or cancelled; its owner dequeues it

@@ -420,6 +420,7 @@ pub fn read_object(r: &mut Reader, typ: u8, lim: &Limits, now: u64) -> Result<Op
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
         Value::Hash(h) => h.is_empty(),
+        Value::Stream(_) => false,
     };
     Ok(if empty { None } else { Some(v) })
 }
