@@ -93,6 +93,28 @@ fn populate(c: &mut RawClient) {
         run(c, &["SET", "ttl:long", "v", "PX", "100000000"]);
         run(c, &["HSET", "ttl:hash", "f", "v"]);
         run(c, &["PEXPIRE", "ttl:hash", "50000000"]);
+        for i in 1..=150 {
+            let (id, v) = (format!("{i}-0"), i.to_string());
+            run(c, &["XADD", "x:stream", &id, "f", &v, "g", "text"]);
+        }
+        run(c, &["XADD", "x:stream", "200-0", "other", "field"]);
+        run(c, &["XDEL", "x:stream", "3-0"]);
+        run(c, &["XGROUP", "CREATE", "x:stream", "grp", "0"]);
+        run(
+            c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "grp",
+                "c1",
+                "COUNT",
+                "2",
+                "STREAMS",
+                "x:stream",
+                ">",
+            ],
+        );
+        run(c, &["XGROUP", "CREATE", "x:empty", "grp", "$", "MKSTREAM"]);
     }
     run(c, &["SELECT", "0"]);
 }
@@ -114,6 +136,29 @@ fn value_of(c: &mut RawClient, key: &str) -> Vec<Vec<u8>> {
             let mut pairs: Vec<Vec<u8>> = e.chunks(2).map(|p| p.concat()).collect();
             pairs.sort();
             pairs
+        }
+        b"+stream\r\n" => {
+            // Entries, counters and groups (delivery times masked).
+            let mut v = vec![c.cmds(&["XRANGE", key, "-", "+"])];
+            let info = c.cmds(&["XINFO", "STREAM", key]);
+            v.push(
+                info.split(|&b| b == b'\n')
+                    .take(14)
+                    .flatten()
+                    .copied()
+                    .collect(),
+            );
+            v.push(c.cmds(&["XINFO", "GROUPS", key]));
+            let pending = c.cmds(&["XPENDING", key, "grp", "-", "+", "10"]);
+            let (_, items) = split_elements(&pending);
+            v.push(
+                items
+                    .iter()
+                    .map(|i| split_elements(i).1[..2].concat())
+                    .collect::<Vec<_>>()
+                    .concat(),
+            );
+            v
         }
         other => panic!("{key}: unexpected type {}", common::show(other)),
     }
@@ -188,7 +233,7 @@ fn redis_rdb_loads_into_ferrodis() {
     // The key that expired since the save is not loaded (Redis's rule for a master).
     assert_eq!(fc.cmds(&["EXISTS", "soon"]), b":0\r\n");
     assert_eq!(info_field(&mut fc, "rdb_last_load_keys_expired"), "1");
-    assert_eq!(info_field(&mut fc, "rdb_last_load_keys_loaded"), "45");
+    assert_eq!(info_field(&mut fc, "rdb_last_load_keys_loaded"), "51");
     run(&mut rc, &["DEL", "soon"]);
     assert_same_dataset(&mut rc, &mut fc);
     // Loaded values dump to the reference's exact bytes.
@@ -637,15 +682,22 @@ fn pre_7_encodings_load() {
 
 #[test]
 fn unsupported_content_is_refused_with_a_reason() {
-    // A module value and a stream (not supported yet): the server refuses the file.
+    // A module value, and a stream node that is not a listpack: the server refuses
+    // the file.
     for (typ, reason) in [
         (7u8, "modules are not supported"),
-        (15u8, "stream type not supported yet"),
+        (15u8, "Stream node listpack is not valid"),
     ] {
         let mut f = b"REDIS0010".to_vec();
         f.extend_from_slice(&[0xfe, 0x00]);
         key(&mut f, typ, "k");
-        write_len(&mut f, 0x1234);
+        if typ == 7 {
+            write_len(&mut f, 0x1234);
+        } else {
+            write_len(&mut f, 1);
+            write_string(&mut f, &[0u8; 16], false);
+            write_string(&mut f, b"not a listpack", false);
+        }
         let dir = TmpDir::new("unsupported");
         std::fs::write(dir.path().join("dump.rdb"), seal_file(f)).expect("write");
         let (code, log) = start_expecting_failure(dir.path(), &[]);

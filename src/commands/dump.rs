@@ -26,9 +26,6 @@ fn dump(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match ctx.txn.get_read(db, argv[1]) {
         None => ctx.out.null(),
         Some(e) => {
-            if let Some(why) = encode::unsupported(&e.value) {
-                return Err(super::RError::owned(format!("ERR DUMP: {why}")));
-            }
             let payload = encode::dump_payload(&e.value, &opts);
             ctx.out.bulk(&payload);
         }

@@ -158,13 +158,6 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         for s in 0..SHARDS {
             let shard = txn.shard_at(db, s);
             for (k, e) in shard.dict.iter() {
-                // Never leave a key out of the file: refuse the whole save instead.
-                if let Some(why) = encode::unsupported(&e.value) {
-                    return Err(io::Error::other(format!(
-                        "{why} (key '{}')",
-                        String::from_utf8_lossy(k)
-                    )));
-                }
                 if e.expire() != 0 {
                     buf.push(OPCODE_EXPIRETIME_MS);
                     encode::write_millis(&mut buf, e.expire());

@@ -21,6 +21,7 @@ pub struct Limits {
     pub set_intset: usize,
     pub zset: ZLimits,
     pub list_fill: Fill,
+    pub stream_node: crate::types::stream::NodeLimits,
 }
 
 impl Default for Limits {
@@ -34,6 +35,10 @@ impl Default for Limits {
                 max_value: 64,
             },
             list_fill: Fill::default(),
+            stream_node: crate::types::stream::NodeLimits {
+                max_entries: 100,
+                max_bytes: 4096,
+            },
         }
     }
 }
@@ -50,6 +55,10 @@ impl Limits {
                 max_value: u("zset-max-listpack-value"),
             },
             list_fill: Fill::from_config(c.int("list-max-listpack-size")),
+            stream_node: crate::types::stream::NodeLimits {
+                max_entries: c.int("stream-node-max-entries").max(0) as u64,
+                max_bytes: c.int("stream-node-max-bytes").max(0) as u64,
+            },
         }
     }
 }
@@ -402,10 +411,9 @@ pub fn read_object(r: &mut Reader, typ: u8, lim: &Limits, now: u64) -> Result<Op
             }
             Value::Hash(h)
         }
-        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
-            // Extension point: the stream type arrives with `Value::Stream`.
-            return corrupt("stream type not supported yet");
-        }
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => Value::Stream(
+            Box::new(super::stream::read_stream(r, typ, lim.stream_node)?),
+        ),
         TYPE_MODULE_PRE_GA | TYPE_MODULE_2 => {
             let id = r.length()?;
             return corrupt(&format!(
@@ -420,6 +428,7 @@ pub fn read_object(r: &mut Reader, typ: u8, lim: &Limits, now: u64) -> Result<Op
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
         Value::Hash(h) => h.is_empty(),
+        // An empty stream is a valid value (XADD ... MAXLEN 0, XGROUP CREATE MKSTREAM).
         Value::Stream(_) => false,
     };
     Ok(if empty { None } else { Some(v) })

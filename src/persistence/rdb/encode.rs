@@ -120,19 +120,9 @@ pub fn version_for(v: &Value) -> u16 {
     }
 }
 
-/// Why `v` cannot be written yet, if so (callers check before encoding: a value is
-/// never silently left out of a file or payload).
-pub fn unsupported(v: &Value) -> Option<&'static str> {
-    match v {
-        Value::Stream(_) => Some("the RDB writer does not support streams yet"),
-        _ => None,
-    }
-}
-
 /// The type byte `rdbSaveObjectType` writes for `v`.
 pub fn object_type(v: &Value) -> u8 {
     match v {
-        // Refused by `unsupported` first; the type byte Redis 7.0 would write.
         Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
         Value::Str(_) => TYPE_STRING,
         Value::List(_) => TYPE_LIST_QUICKLIST_2,
@@ -167,9 +157,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOpts) {
         Value::Set(s) => write_set(out, s, opts),
         Value::ZSet(z) => write_zset(out, z, opts),
         Value::Hash(h) => write_hash(out, h, opts),
-        Value::Stream(_) => {
-            debug_assert!(false, "callers check `unsupported` first");
-        }
+        Value::Stream(st) => super::stream::write_stream(out, st, opts.compress),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod stream;
 
 /// The version Ferrodis writes (Redis 7.0's).
 pub const RDB_VERSION: u16 = 10;
