@@ -693,7 +693,45 @@ mod tests {
         for i in 0..200 {
             zs.insert_new(format!("m{i}").as_bytes(), i as f64, lim);
         }
+        use crate::types::stream::{
+            Consumer, ConsumerGroup, Nack, NodeLimits, StreamId, StreamValue,
+        };
+        let mut st = StreamValue::new();
+        let nl = NodeLimits {
+            max_entries: 4,
+            max_bytes: 4096,
+        };
+        for i in 1..=10u64 {
+            let v = i.to_string();
+            let pairs: Vec<&[u8]> = if i % 3 == 0 {
+                vec![b"other", v.as_bytes()]
+            } else {
+                vec![b"f", v.as_bytes(), b"g", b"-42"]
+            };
+            st.append(StreamId::new(i, 1), &pairs, nl);
+            st.last_id = StreamId::new(i, 1);
+            st.entries_added += 1;
+        }
+        st.first_id = StreamId::new(1, 1);
+        let mut g = ConsumerGroup::new(StreamId::new(2, 1), 2);
+        let mut c = Consumer::new(b"alice", NOW);
+        for i in 1..=2u64 {
+            let id = StreamId::new(i, 1);
+            g.pel.insert(
+                id,
+                Nack {
+                    delivery_time: NOW,
+                    delivery_count: i,
+                    consumer: c.name.clone(),
+                },
+            );
+            c.pel.insert(id, ());
+        }
+        c.active_time = NOW as i64;
+        g.consumers.insert(Box::from(&b"alice"[..]), c);
+        st.groups_mut().insert(Box::from(&b"grp"[..]), g);
         vec![
+            ("x", Value::Stream(Box::new(st)), 0),
             ("s", Value::Str(StrValue::from_bytes(b"hello")), 0),
             ("n", Value::Str(StrValue::from_bytes(b"-1234567")), 0),
             (
@@ -759,7 +797,7 @@ mod tests {
         let f = sample_file();
         let (ks, r) = load(&f, true);
         let loaded = r.expect("loads");
-        assert_eq!(loaded.keys, 9);
+        assert_eq!(loaded.keys, 10);
         assert_eq!(loaded.expired, 1);
         let mut txn = Txn::exclusive(&ks, NOW);
         let want = values();
