@@ -404,7 +404,9 @@ fn object_idletime_tracks_access() {
         let idle = int(&c.cmds(&["OBJECT", "IDLETIME", "idle"]));
         let busy = int(&c.cmds(&["OBJECT", "IDLETIME", "busy"]));
         assert!((2..=3).contains(&idle), "{name}: idle key idle for {idle}");
-        assert_eq!(busy, 0, "{name}: accessed key");
+        // Redis's LRU clock is a cached, second-resolution value refreshed by its cron:
+        // a key accessed just now can read 1 across a second boundary.
+        assert!(busy <= 1, "{name}: accessed key idle for {busy}");
     }
 }
 
