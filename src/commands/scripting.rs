@@ -130,14 +130,12 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     let srv = ctx.srv;
     let mut engine = srv.scripts.lock();
     let (sha, flags) = if by_sha {
-        let found = crate::scripting::sha_key(argv[1]).zip(engine.info(argv[1]));
-        let Some((sha, info)) = found else {
+        let found =
+            crate::scripting::sha_key(argv[1]).and_then(|sha| Some((sha, engine.no_writes(&sha)?)));
+        let Some((sha, no_writes)) = found else {
             return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
         };
-        let flags = ScriptFlags {
-            no_writes: info.no_writes,
-        };
-        (sha, flags)
+        (sha, ScriptFlags { no_writes })
     } else {
         let (flags, stripped) = parse_shebang(argv[1])?;
         let sha = engine

@@ -161,13 +161,6 @@ pub fn sha_key(name: &[u8]) -> Option<Sha> {
     Some(k)
 }
 
-/// What EVALSHA needs to know about a cached script before running it.
-#[derive(Clone, Copy, Debug)]
-pub struct ScriptInfo {
-    /// `#!lua flags=no-writes`.
-    pub no_writes: bool,
-}
-
 /// What other clients can see of a running script (read without the engine's lock):
 /// for BUSY replies and SCRIPT KILL.
 #[derive(Default, Debug)]
@@ -345,12 +338,9 @@ impl Engine {
         Ok(sha)
     }
 
-    /// The cached script `sha` (any case), if there is one.
-    pub fn info(&self, sha: &[u8]) -> Option<ScriptInfo> {
-        let s = self.scripts.get(&sha_key(sha)?)?;
-        Some(ScriptInfo {
-            no_writes: s.no_writes,
-        })
+    /// The `no-writes` flag of the cached script `sha`, if there is one.
+    pub fn no_writes(&self, sha: &Sha) -> Option<bool> {
+        self.scripts.get(sha).map(|s| s.no_writes)
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {

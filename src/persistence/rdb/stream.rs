@@ -37,18 +37,12 @@ fn id_bytes(id: StreamId) -> [u8; 16] {
 }
 
 fn id_from(b: &[u8]) -> Result<StreamId> {
-    let (Some(ms), Some(seq)) = (b.get(..8), b.get(8..16)) else {
-        return Err(RdbError::new("Stream ID of the wrong size"));
-    };
-    if b.len() != 16 {
-        return Err(RdbError::new("Stream ID of the wrong size"));
-    }
-    let ms: [u8; 8] = ms.try_into().map_err(|_| RdbError::new("bad stream ID"))?;
-    let seq: [u8; 8] = seq.try_into().map_err(|_| RdbError::new("bad stream ID"))?;
-    Ok(StreamId::new(
-        u64::from_be_bytes(ms),
-        u64::from_be_bytes(seq),
-    ))
+    let b: [u8; 16] = b
+        .try_into()
+        .map_err(|_| RdbError::new("Stream ID of the wrong size"))?;
+    let (ms, seq) = b.split_at(8);
+    let word = |h: &[u8]| u64::from_be_bytes(h.try_into().unwrap_or_default());
+    Ok(StreamId::new(word(ms), word(seq)))
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
@@ -59,10 +53,9 @@ fn write_id(out: &mut Vec<u8>, id: StreamId) {
 /// Writes a stream value as `RDB_TYPE_STREAM_LISTPACKS_2` (what Redis 7.0 writes).
 pub fn write_stream(out: &mut Vec<u8>, s: &StreamValue, compress: bool) {
     let entries = s.range(StreamId::MIN, StreamId::MAX, false, usize::MAX);
-    let chunks: Vec<_> = entries.chunks(NODE_ENTRIES).collect();
-    write_len(out, chunks.len() as u64);
+    write_len(out, entries.len().div_ceil(NODE_ENTRIES) as u64);
     let mut num = itoa::Buffer::new();
-    for chunk in chunks {
+    for chunk in entries.chunks(NODE_ENTRIES) {
         let Some(first) = chunk.first() else { continue };
         let master = first.id;
         let master_fields: Vec<Vec<u8>> = s.fields(first).iter().map(|(f, _)| f.to_vec()).collect();
