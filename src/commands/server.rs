@@ -293,19 +293,11 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
     }
 
     if sel.wants("persistence") {
-        sections.push(format!(
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-            srv.stats.dirty.load(Ordering::Relaxed),
-            srv.lastsave.load(Ordering::Relaxed),
-            if srv.persistence.last_save_failed.load(Ordering::Relaxed) {
-                "err"
-            } else {
-                "ok"
-            },
-            srv.persistence.saves.load(Ordering::Relaxed),
-            srv.persistence.last_load_keys_expired.load(Ordering::Relaxed),
-            srv.persistence.last_load_keys_loaded.load(Ordering::Relaxed),
-        ));
+        let mut sec = String::from("# Persistence\r\n");
+        crate::persistence::info_rdb(srv, &mut sec);
+        crate::persistence::info_aof(srv, &mut sec);
+        sec.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        sections.push(sec);
     }
 
     if sel.wants("stats") {
