@@ -132,6 +132,20 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
             log::warning(&format!("Received {sig} scheduling shutdown..."));
         }
         log::warning("User requested shutdown...");
+        let bg = &srv.persistence.bg;
+        if bg.kind() != ferrodis::persistence::bgsave::Kind::None {
+            // As Redis kills its child: the background snapshot stops (its temporary
+            // file is removed) before the final save.
+            log::warning("There is a background snapshot in progress. Stopping it!");
+            bg.abort();
+            let s = srv.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                s.persistence
+                    .bg
+                    .wait_idle(std::time::Duration::from_secs(30))
+            })
+            .await;
+        }
         if final_save_wanted(&srv, &req) {
             log::notice("Saving the final RDB snapshot before exiting.");
             let s = srv.clone();

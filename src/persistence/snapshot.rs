@@ -27,11 +27,10 @@ use super::crc64::crc64;
 use super::rdb::decode::{self, Limits, Reader};
 use super::rdb::encode::{self, EncodeOpts};
 use super::rdb::*;
-use crate::keyspace::{lru_clock, Txn, SHARDS};
+use crate::keyspace::{lru_clock, Entry, Txn, SHARDS};
 use crate::server::{log, Server};
 
 /// Persistence counters for INFO.
-#[derive(Default)]
 pub struct State {
     /// Successful saves since startup (`rdb_saves`).
     pub saves: AtomicU64,
@@ -40,13 +39,50 @@ pub struct State {
     /// Keys loaded and keys skipped as expired by the last load.
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
+    /// The background snapshot (BGSAVE, AOF rewrite).
+    pub bg: super::bgsave::BgState,
+    /// Whether write commands are refused (`super::DENY_*`, see `deny_writes`).
+    pub deny: std::sync::atomic::AtomicU8,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            saves: AtomicU64::new(0),
+            last_save_failed: AtomicBool::new(false),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
+            bg: super::bgsave::BgState::new(),
+            deny: Default::default(),
+        }
+    }
 }
 
 /// Computes the CRC-64 of everything written through it.
-struct CrcWriter<W: Write> {
+pub struct CrcWriter<W: Write> {
     inner: W,
     crc: u64,
     checksum: bool,
+}
+
+impl<W: Write> CrcWriter<W> {
+    pub fn new(inner: W, checksum: bool) -> CrcWriter<W> {
+        CrcWriter {
+            inner,
+            crc: 0,
+            checksum,
+        }
+    }
+
+    /// Writes `EOF` and the checksum (0 without `rdbchecksum`), flushes, and returns
+    /// the writer and the checksum.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.write_all(&[OPCODE_EOF])?;
+        let crc = if self.checksum { self.crc } else { 0 };
+        self.inner.write_all(&crc.to_le_bytes())?;
+        self.inner.flush()?;
+        Ok((self.inner, crc))
+    }
 }
 
 impl<W: Write> Write for CrcWriter<W> {
@@ -98,26 +134,21 @@ fn needs_hfe(txn: &mut Txn, dbs: usize) -> bool {
     false
 }
 
-/// Writes the whole dataset (and the function libraries) in RDB format to `w`.
-/// `txn` must be exclusive. Returns the checksum written.
-pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64> {
-    let (opts, checksum) = {
-        let c = srv.config.read();
-        (EncodeOpts::from_config(&c), c.bool("rdbchecksum"))
-    };
-    let dbs = srv.databases();
-    let version = if needs_hfe(txn, dbs) {
+/// The RDB version a snapshot of the current dataset needs (12 if any hash has field
+/// TTLs). `txn` must be exclusive.
+pub fn version_needed(txn: &mut Txn, dbs: usize) -> u16 {
+    if needs_hfe(txn, dbs) {
         log::notice("Hashes with field TTLs: writing RDB version 12 (Redis 7.4's format)");
         RDB_VERSION_HFE
     } else {
         RDB_VERSION
-    };
-    let mut w = CrcWriter {
-        inner: w,
-        crc: 0,
-        checksum,
-    };
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    }
+}
+
+/// What comes before the keys: magic and version, the aux fields Redis 7.0 writes,
+/// and the function libraries as they are now.
+pub fn header(srv: &Server, version: u16, opts: &EncodeOpts) -> Vec<u8> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
     buf.extend_from_slice(format!("REDIS{version:04}").as_bytes());
     aux(&mut buf, "redis-ver", crate::VERSION_REDIS.as_bytes());
     aux(&mut buf, "redis-bits", b"64");
@@ -129,15 +160,47 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         crate::memory::used_memory().to_string().as_bytes(),
     );
     aux(&mut buf, "aof-base", b"0");
-    {
-        let lib = srv.functions.lib.lock();
-        let mut libs: Vec<_> = lib.libraries.values().collect();
-        libs.sort_by(|a, b| a.name.cmp(&b.name));
-        for l in libs {
-            buf.push(OPCODE_FUNCTION2);
-            encode::write_string(&mut buf, &l.code, opts.compress);
-        }
+    let lib = srv.functions.lib.lock();
+    let mut libs: Vec<_> = lib.libraries.values().collect();
+    libs.sort_by(|a, b| a.name.cmp(&b.name));
+    for l in libs {
+        buf.push(OPCODE_FUNCTION2);
+        encode::write_string(&mut buf, &l.code, opts.compress);
     }
+    buf
+}
+
+/// One key's record: `EXPIRETIME_MS` if it has a TTL, the type, the key, the value.
+pub fn write_entry(buf: &mut Vec<u8>, key: &[u8], e: &Entry, opts: &EncodeOpts) {
+    if e.expire() != 0 {
+        buf.push(OPCODE_EXPIRETIME_MS);
+        encode::write_millis(buf, e.expire());
+    }
+    buf.push(encode::object_type(&e.value));
+    encode::write_string(buf, key, opts.compress);
+    encode::write_value(buf, &e.value, opts);
+}
+
+/// `SELECTDB db` + `RESIZEDB keys volatile`.
+pub fn write_db_start(buf: &mut Vec<u8>, db: usize, keys: usize, volatile: usize) {
+    buf.push(OPCODE_SELECTDB);
+    encode::write_len(buf, db as u64);
+    buf.push(OPCODE_RESIZEDB);
+    encode::write_len(buf, keys as u64);
+    encode::write_len(buf, volatile as u64);
+}
+
+/// Writes the whole dataset (and the function libraries) in RDB format to `w`.
+/// `txn` must be exclusive. Returns the checksum written.
+pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64> {
+    let (opts, checksum) = {
+        let c = srv.config.read();
+        (EncodeOpts::from_config(&c), c.bool("rdbchecksum"))
+    };
+    let dbs = srv.databases();
+    let version = version_needed(txn, dbs);
+    let mut w = CrcWriter::new(w, checksum);
+    let mut buf = header(srv, version, &opts);
     w.write_all(&buf)?;
     buf.clear();
     for db in 0..dbs {
@@ -150,21 +213,11 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         if keys == 0 {
             continue;
         }
-        buf.push(OPCODE_SELECTDB);
-        encode::write_len(&mut buf, db as u64);
-        buf.push(OPCODE_RESIZEDB);
-        encode::write_len(&mut buf, keys as u64);
-        encode::write_len(&mut buf, volatile as u64);
+        write_db_start(&mut buf, db, keys, volatile);
         for s in 0..SHARDS {
             let shard = txn.shard_at(db, s);
             for (k, e) in shard.dict.iter() {
-                if e.expire() != 0 {
-                    buf.push(OPCODE_EXPIRETIME_MS);
-                    encode::write_millis(&mut buf, e.expire());
-                }
-                buf.push(encode::object_type(&e.value));
-                encode::write_string(&mut buf, k, opts.compress);
-                encode::write_value(&mut buf, &e.value, &opts);
+                write_entry(&mut buf, k, e, &opts);
                 if buf.len() >= 64 * 1024 {
                     w.write_all(&buf)?;
                     buf.clear();
@@ -172,12 +225,8 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
             }
         }
     }
-    buf.push(OPCODE_EOF);
     w.write_all(&buf)?;
-    let crc = if checksum { w.crc } else { 0 };
-    w.inner.write_all(&crc.to_le_bytes())?;
-    w.flush()?;
-    Ok(crc)
+    w.finish().map(|(_, crc)| crc)
 }
 
 /// SAVE: writes the snapshot atomically (temp file, fsync, rename, fsync of the
@@ -233,11 +282,9 @@ pub fn save(srv: &Server, txn: &mut Txn) -> io::Result<()> {
         Err(e) => {
             log::warning(&format!("Write error saving DB on disk: {e}"));
             let _ = std::fs::remove_file(&tmp);
-            srv.persistence
-                .last_save_failed
-                .store(true, Ordering::Relaxed);
         }
     }
+    super::refresh_deny(srv);
     result
 }
 

@@ -176,6 +176,25 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // Writes are refused while persistence fails (-MISCONF); PING too, as in Redis.
+    if !client.in_exec
+        && (cmd.has(flags::WRITE) || cmd.name == "ping" || cmd.name == "exec")
+        && srv.persistence.deny.load(Ordering::Relaxed) != 0
+    {
+        if let Some(msg) = crate::persistence::deny_writes(srv) {
+            if cmd.name == "exec" {
+                if multi::queued_writes(srv, client) {
+                    multi::abort(srv, client, out, &msg, gate);
+                    return;
+                }
+            } else {
+                multi::flag_error(client);
+                cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                out.error(&msg);
+                return;
+            }
+        }
+    }
     // RESP2 subscriber mode allows only a few commands (checked before MULTI queueing,
     // as in Redis).
     if !crate::server::pubsub::admit(client, out, cmd, parent) {
