@@ -52,7 +52,11 @@ const fn d(
 use Kind::*;
 
 /// Directives CONFIG GET shows only when asked for by their exact name.
-const HIDDEN: &[&str] = &["rdb-key-save-delay"];
+const HIDDEN: &[&str] = &[
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "loading-process-events-interval-bytes",
+];
 
 /// Every directive of Redis 7.0 (names and defaults as `CONFIG GET *` prints them on a
 /// server started without a configuration file).
@@ -163,6 +167,10 @@ pub static DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", &[], Mem, "536870912", true),
     d("rdb-del-sync-files", &[], Bool, "no", true),
     d("rdb-key-save-delay", &[], Int, "0", true),
+    d("key-load-delay", &[], Int, "0", true),
+    // Redis serves clients every this many bytes loaded; Ferrodis serves them all
+    // along (the loader runs on its own thread). Accepted for compatibility.
+    d("loading-process-events-interval-bytes", &[], Int, "2097152", true),
     d("rdb-save-incremental-fsync", &[], Bool, "yes", true),
     d("rdbchecksum", &[], Bool, "yes", false),
     d("rdbcompression", &[], Bool, "yes", true),

@@ -508,3 +508,98 @@ fn shutdown_during_bgsave_saves_everything() {
     );
     assert_eq!(c2.cmds(&["DBSIZE"]), b":666\r\n");
 }
+
+/// Starts `bin` without waiting for it to answer PING (it may be loading).
+fn spawn_raw(bin: &str, dir: &Path, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = free_port();
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = std::process::Command::new(bin)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let until = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{bin} did not listen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, port)
+}
+
+/// While the dataset loads, the server accepts connections and answers -LOADING to
+/// commands that are not allowed during loading (as the reference does, with the same
+/// text), INFO shows the loading fields; once loaded, everything is there.
+#[test]
+fn loading_replies_while_the_dataset_loads() {
+    let dir = TmpDir::new("loading");
+    {
+        let f = ferrodis(&["--dir", &dir.s()]);
+        let mut c = f.client();
+        populate(&mut c, 1000);
+        ok(&mut c, &["SAVE"]);
+    }
+    let rdb = dir.path().join("dump.rdb");
+    let mut seen = Vec::new();
+    for reference in [false, true] {
+        let d = TmpDir::new(if reference { "loading-r" } else { "loading-f" });
+        std::fs::copy(&rdb, d.path().join("dump.rdb")).expect("copy");
+        let bin = if reference {
+            common::redis_server_bin()
+        } else {
+            common::ferrodis_bin().to_string()
+        };
+        // 1 ms per key: about 4 seconds of loading.
+        let (mut child, port) = spawn_raw(
+            &bin,
+            d.path(),
+            &[
+                "--key-load-delay",
+                "1000",
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ],
+        );
+        let mut c = RawClient::connect(port);
+        let replies = vec![
+            c.cmds(&["PING"]),
+            c.cmds(&["GET", "s:1"]),
+            c.cmds(&["SET", "x", "1"]),
+            c.cmds(&["CONFIG", "GET", "key-load-delay"]),
+        ];
+        assert_eq!(info_field(&mut c, "loading"), "1");
+        let total: u64 = info_field(&mut c, "loading_total_bytes")
+            .parse()
+            .unwrap_or(0);
+        assert_eq!(total, std::fs::metadata(&rdb).map(|m| m.len()).unwrap_or(1));
+        let until = Instant::now() + Duration::from_secs(60);
+        while c.cmds(&["PING"]) != b"+PONG\r\n" {
+            assert!(Instant::now() < until, "never finished loading");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(info_field(&mut c, "loading"), "0");
+        let loaded = c.cmds(&["DBSIZE"]);
+        let _ = child.kill();
+        let _ = child.wait();
+        seen.push((replies, loaded));
+    }
+    assert_eq!(
+        seen[0].0[0],
+        b"-LOADING Redis is loading the dataset in memory\r\n".to_vec()
+    );
+    for (i, (a, b)) in seen[0].0.iter().zip(seen[1].0.iter()).enumerate() {
+        assert_eq!(common::show(a), common::show(b), "reply {i} while loading");
+    }
+    assert_eq!(seen[0].1, seen[1].1);
+    assert_eq!(seen[0].1, b":1165\r\n");
+}

@@ -297,6 +297,7 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
         crate::persistence::info_rdb(srv, &mut sec);
         crate::persistence::info_aof(srv, &mut sec);
         sec.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        crate::persistence::info_loading(srv, &mut sec);
         sections.push(sec);
     }
 

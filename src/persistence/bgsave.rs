@@ -129,7 +129,8 @@ pub enum StartError {
 /// thread. `txn` must be exclusive (the caller holds the gate exclusively). `at_start`
 /// runs at the snapshot's instant, still under the gate (the AOF rewrite opens its new
 /// incremental file there). `done` gets the sink back (flushed, after `EOF` and the
-/// checksum) or the error, on the snapshot thread, once the snapshot state is cleared.
+/// checksum) or the error, on the snapshot thread, after the copy-on-write state is
+/// cleared and before the snapshot stops counting as running.
 pub fn start<W, S, D>(
     srv: &Server,
     txn: &mut Txn,
@@ -209,8 +210,10 @@ where
             let cow = srv.ks.snap.cow_total.load(Ordering::Relaxed);
             srv.ks.snap.end();
             bg.last_cow.store(cow, Ordering::Relaxed);
-            bg.kind.store(Kind::None as u8, Ordering::Release);
+            // Still "in progress" until its outcome is recorded (INFO readers wait
+            // for rdb_bgsave_in_progress:0 and then read the status).
             done(&srv, result);
+            bg.kind.store(Kind::None as u8, Ordering::Release);
         });
     match spawned {
         Ok(_) => Ok(()),

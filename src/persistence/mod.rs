@@ -27,7 +27,8 @@ pub fn info_rdb(srv: &Server, out: &mut String) {
     };
     let _ = write!(
         out,
-        "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow_size}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow_size}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        u8::from(p.loading.load(Ordering::Relaxed)),
         srv.stats.dirty.load(Ordering::Relaxed),
         u8::from(p.bg.kind() == bgsave::Kind::Rdb),
         srv.lastsave.load(Ordering::Relaxed),
@@ -86,4 +87,43 @@ pub fn refresh_deny(srv: &Server) {
     };
     p.deny
         .store(if rdb { DENY_RDB } else { DENY_NONE }, Ordering::Relaxed);
+}
+
+/// INFO persistence: the `loading_*` fields Redis adds at the end of the section while
+/// the dataset loads.
+pub fn info_loading(srv: &Server, out: &mut String) {
+    let p = &srv.persistence;
+    if !p.loading.load(Ordering::Relaxed) {
+        return;
+    }
+    let start = p.loading_start.load(Ordering::Relaxed);
+    let total = p.loading_total.load(Ordering::Relaxed);
+    let loaded = p.loading_loaded.load(Ordering::Relaxed).min(total);
+    let perc = if total > 0 {
+        loaded as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    let elapsed = (crate::util::time::now_ms() / 1000).saturating_sub(start);
+    let eta = if loaded == 0 {
+        1
+    } else {
+        ((total - loaded) as f64 / (loaded as f64 / elapsed.max(1) as f64)) as u64
+    };
+    let _ = write!(
+        out,
+        "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+    );
+}
+
+/// Loads the dataset at startup (the RDB file; the AOF when enabled) with the
+/// `loading` state set, so clients connected meanwhile get -LOADING.
+pub fn load_at_startup(srv: &Server) -> Result<(), String> {
+    let p = &srv.persistence;
+    p.loading_start
+        .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
+    p.loading.store(true, Ordering::SeqCst);
+    let r = snapshot::load_at_startup(srv);
+    p.loading.store(false, Ordering::SeqCst);
+    r
 }

@@ -43,6 +43,12 @@ pub struct State {
     pub bg: super::bgsave::BgState,
     /// Whether write commands are refused (`super::DENY_*`, see `deny_writes`).
     pub deny: std::sync::atomic::AtomicU8,
+    /// The dataset is being loaded at startup: commands get -LOADING.
+    pub loading: AtomicBool,
+    /// Unix seconds the load began; file size; bytes read so far.
+    pub loading_start: AtomicU64,
+    pub loading_total: AtomicU64,
+    pub loading_loaded: AtomicU64,
 }
 
 impl Default for State {
@@ -54,6 +60,10 @@ impl Default for State {
             last_load_keys_expired: AtomicU64::new(0),
             bg: super::bgsave::BgState::new(),
             deny: Default::default(),
+            loading: AtomicBool::new(false),
+            loading_start: AtomicU64::new(0),
+            loading_total: AtomicU64::new(0),
+            loading_loaded: AtomicU64::new(0),
         }
     }
 }
@@ -296,6 +306,20 @@ pub fn save_exclusive(srv: &Server) -> io::Result<()> {
     save(srv, &mut txn)
 }
 
+/// A reader that adds the bytes it reads to a counter (INFO loading_loaded_bytes).
+struct Counting<'a, R> {
+    inner: R,
+    n: &'a AtomicU64,
+}
+
+impl<R: io::Read> io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// What a load found.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -312,6 +336,8 @@ pub struct LoadOpts {
     /// `rdbchecksum`: verify the trailing CRC-64 (a stored 0 means "not computed").
     pub checksum: bool,
     pub now: u64,
+    /// `key-load-delay` (tests): microseconds to sleep after each key.
+    pub key_delay_us: u64,
 }
 
 /// One top-level item of an RDB file.
@@ -558,6 +584,11 @@ pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Resul
                 };
                 let exp = if expire <= 0 { 0 } else { expire as u64 };
                 txn.insert_entry(db, &key, value, exp, lru);
+                // One shard lock at a time: INFO and friends may look meanwhile.
+                txn.unlock_all();
+                if opts.key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(opts.key_delay_us));
+                }
                 // Nobody publishes events raised while loading: don't let them pile up.
                 txn.events.clear();
                 out.keys += 1;
@@ -637,11 +668,21 @@ pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
             limits: Limits::from_config(&c),
             checksum: c.bool("rdbchecksum"),
             now: crate::util::time::now_ms(),
+            key_delay_us: c.int("key-load-delay").max(0) as u64,
         }
     };
-    let _gate = srv.ks.gate.write();
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let p = &srv.persistence;
+    p.loading_total.store(total, Ordering::Relaxed);
+    p.loading_loaded.store(0, Ordering::Relaxed);
+    // The gate is not taken: while `loading` is set, the dispatcher refuses every
+    // command that touches the keyspace (-LOADING), so the loader is alone with it.
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
-    let loaded = load_stream(file, &mut txn, &opts).map_err(|e| {
+    let src = Counting {
+        inner: file,
+        n: &p.loading_loaded,
+    };
+    let loaded = load_stream(src, &mut txn, &opts).map_err(|e| {
         format!(
             "Internal error in RDB reading file {}: {e}. Fatal error loading the DB, check server logs. Exiting.",
             path.display()
@@ -828,6 +869,7 @@ mod tests {
     fn load(data: &[u8], checksum: bool) -> (Keyspace, Result<Loaded>) {
         let ks = Keyspace::new(1);
         let opts = LoadOpts {
+            key_delay_us: 0,
             limits: Limits::default(),
             checksum,
             now: NOW,

@@ -176,6 +176,16 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // While the dataset loads only `loading` commands run, and only those that need no
+    // keys (the loader has the keyspace to itself).
+    if srv.persistence.loading.load(Ordering::Relaxed)
+        && (!cmd.has(flags::LOADING) || !matches!(cmd.lock, Lock::None | Lock::Gateless))
+    {
+        multi::flag_error(client);
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        out.error("LOADING Redis is loading the dataset in memory");
+        return;
+    }
     // Writes are refused while persistence fails (-MISCONF); PING too, as in Redis.
     if !client.in_exec
         && (cmd.has(flags::WRITE) || cmd.name == "ping" || cmd.name == "exec")
