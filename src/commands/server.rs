@@ -778,7 +778,8 @@ fn debug_populate(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             v[..n].copy_from_slice(&text.as_bytes()[..n]);
             crate::types::StrValue::from_bytes(&v)
         };
-        ctx.txn.set(db, &key, crate::types::Value::Str(value), false);
+        ctx.txn
+            .set(db, &key, crate::types::Value::Str(value), false);
     }
     // Redis does not count these as changes.
     ctx.txn.dirty = 0;

@@ -59,17 +59,6 @@ impl Entry {
     pub fn expire(&self) -> u64 {
         self.expire
     }
-
-    /// A new entry (for callers outside the keyspace, e.g. tests and loaders that
-    /// build tables themselves).
-    pub fn new(value: Value, expire: u64, lru: u32) -> Entry {
-        Entry {
-            value,
-            expire,
-            lru,
-            snap: 0,
-        }
-    }
 }
 
 /// One shard of a database.
