@@ -323,6 +323,9 @@ fn run<'a>(
         }
     };
     let usec = started.elapsed().as_micros() as u64;
+    if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
+        crate::server::slowlog::record(srv, client, args, usec);
+    }
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
     cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
     if failed {

@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod multi;
 pub mod notify;
 pub mod pubsub;
+pub mod slowlog;
 pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -99,6 +100,8 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// SLOWLOG.
+    pub slowlog: slowlog::SlowLog,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -155,6 +158,7 @@ impl Server {
             persistence: Default::default(),
             tracking: Default::default(),
             monitors: Default::default(),
+            slowlog: Default::default(),
         })
         .init()
     }
@@ -187,6 +191,12 @@ impl Server {
             c.int("tracking-table-max-keys").max(0) as u64,
             Ordering::Relaxed,
         );
+        self.slowlog
+            .threshold
+            .store(c.int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog
+            .max_len
+            .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
         drop(c);
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
