@@ -1,0 +1,123 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+const { Queue } = require('bullmq');
+const IORedis = require('ioredis');
+const { startServer, sleep } = require('../../support/ferrodis');
+const { startSink } = require('../sink');
+const { produce, DELAY_MS } = require('../producer');
+
+const COUNT = 40;
+const SLOW = 'email-13'; // takes 4 s: the worker running it is killed meanwhile
+
+// Spawns worker.js; collects its JSON event lines into `events`.
+function startWorker(name, env, events) {
+  const proc = spawn(process.execPath, [path.join(__dirname, '..', 'worker.js')], {
+    env: { ...process.env, ...env, WORKER_NAME: name },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => proc.once('exit', (code, sig) => r({ code, sig })));
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      process.stderr.write(`${name}: ${line}\n`);
+    }
+  });
+  return { name, proc, exited };
+}
+
+async function waitFor(what, predicate, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e-mail sent exactly once', async (t) => {
+  const server = await startServer();
+  const mailboxFile = path.join(server.dir, 'mailbox.jsonl');
+  // The mail service fails the first attempt of every 5th e-mail.
+  const sink = await startSink({ file: mailboxFile, failFirstAttempt: (m) => m.n % 5 === 0 });
+  const connection = new IORedis(server.url, { maxRetriesPerRequest: null });
+  const queue = new Queue('emails', { connection });
+  const events = [];
+  const workers = [];
+  t.after(async () => {
+    for (const w of workers) w.proc.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await queue.close();
+    await connection.quit();
+    await sink.close();
+    await server.stop();
+    server.cleanup();
+  });
+
+  const env = { REDIS_URL: server.url, SINK_URL: sink.url, LOCK_MS: '2000' };
+  workers.push(startWorker('A', env, events), startWorker('B', env, events));
+  await waitFor('both workers ready', () => events.filter((e) => e.event === 'ready').length === 2, 20000);
+
+  const queuedAt = Date.now();
+  const jobs = await produce(connection, COUNT);
+  assert.equal(jobs.length, COUNT);
+
+  // Kill whichever worker picked up the slow e-mail, in the middle of it.
+  const started = await waitFor('the slow job to start', () => events.find((e) => e.event === 'start' && e.id === SLOW), 20000);
+  const victim = workers.find((w) => w.name === started.worker);
+  victim.proc.kill('SIGKILL');
+  const { sig } = await victim.exited;
+  assert.equal(sig, 'SIGKILL');
+  // A supervisor would restart it: a third worker process joins.
+  workers.push(startWorker('C', env, events));
+
+  await waitFor(
+    `${COUNT} completed jobs`,
+    async () => (await queue.getJobCounts('completed')).completed === COUNT,
+    60000,
+  );
+  const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed', 'paused', 'waiting-children');
+  assert.deepEqual(counts, { completed: COUNT, failed: 0, active: 0, wait: 0, delayed: 0, paused: 0, 'waiting-children': 0 });
+
+  // The mailbox has every e-mail exactly once (the file, as written by the sink).
+  const lines = fs.readFileSync(mailboxFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, COUNT);
+  assert.deepEqual(lines.map((m) => m.to).sort(), jobs.map((j) => j.data.to).sort());
+  assert.equal(sink.duplicates, 0, 'no e-mail was posted again after it was delivered');
+
+  // Each job completed exactly once, across all worker processes.
+  const done = events.filter((e) => e.event === 'done').map((e) => e.id);
+  assert.equal(done.length, COUNT, `completions: ${done.length}`);
+  assert.equal(new Set(done).size, COUNT);
+
+  // Retries: every 5th e-mail failed once at the mail service, then went through.
+  for (const j of jobs) {
+    const id = j.opts.jobId;
+    const flaky = j.data.n % 5 === 0;
+    assert.equal(sink.attempts.get(id), flaky ? 2 : 1, `mail service attempts for ${id}`);
+    const job = await queue.getJob(id);
+    assert.ok(job.finishedOn, `${id} finished`);
+    assert.equal(job.returnvalue.messageId, `<${id}@sink.test>`);
+    if (flaky) assert.equal(job.attemptsMade, 2, `${id} attemptsMade`);
+  }
+  assert.equal(events.filter((e) => e.event === 'failed').length, COUNT / 5);
+
+  // Delayed e-mails were not sent before their time.
+  const delayed = jobs.filter((j) => j.opts.delay);
+  assert.equal(delayed.length, COUNT / 8);
+  for (const j of delayed) {
+    const m = sink.mailbox.get(j.opts.jobId);
+    assert.ok(m.receivedAt >= queuedAt + DELAY_MS, `${j.opts.jobId} sent ${m.receivedAt - queuedAt} ms after queueing`);
+  }
+
+  // The crashed worker's job was taken back (stalled-job recovery) and finished elsewhere.
+  const slowJob = await queue.getJob(SLOW);
+  assert.notEqual(slowJob.returnvalue.worker, victim.name);
+  assert.ok(events.some((e) => e.event === 'stalled' && e.id === SLOW), 'stalled event for the crashed job');
+});
