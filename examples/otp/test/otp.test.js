@@ -61,7 +61,7 @@ test('of concurrent requests with the right code exactly one succeeds (GETDEL)',
 });
 
 test('wrong attempts are counted and lock the user out', async () => {
-  const otp = new OtpService(redis, { maxAttempts: 3, attemptWindow: 60, lockTtl: 1 });
+  const otp = new OtpService(redis, { maxAttempts: 3, attemptWindow: 60, lockTtl: 2 });
   const { code } = await otp.issue('erin');
   assert.deepEqual(await otp.verify('erin', 'nope-1'), { ok: false, reason: 'invalid', attemptsLeft: 2 });
   // The attempts counter expires with its window (EXPIRE NX: set at the first failure only).
@@ -74,8 +74,10 @@ test('wrong attempts are counted and lock the user out', async () => {
   assert.deepEqual(await otp.verify('erin', code), { ok: false, reason: 'locked' });
   assert.deepEqual(await otp.issue('erin'), { ok: false, reason: 'locked' });
   assert.equal(await redis.exists('otp:code:erin'), 0);
+  const lockTtl = await redis.pttl('otp:lock:erin');
+  assert.ok(lockTtl > 0 && lockTtl <= 2000, `lock PTTL ${lockTtl}`);
   // The lockout ends by itself.
-  await sleep(1300);
+  await sleep(lockTtl + 100);
   const fresh = await otp.issue('erin');
   assert.equal(fresh.ok, true);
   assert.deepEqual(await otp.verify('erin', fresh.code), { ok: true });

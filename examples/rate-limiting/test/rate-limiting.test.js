@@ -34,16 +34,18 @@ async function startApp(t, options) {
 
 test('fixed window: INCR + EXPIRE allows `limit` requests per window, then resets', async () => {
   const results = [];
-  for (let i = 0; i < 7; i++) results.push(await fixedWindow(redis, 'client-a', 5, 1));
+  for (let i = 0; i < 7; i++) results.push(await fixedWindow(redis, 'client-a', 5, 3));
   assert.deepEqual(results.map((r) => r.allowed), [true, true, true, true, true, false, false]);
   assert.deepEqual(results.map((r) => r.remaining), [4, 3, 2, 1, 0, 0, 0]);
   // The window's TTL was set by the first request only (EXPIRE NX).
   assert.ok(results[6].resetMs > 0 && results[6].resetMs <= results[0].resetMs);
   assert.equal(await redis.get('rl:fixed:client-a'), '7');
-  await sleep(1100);
-  assert.equal((await fixedWindow(redis, 'client-a', 5, 1)).allowed, true);
+  // When the window's TTL has run out, a new window starts.
+  await sleep(results[6].resetMs + 100);
+  assert.equal(await redis.exists('rl:fixed:client-a'), 0);
+  assert.equal((await fixedWindow(redis, 'client-a', 5, 3)).allowed, true);
   // Other clients have their own counter.
-  assert.equal((await fixedWindow(redis, 'client-b', 5, 1)).remaining, 4);
+  assert.equal((await fixedWindow(redis, 'client-b', 5, 3)).remaining, 4);
 });
 
 test('fixed window is exact under concurrency', async () => {
@@ -109,7 +111,7 @@ test('login: too many failed logins block the IP for 10 minutes (rate-limiter-fl
 });
 
 test('login: consecutive wrong passwords for one user block user+IP; success resets', async (t) => {
-  const post = await startApp(t, { login: { maxConsecutiveFailsByUserIp: 3, blockByUserIp: 1 } });
+  const post = await startApp(t, { login: { maxConsecutiveFailsByUserIp: 3, blockByUserIp: 2 } });
   const ip = '192.0.2.60';
   const login = (password) => post('/login', { ip, body: { user: 'bob', password } });
   assert.equal((await login('wrong')).status, 401);
@@ -117,8 +119,10 @@ test('login: consecutive wrong passwords for one user block user+IP; success res
   assert.equal((await login('builder')).status, 200); // resets the consecutive count
   assert.equal(await redis.exists(`login_fail_consecutive_username_and_ip:bob_${ip}`), 0);
   for (let i = 0; i < 3; i++) assert.equal((await login('wrong')).status, 401);
-  assert.equal((await login('wrong')).status, 429); // 4th in a row: blocked (1 s here)
+  const blocked = await login('wrong'); // 4th in a row: blocked (2 s here)
+  assert.equal(blocked.status, 429);
+  assert.equal(blocked.headers.get('retry-after'), '2');
   assert.equal((await login('builder')).status, 429);
-  await sleep(1200); // the block ends by itself
+  await sleep(2200); // the block ends by itself
   assert.equal((await login('builder')).status, 200);
 });
