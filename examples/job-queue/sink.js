@@ -9,7 +9,7 @@ const http = require('node:http');
 function startSink({ file, failFirstAttempt = () => false, port = 0 } = {}) {
   const mailbox = new Map(); // idempotency key -> delivered message
   const attempts = new Map(); // idempotency key -> number of POSTs
-  let duplicates = 0;
+  const duplicates = []; // keys posted again after delivery
   const server = http.createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/send') {
       res.writeHead(404).end();
@@ -37,7 +37,7 @@ function startSink({ file, failFirstAttempt = () => false, port = 0 } = {}) {
         return;
       }
       if (mailbox.has(key)) {
-        duplicates++;
+        duplicates.push(key);
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ duplicate: true, ...mailbox.get(key) }));
         return;
       }
@@ -53,9 +53,7 @@ function startSink({ file, failFirstAttempt = () => false, port = 0 } = {}) {
         url: `http://127.0.0.1:${server.address().port}`,
         mailbox,
         attempts,
-        get duplicates() {
-          return duplicates;
-        },
+        duplicates,
         close: () => new Promise((r) => server.close(r)),
       });
     });

@@ -74,6 +74,13 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   victim.proc.kill('SIGKILL');
   const { sig } = await victim.exited;
   assert.equal(sig, 'SIGKILL');
+  // The jobs the victim had in hand (concurrency 2): started, neither done nor failed.
+  const inFlight = new Set();
+  for (const e of events.filter((ev) => ev.worker === victim.name)) {
+    if (e.event === 'start') inFlight.add(e.id);
+    if (e.event === 'done' || e.event === 'failed') inFlight.delete(e.id);
+  }
+  assert.ok(inFlight.has(SLOW));
   // A supervisor would restart it: a third worker process joins.
   workers.push(startWorker('C', env, events));
 
@@ -89,7 +96,10 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   const lines = fs.readFileSync(mailboxFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, COUNT);
   assert.deepEqual(lines.map((m) => m.to).sort(), jobs.map((j) => j.data.to).sort());
-  assert.equal(sink.duplicates, 0, 'no e-mail was posted again after it was delivered');
+  // BullMQ delivers at least once: a job the victim had already posted but not yet
+  // marked completed when it died is run again by another worker. The Idempotency-Key
+  // makes the mail service deliver it once; only such jobs may be posted twice.
+  for (const key of sink.duplicates) assert.ok(inFlight.has(key), `${key} was posted twice but was not in flight at the crash`);
 
   // Each job completed exactly once, across all worker processes.
   const done = events.filter((e) => e.event === 'done').map((e) => e.id);
@@ -100,13 +110,20 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   for (const j of jobs) {
     const id = j.opts.jobId;
     const flaky = j.data.n % 5 === 0;
-    assert.equal(sink.attempts.get(id), flaky ? 2 : 1, `mail service attempts for ${id}`);
+    const reposted = sink.duplicates.filter((k) => k === id).length;
+    assert.equal(sink.attempts.get(id), (flaky ? 2 : 1) + reposted, `mail service attempts for ${id}`);
     const job = await queue.getJob(id);
     assert.ok(job.finishedOn, `${id} finished`);
     assert.equal(job.returnvalue.messageId, `<${id}@sink.test>`);
-    if (flaky) assert.equal(job.attemptsMade, 2, `${id} attemptsMade`);
+    const failures = events.filter((e) => e.event === 'failed' && e.id === id).length;
+    if (inFlight.has(id)) {
+      // Its first attempt may have been refused just before the crash, unreported.
+      assert.ok(failures <= (flaky ? 1 : 0), `${id} failures`);
+    } else {
+      assert.equal(failures, flaky ? 1 : 0, `${id} failures`);
+      assert.equal(job.attemptsMade, flaky ? 2 : 1, `${id} attemptsMade`);
+    }
   }
-  assert.equal(events.filter((e) => e.event === 'failed').length, COUNT / 5);
 
   // Delayed e-mails were not sent before their time.
   const delayed = jobs.filter((j) => j.opts.delay);
@@ -116,8 +133,10 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
     assert.ok(m.receivedAt >= queuedAt + DELAY_MS, `${j.opts.jobId} sent ${m.receivedAt - queuedAt} ms after queueing`);
   }
 
-  // The crashed worker's job was taken back (stalled-job recovery) and finished elsewhere.
-  const slowJob = await queue.getJob(SLOW);
-  assert.notEqual(slowJob.returnvalue.worker, victim.name);
-  assert.ok(events.some((e) => e.event === 'stalled' && e.id === SLOW), 'stalled event for the crashed job');
+  // The crashed worker's jobs were taken back (stalled-job recovery) and finished elsewhere.
+  for (const id of inFlight) {
+    const job = await queue.getJob(id);
+    assert.notEqual(job.returnvalue.worker, victim.name, `${id} finished by another worker`);
+    assert.ok(events.some((e) => e.event === 'stalled' && e.id === id), `stalled event for ${id}`);
+  }
 });
