@@ -33,8 +33,9 @@ VOLUME /data
 WORKDIR /data
 USER ferrodis
 EXPOSE 6379
-# busybox nc ships with Alpine: a PING must be answered with PONG.
+# busybox nc ships with Alpine: a PING must be answered, with PONG (or with NOAUTH when
+# a password is set: the server is up all the same).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD printf 'PING\r\nQUIT\r\n' | nc -w 2 127.0.0.1 6379 | grep -q PONG
+    CMD printf 'PING\r\nQUIT\r\n' | nc -w 2 127.0.0.1 6379 | grep -qE '^(\+PONG|-NOAUTH)'
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["ferrodis-server"]

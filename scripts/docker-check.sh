@@ -18,7 +18,7 @@
 #     `docker compose stop` sends) is there after a restart on the same directory (what
 #     the named volume keeps);
 #   - the HEALTHCHECK command, run with busybox's nc as in the Alpine image, succeeds
-#     against the running server and fails once it is stopped.
+#     against the running server (also with a password set) and fails once it is stopped.
 # The static musl build itself needs the x86_64-unknown-linux-musl Rust target, which
 # this machine's toolchain does not have; check it by hand with
 #   rustup target add x86_64-unknown-linux-musl
@@ -127,18 +127,18 @@ start() {
         >"$WORK/$name.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "$PORT" PING 2>/dev/null)" = "PONG" ] && return 0
+        case "$(redis-cli -p "$PORT" PING 2>/dev/null)" in PONG | NOAUTH*) return 0 ;; esac
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$name.log"; die "$name: the server exited at startup"; }
         sleep 0.05
     done
     cat "$WORK/$name.log"
-    die "$name: no PONG"
+    die "$name: no answer to PING"
 }
 
 expect() { # expect <what> <wanted> <redis-cli args...>
     local what=$1 want=$2; shift 2
     local got
-    got=$(redis-cli -p "$PORT" "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//')
+    got=$(redis-cli -p "$PORT" "$@" 2>&1 | tr '\n' ' ' | sed 's/ *$//')
     [ "$got" = "$want" ] || die "$what: redis-cli $*: expected '$want', got '$got'"
 }
 
@@ -176,11 +176,15 @@ shutdown image NOSAVE
 if PATH="$BINDIR:$PATH" sh -c "$HEALTH" 2>/dev/null; then die "the healthcheck passed with no server"; fi
 echo "unhealthy once stopped"
 
-say "image with options only: docker run IMAGE --appendonly yes"
-start options --appendonly yes
-expect options "appendonly yes" CONFIG GET appendonly
-expect options "protected-mode no" CONFIG GET protected-mode
-shutdown options NOSAVE
+say "image with options only: docker run IMAGE --appendonly yes --requirepass ..."
+start options --appendonly yes --requirepass docker-check
+expect options "NOAUTH Authentication required." PING
+expect options "appendonly yes" --no-auth-warning -a docker-check CONFIG GET appendonly
+expect options "protected-mode no" --no-auth-warning -a docker-check CONFIG GET protected-mode
+PATH="$BINDIR:$PATH" sh -c "$HEALTH" || die "the healthcheck failed against a server with a password"
+echo "healthy (NOAUTH answer)"
+redis-cli -p "$PORT" --no-auth-warning -a docker-check SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+shutdown options
 
 mapfile -t COMPOSE < <(json_array docker-compose.yml 'command:')
 [ "${#COMPOSE[@]}" -gt 0 ] || die "no command in docker-compose.yml"
