@@ -37,7 +37,7 @@ apt_install() {
 pg_bindir() {
     if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1) || true
     if [ -n "$d" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
     command -v initdb >/dev/null && dirname "$(command -v initdb)"
     return 0

@@ -20,7 +20,8 @@ function startWorker(name, env, events) {
     env: { ...process.env, ...env, WORKER_NAME: name },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise((r) => proc.once('exit', (code, sig) => r({ code, sig })));
+  // 'close': the process has exited and its output has been read to the end.
+  const exited = new Promise((r) => proc.once('close', (code, sig) => r({ code, sig })));
   readline.createInterface({ input: proc.stdout }).on('line', (line) => {
     try {
       events.push(JSON.parse(line));
@@ -89,6 +90,9 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
     async () => (await queue.getJobCounts('completed')).completed === COUNT,
     60000,
   );
+  // Stop the live workers cleanly (SIGTERM: Worker.close) so that all their output is in.
+  for (const w of workers.filter((x) => x !== victim)) w.proc.kill('SIGTERM');
+  for (const w of workers.filter((x) => x !== victim)) assert.deepEqual(await w.exited, { code: 0, sig: null });
   const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed', 'paused', 'waiting-children');
   assert.deepEqual(counts, { completed: COUNT, failed: 0, active: 0, wait: 0, delayed: 0, paused: 0, 'waiting-children': 0 });
 
@@ -101,10 +105,15 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   // makes the mail service deliver it once; only such jobs may be posted twice.
   for (const key of sink.duplicates) assert.ok(inFlight.has(key), `${key} was posted twice but was not in flight at the crash`);
 
-  // Each job completed exactly once, across all worker processes.
+  // Each job completed exactly once, across all worker processes. (A job the victim
+  // completed in Redis just before it died has no `done` line: allowed for those only.)
   const done = events.filter((e) => e.event === 'done').map((e) => e.id);
-  assert.equal(done.length, COUNT, `completions: ${done.length}`);
-  assert.equal(new Set(done).size, COUNT);
+  assert.equal(new Set(done).size, done.length, 'no job completed twice');
+  const unreported = jobs.map((j) => j.opts.jobId).filter((id) => !done.includes(id));
+  for (const id of unreported) {
+    assert.ok(inFlight.has(id), `${id} completed without a done event`);
+    assert.equal((await queue.getJob(id)).returnvalue.worker, victim.name);
+  }
 
   // Retries: every 5th e-mail failed once at the mail service, then went through.
   for (const j of jobs) {
@@ -135,6 +144,7 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
 
   // The crashed worker's jobs were taken back (stalled-job recovery) and finished elsewhere.
   for (const id of inFlight) {
+    if (unreported.includes(id)) continue; // finished by the victim itself
     const job = await queue.getJob(id);
     assert.notEqual(job.returnvalue.worker, victim.name, `${id} finished by another worker`);
     assert.ok(events.some((e) => e.event === 'stalled' && e.id === id), `stalled event for ${id}`);
