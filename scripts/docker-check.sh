@@ -77,12 +77,12 @@ if [ "$RELEASE" -eq 1 ]; then
     say "$CARGO_CMD (the Dockerfile's command, host target)"
     $CARGO_CMD
     BIN="$ROOT/target/release/ferrodis-server"
-    STRIPPED=$(mktemp)
-    cp "$BIN" "$STRIPPED"
-    strip "$STRIPPED"
-    "$STRIPPED" --version
-    echo "stripped binary: $(du -h "$STRIPPED" | cut -f1)"
-    rm -f "$STRIPPED"
+    STRIP_DIR=$(mktemp -d)
+    cp "$BIN" "$STRIP_DIR/ferrodis-server"
+    strip "$STRIP_DIR/ferrodis-server"
+    "$STRIP_DIR/ferrodis-server" --version
+    echo "stripped binary: $(du -h "$STRIP_DIR/ferrodis-server" | cut -f1) (unstripped $(du -h "$BIN" | cut -f1))"
+    rm -rf "$STRIP_DIR"
     if rustup target list --installed 2>/dev/null | grep -q musl; then
         target=$(rustup target list --installed | grep musl | head -1)
         say "$CARGO_CMD --target $target (static)"
