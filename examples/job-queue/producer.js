@@ -9,10 +9,9 @@ const IORedis = require('ioredis');
 
 const DELAY_MS = 2000;
 
-async function produce(connection, count) {
-  const queue = new Queue('emails', { connection });
-  const now = Date.now();
-  const jobs = Array.from({ length: count }, (_, i) => {
+// The batch: job specs for Queue.addBulk.
+function emails(count) {
+  return Array.from({ length: count }, (_, i) => {
     const n = i + 1;
     const delayed = n % 8 === 0;
     return {
@@ -21,7 +20,6 @@ async function produce(connection, count) {
         n,
         to: `user${n}@example.test`,
         subject: `Welcome, user ${n}`,
-        notBefore: delayed ? now + DELAY_MS : 0,
         workMs: n === 13 ? 4000 : 30, // e-mail 13 takes long to render
       },
       opts: {
@@ -32,6 +30,11 @@ async function produce(connection, count) {
       },
     };
   });
+}
+
+async function produce(connection, count) {
+  const queue = new Queue('emails', { connection });
+  const jobs = emails(count);
   await queue.addBulk(jobs);
   await queue.close();
   return jobs;
@@ -50,4 +53,4 @@ if (require.main === module) {
     });
 }
 
-module.exports = { produce, DELAY_MS };
+module.exports = { emails, produce, DELAY_MS };

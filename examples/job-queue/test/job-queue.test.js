@@ -9,7 +9,7 @@ const { Queue } = require('bullmq');
 const IORedis = require('ioredis');
 const { startServer, sleep } = require('../../support/ferrodis');
 const { startSink } = require('../sink');
-const { produce, DELAY_MS } = require('../producer');
+const { emails, DELAY_MS } = require('../producer');
 
 const COUNT = 40;
 const SLOW = 'email-13'; // takes 4 s: the worker running it is killed meanwhile
@@ -65,9 +65,17 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   workers.push(startWorker('A', env, events), startWorker('B', env, events));
   await waitFor('both workers ready', () => events.filter((e) => e.event === 'ready').length === 2, 20000);
 
-  const queuedAt = Date.now();
-  const jobs = await produce(connection, COUNT);
-  assert.equal(jobs.length, COUNT);
+  // The producer is a process of its own too.
+  const producer = spawn(process.execPath, [path.join(__dirname, '..', 'producer.js'), String(COUNT)], {
+    env: { ...process.env, REDIS_URL: server.url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let producerOut = '';
+  producer.stdout.on('data', (d) => (producerOut += d));
+  const producerExit = await new Promise((r) => producer.once('close', r));
+  assert.equal(producerExit, 0);
+  assert.equal(producerOut.trim(), `queued ${COUNT} e-mails`);
+  const jobs = emails(COUNT);
 
   // Kill whichever worker picked up the slow e-mail, in the middle of it.
   const started = await waitFor('the slow job to start', () => events.find((e) => e.event === 'start' && e.id === SLOW), 20000);
@@ -138,8 +146,10 @@ test('BullMQ: two workers, retries, delayed jobs and a SIGKILLed worker: every e
   const delayed = jobs.filter((j) => j.opts.delay);
   assert.equal(delayed.length, COUNT / 8);
   for (const j of delayed) {
-    const m = sink.mailbox.get(j.opts.jobId);
-    assert.ok(m.receivedAt >= queuedAt + DELAY_MS, `${j.opts.jobId} sent ${m.receivedAt - queuedAt} ms after queueing`);
+    const job = await queue.getJob(j.opts.jobId);
+    assert.equal(job.opts.delay, DELAY_MS);
+    const after = sink.mailbox.get(j.opts.jobId).receivedAt - job.timestamp; // timestamp: when queued
+    assert.ok(after >= DELAY_MS, `${j.opts.jobId} sent ${after} ms after queueing`);
   }
 
   // The crashed worker's jobs were taken back (stalled-job recovery) and finished elsewhere.
