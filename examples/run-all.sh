@@ -77,9 +77,14 @@ for ex in "${SELECTED[@]}"; do
     [ -f "$EXAMPLES_DIR/$ex/package.json" ] || die "no example named '$ex' (have: ${ALL[*]})"
     say "example $ex: npm ci"
     start=$(date +%s)
+    # One retry: a registry hiccup should not fail the run.
     if ! (cd "$EXAMPLES_DIR/$ex" && npm ci --no-audit --no-fund --loglevel=error); then
-        failed+=("$ex (npm ci)")
-        continue
+        echo "npm ci failed; retrying once in 5 s"
+        sleep 5
+        if ! (cd "$EXAMPLES_DIR/$ex" && npm ci --no-audit --no-fund --loglevel=error); then
+            failed+=("$ex (npm ci)")
+            continue
+        fi
     fi
     say "example $ex: npm test"
     if (cd "$EXAMPLES_DIR/$ex" && npm test); then
