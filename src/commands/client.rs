@@ -645,7 +645,7 @@ fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::keyspace::{lru_clock, Keyspace, Txn};
+    use crate::keyspace::{access_clock, Keyspace, Txn};
     use crate::types::{StrValue, Value};
 
     fn read_lru(ks: &Keyspace, now: u64, no_touch: bool) -> u32 {
@@ -665,7 +665,7 @@ mod tests {
             t.lock_keys(0, [b"k".as_slice()].into_iter());
             t.set(0, b"k", Value::Str(StrValue::from_bytes(b"v")), false);
         }
-        assert_eq!(read_lru(&ks, 5_000_000, true), lru_clock(1_000_000));
-        assert_eq!(read_lru(&ks, 5_000_000, false), lru_clock(5_000_000));
+        assert_eq!(read_lru(&ks, 5_000_000, true), access_clock(1_000_000));
+        assert_eq!(read_lru(&ks, 5_000_000, false), access_clock(5_000_000));
     }
 }

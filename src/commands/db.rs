@@ -3,7 +3,7 @@
 
 use super::keys::{db_arg, int32_arg, lookup_notouch};
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
-use crate::keyspace::{lru_clock, Dict, Entry, SHARDS, SHARD_BITS};
+use crate::keyspace::{Dict, Entry, SHARDS, SHARD_BITS};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 
@@ -152,8 +152,8 @@ fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let dirty = ctx.txn.dirty;
     if let Some(e) = ctx.txn.remove(src, key) {
         let expire = e.expire();
-        ctx.txn
-            .insert_entry(dst, key, e.value, expire, lru_clock(ctx.txn.now));
+        // The value moves with its access data (its lookup just touched it).
+        ctx.txn.insert_entry(dst, key, e.value, expire, e.lru);
     }
     ctx.txn.dirty = dirty + 1;
     ctx.txn

@@ -3,7 +3,6 @@
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::config::notify;
-use crate::keyspace::lru_clock;
 use crate::persistence::rdb::{self, decode, encode};
 use crate::persistence::{bgsave, snapshot};
 
@@ -104,12 +103,19 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let clock = lru_clock(now);
-    let lru = match idle {
-        Some(s) => clock.wrapping_sub(s.min(u32::MAX as i64) as u32),
-        None => clock,
+    // Redis's objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME otherwise.
+    let access = &ctx.txn.ks.access;
+    let lru = if access.is_lfu() {
+        match freq {
+            Some(f) => access.with_freq(f.clamp(0, 255) as u8, now),
+            None => access.fresh(now),
+        }
+    } else {
+        match idle {
+            Some(s) => crate::keyspace::lru_for_idle(now, s.max(0) as u64),
+            None => access.fresh(now),
+        }
     };
-    let _ = freq; // Ferrodis keeps no LFU counter (maxmemory-policy is not LFU)
     ctx.txn.insert_entry(db, key, value, at, lru);
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.out.ok();

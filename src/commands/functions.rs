@@ -14,6 +14,9 @@ use super::{args, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::protocol::{Proto, Reply};
 use crate::scripting::functions::{FLAG_NAMES, NO_WRITES};
 
+/// `allow-oom` in `FunctionInfo::flags` (bit 1 of `FLAG_NAMES`).
+const ALLOW_OOM: u8 = 2;
+
 crate::commands! { pub static COMMANDS = [
     Command::new("fcall", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, fcall)
         .getkeys(eval_keys)
@@ -161,9 +164,13 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     if numkeys < 0 {
         return Err(RError::raw("ERR Number of keys can't be negative"));
     }
+    let allow_oom = info.flags & ALLOW_OOM != 0;
     if !no_writes {
         if let Some(msg) = crate::persistence::deny_writes(srv) {
             return Err(RError::owned(msg));
+        }
+        if !allow_oom && srv.evict.stuck() {
+            return Err(RError::raw(crate::server::evict::OOM));
         }
     }
     if ro && !no_writes {
@@ -183,6 +190,10 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     };
     let mut result = Reply::new(proto);
     let state = &srv.functions.state;
+    srv.script_state
+        .allow_oom
+        .store(allow_oom, Ordering::SeqCst);
+    srv.script_state.wrote.store(false, Ordering::SeqCst);
     state.wrote.store(false, Ordering::SeqCst);
     state.kill.store(false, Ordering::SeqCst);
     let started = crate::util::time::now_ms().max(1);

@@ -4,7 +4,7 @@
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::config::notify;
-use crate::keyspace::{lru_clock, Entry, Txn};
+use crate::keyspace::{Entry, Txn};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("del", -2, WRITE, del)
@@ -241,14 +241,15 @@ fn expire_generic(
     }
     let db = ctx.db();
     let key = argv[1];
-    let lru = lru_clock(ctx.txn.now);
+    let now = ctx.txn.now;
+    let ks = ctx.txn.ks;
     let current = match ctx.txn.get_mut(db, key) {
         None => {
             ctx.out.int(0);
             return Ok(());
         }
         Some(e) => {
-            e.lru = lru;
+            ks.access.touch(&mut e.lru, now);
             e.expire()
         }
     };
@@ -340,11 +341,12 @@ fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
-    let lru = lru_clock(ctx.txn.now);
+    let now = ctx.txn.now;
+    let ks = ctx.txn.ks;
     let had_ttl = match ctx.txn.get_mut(db, argv[1]) {
         None => false,
         Some(e) => {
-            e.lru = lru;
+            ks.access.touch(&mut e.lru, now);
             e.expire() != 0
         }
     };
@@ -387,8 +389,7 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
     // Redis.
     ctx.txn.remove(db, dst);
     // The lookup of the source touched its LRU clock; the value keeps it.
-    ctx.txn
-        .insert_entry(db, dst, e.value, expire, lru_clock(ctx.txn.now));
+    ctx.txn.insert_entry(db, dst, e.value, expire, e.lru);
     ctx.txn.dirty = dirty + 1;
     ctx.notify(notify::GENERIC, "rename_from", src);
     ctx.notify(notify::GENERIC, "rename_to", dst);
@@ -460,8 +461,8 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let dirty = ctx.txn.dirty;
     // A replaced destination is deleted first, so the copy raises `new` as in Redis.
     ctx.txn.remove(dst_db, newkey);
-    ctx.txn
-        .insert_entry(dst_db, newkey, value, expire, lru_clock(ctx.txn.now));
+    let lru = ctx.txn.ks.access.fresh(ctx.txn.now);
+    ctx.txn.insert_entry(dst_db, newkey, value, expire, lru);
     ctx.txn.dirty = dirty + 1;
     ctx.txn.notify(notify::GENERIC, "copy_to", dst_db, newkey);
     ctx.out.int(1);
@@ -475,8 +476,6 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 const SHARED_INTEGERS: i64 = 10000;
 /// Redis's OBJ_SHARED_REFCOUNT (INT_MAX), reported for shared objects.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-/// Redis's LFU_INIT_VAL: the counter of a newly created key under an LFU policy.
-const LFU_INIT_VAL: i64 = 5;
 
 fn lfu_policy(ctx: &Ctx) -> bool {
     ctx.srv
@@ -552,12 +551,12 @@ fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lfu = lfu_policy(ctx);
-    let now = lru_clock(ctx.txn.now);
+    let now = ctx.txn.now;
     if let Some(e) = object_lookup(ctx, argv[2]) {
         if lfu {
             return Err(RError::raw("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
-        let idle = now.wrapping_sub(e.lru);
+        let idle = crate::keyspace::idle_secs(now, e.lru);
         ctx.out.int(idle as i64);
     }
     Ok(())
@@ -565,21 +564,14 @@ fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lfu = lfu_policy(ctx);
-    let decay_minutes = ctx.srv.config.read().int("lfu-decay-time");
-    let now = lru_clock(ctx.txn.now);
+    let now = ctx.txn.now;
+    let ks = ctx.txn.ks;
     if let Some(e) = object_lookup(ctx, argv[2]) {
         if !lfu {
             return Err(RError::raw("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
-        // Access counters are not kept per key: report the initial counter, decayed by
-        // one per `lfu-decay-time` minutes of idleness as Redis's LFUDecrAndReturn does.
-        let idle_minutes = i64::from(now.wrapping_sub(e.lru) / 60);
-        let decay = if decay_minutes > 0 {
-            idle_minutes / decay_minutes
-        } else {
-            0
-        };
-        ctx.out.int((LFU_INIT_VAL - decay).max(0));
+        let c = ks.access.counter(e.lru, now);
+        ctx.out.int(c as i64);
     }
     Ok(())
 }
@@ -598,7 +590,10 @@ mod tests {
         t.now = 5_000_000;
         assert!(lookup_notouch(&mut t, 0, b"k").is_some());
         assert!(lookup_notouch(&mut t, 0, b"nope").is_none());
-        assert_eq!(t.peek(0, b"k").map(|e| e.lru), Some(lru_clock(1_000_000)));
+        assert_eq!(
+            t.peek(0, b"k").map(|e| e.lru),
+            Some(crate::keyspace::access_clock(1_000_000))
+        );
         drop(t); // release the shard locks the view holds
         let hits = ks.dbs[0].shards.iter().map(|s| s.lock().hits).sum::<u64>();
         let misses = ks.dbs[0]

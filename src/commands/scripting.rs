@@ -76,6 +76,7 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 #[derive(Default, Clone, Copy)]
 struct ScriptFlags {
     no_writes: bool,
+    allow_oom: bool,
 }
 
 /// Splits a `#!` shebang off `body`: the flags, and the body with that line blanked
@@ -103,7 +104,8 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Option<Vec<u8>>), RError> 
         for f in list.split(',').filter(|f| !f.is_empty()) {
             match f {
                 "no-writes" => flags.no_writes = true,
-                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
                 other => {
                     return Err(RError::owned(format!(
                         "ERR Unexpected flag in script shebang: {other}"
@@ -135,13 +137,22 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         let Some((sha, no_writes)) = found else {
             return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
         };
-        (sha, ScriptFlags { no_writes })
+        (
+            sha,
+            ScriptFlags {
+                no_writes,
+                allow_oom: false,
+            },
+        )
     } else {
         let (flags, stripped) = parse_shebang(argv[1])?;
         if stripped.is_some() && !flags.no_writes {
             // A script with flags that may write is refused before it runs.
             if let Some(msg) = crate::persistence::deny_writes(ctx.srv) {
                 return Err(RError::owned(msg));
+            }
+            if !flags.allow_oom && ctx.srv.evict.stuck() {
+                return Err(RError::raw(crate::server::evict::OOM));
             }
         }
         let sha = engine
@@ -161,6 +172,7 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     let state = &srv.script_state;
     state.wrote.store(false, Ordering::SeqCst);
     state.kill.store(false, Ordering::SeqCst);
+    state.allow_oom.store(flags.allow_oom, Ordering::SeqCst);
     let started = crate::util::time::now_ms().max(1);
     state.started_ms.store(started, Ordering::SeqCst);
     let run = || {
@@ -220,6 +232,16 @@ pub(crate) fn script_call(
     }
     if read_only && cmd.has(WRITE) {
         return Err("Write commands are not allowed from read-only scripts.".into());
+    }
+    // Redis's scriptVerifyOOM: before the script's first write, a command that may
+    // grow memory fails if memory was full when the script started.
+    let state = &ctx.srv.script_state;
+    if cmd.has(DENYOOM)
+        && !state.allow_oom.load(Ordering::Relaxed)
+        && !state.wrote.load(Ordering::Relaxed)
+        && ctx.srv.evict.stuck()
+    {
+        return Err(format!("-{}", crate::server::evict::OOM));
     }
     if cmd.has(WRITE) {
         if let Some(msg) = crate::persistence::deny_writes(ctx.srv) {

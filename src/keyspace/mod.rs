@@ -21,6 +21,7 @@
 pub mod blocking;
 pub mod dict;
 pub mod expire;
+pub mod lfu;
 pub mod snapshot;
 pub mod watch;
 
@@ -147,11 +148,38 @@ pub struct Keyspace {
     pub tracking: AtomicBool,
     /// Point-in-time snapshot state (BGSAVE, AOF rewrite): see `snapshot.rs`.
     pub snap: snapshot::Snapshot,
+    /// What `Entry::lru` holds: LRU clock or LFU counter (see `lfu.rs`).
+    pub access: lfu::Access,
 }
 
-/// Seconds-resolution LRU clock, as Redis's LRU_CLOCK (wraps after 2^32 s).
+/// Seconds clock, as Redis's LRU_CLOCK (INFO `lru_clock`).
 pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
+}
+
+/// Ticks of [`access_clock`] per second.
+pub const ACCESS_TICKS_PER_SEC: u64 = 10;
+
+/// The clock stored in `Entry::lru` under an LRU (or no) policy: tenths of a second
+/// (wraps after 13 years). Ten times finer than Redis's, so eviction tells apart keys
+/// used within the same second.
+pub fn access_clock(now_ms: u64) -> u32 {
+    (now_ms / (1000 / ACCESS_TICKS_PER_SEC)) as u32
+}
+
+/// `Entry::lru` of a key last accessed `idle_secs` seconds before `now_ms` (RESTORE
+/// IDLETIME, RDB idle times).
+pub fn lru_for_idle(now_ms: u64, idle_secs: u64) -> u32 {
+    access_clock(now_ms).wrapping_sub(
+        idle_secs
+            .saturating_mul(ACCESS_TICKS_PER_SEC)
+            .min(u32::MAX as u64) as u32,
+    )
+}
+
+/// Seconds since the access recorded in `lru` (OBJECT IDLETIME).
+pub fn idle_secs(now_ms: u64, lru: u32) -> u64 {
+    access_clock(now_ms).wrapping_sub(lru) as u64 / ACCESS_TICKS_PER_SEC
 }
 
 impl Keyspace {
@@ -163,6 +191,7 @@ impl Keyspace {
             notify_flags: AtomicU32::new(0),
             tracking: AtomicBool::new(false),
             snap: snapshot::Snapshot::default(),
+            access: lfu::Access::default(),
         }
     }
 
@@ -546,7 +575,8 @@ impl<'a> Txn<'a> {
     /// Looks a key up for reading: lazy expiry, keyspace_hits/misses, LRU touch.
     pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let (pos, h, live) = self.locate(db, key);
-        let lru = lru_clock(self.now);
+        let now = self.now;
+        let ks = self.ks;
         if !live {
             self.guards[pos].1.misses += 1;
             self.notify(crate::config::notify::KEY_MISS, "keymiss", db, key);
@@ -557,7 +587,7 @@ impl<'a> Txn<'a> {
         let touch = !self.no_touch;
         let e = shard.dict.get_mut(h, key)?;
         if touch {
-            e.lru = lru;
+            ks.access.touch(&mut e.lru, now);
         }
         Some(e)
     }
@@ -581,8 +611,9 @@ impl<'a> Txn<'a> {
     /// Returns the entry.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> &mut Entry {
         let (pos, h, live) = self.locate(db, key);
-        let lru = lru_clock(self.now);
         let ks = self.ks;
+        let now = self.now;
+        let lru = ks.access.fresh(now);
         self.dirty += 1;
         if !live {
             self.notify(crate::config::notify::NEW, "new", db, key);
@@ -613,7 +644,13 @@ impl<'a> Txn<'a> {
                 shard.volatile -= 1;
             }
             e.value = value;
-            e.lru = lru;
+            // An overwritten key keeps its LFU counter (Redis's dbSetValue), and is
+            // accessed now.
+            if ks.access.is_lfu() {
+                ks.access.touch(&mut e.lru, now);
+            } else {
+                e.lru = lru;
+            }
             return e;
         }
         let rehash = |k: &[u8]| ks.hash(k);

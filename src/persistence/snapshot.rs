@@ -27,7 +27,7 @@ use super::crc64::crc64;
 use super::rdb::decode::{self, Limits, Reader};
 use super::rdb::encode::{self, EncodeOpts};
 use super::rdb::*;
-use crate::keyspace::{lru_clock, Entry, Txn, SHARDS};
+use crate::keyspace::{Entry, Txn, SHARDS};
 use crate::server::{log, Server};
 
 /// Persistence counters for INFO.
@@ -526,7 +526,6 @@ pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Resul
         ..Default::default()
     };
     let mut db = 0usize;
-    let lru_now = lru_clock(opts.now);
     loop {
         let (res, used) = {
             let mut r = Reader::new(w.data());
@@ -579,8 +578,8 @@ pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Resul
                     )));
                 }
                 let lru = match idle {
-                    Some(s) => lru_now.wrapping_sub(s.min(u32::MAX as u64) as u32),
-                    None => lru_now,
+                    Some(s) => crate::keyspace::lru_for_idle(opts.now, s),
+                    None => txn.ks.access.fresh(opts.now),
                 };
                 let exp = if expire <= 0 { 0 } else { expire as u64 };
                 txn.insert_entry(db, &key, value, exp, lru);

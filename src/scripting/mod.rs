@@ -171,6 +171,8 @@ pub struct RunState {
     pub kill: AtomicBool,
     /// The running script called a write command (it can no longer be killed).
     pub wrote: AtomicBool,
+    /// The running script has the `allow-oom` flag.
+    pub allow_oom: AtomicBool,
     /// Unix ms after which the code being run fails with `FUNCTION LOAD timeout`
     /// (set while FUNCTION LOAD runs a library's code); 0 when none.
     pub deadline_ms: AtomicU64,

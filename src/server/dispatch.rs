@@ -186,6 +186,33 @@ fn run<'a>(
         out.error("LOADING Redis is loading the dataset in memory");
         return;
     }
+    // maxmemory: evict before the command; refuse it (-OOM) if it may grow memory and
+    // nothing can be evicted.
+    if !client.in_exec && srv.evict.enabled() {
+        if matches!(gate, Gate::Open) {
+            gate.ensure_shared(srv);
+        }
+        if !matches!(gate, Gate::Open) {
+            let exec = cmd.name == "exec";
+            // Queueing in MULTI may grow memory without bound: refused too (but not
+            // EXEC without denyoom commands, DISCARD, QUIT, RESET), as in Redis.
+            let queueing = client.multi.is_some()
+                && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
+            let denyoom = cmd.has(flags::DENYOOM)
+                || queueing
+                || (exec && multi::queued_with(srv, client, flags::DENYOOM));
+            if let Some(e) = crate::server::evict::before_command(srv, cmd, denyoom) {
+                if exec {
+                    multi::abort(srv, client, out, e, gate);
+                } else {
+                    multi::flag_error(client);
+                    cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    out.error(e);
+                }
+                return;
+            }
+        }
+    }
     // Writes are refused while persistence fails (-MISCONF); PING too, as in Redis.
     if !client.in_exec
         && (cmd.has(flags::WRITE) || cmd.name == "ping" || cmd.name == "exec")

@@ -7,6 +7,7 @@ pub mod client;
 pub mod connection;
 pub mod cron;
 pub mod dispatch;
+pub mod evict;
 pub mod listener;
 pub mod log;
 pub mod monitor;
@@ -102,6 +103,8 @@ pub struct Server {
     pub monitors: monitor::Monitors,
     /// SLOWLOG.
     pub slowlog: slowlog::SlowLog,
+    /// `maxmemory` and eviction.
+    pub evict: evict::Evictor,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -159,6 +162,7 @@ impl Server {
             tracking: Default::default(),
             monitors: Default::default(),
             slowlog: Default::default(),
+            evict: Default::default(),
         })
         .init()
     }
@@ -190,6 +194,22 @@ impl Server {
         self.tracking.max_keys.store(
             c.int("tracking-table-max-keys").max(0) as u64,
             Ordering::Relaxed,
+        );
+        let policy = c.str("maxmemory-policy");
+        let access = &self.ks.access;
+        access.lfu.store(policy.contains("lfu"), Ordering::Relaxed);
+        access.log_factor.store(
+            c.int("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
+            Ordering::Relaxed,
+        );
+        access.decay_time.store(
+            c.int("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
+            Ordering::Relaxed,
+        );
+        self.evict.configure(
+            c.int("maxmemory").max(0) as u64,
+            &policy,
+            c.int("maxmemory-samples").max(1) as usize,
         );
         self.slowlog
             .threshold

@@ -158,11 +158,16 @@ pub fn cleanup(srv: &Server, client: &mut ClientState) {
 /// Whether the open transaction queued a write command (EXEC is then a write, for
 /// `-MISCONF`).
 pub fn queued_writes(srv: &Server, client: &ClientState) -> bool {
+    queued_with(srv, client, flags::WRITE)
+}
+
+/// Whether the open transaction queued a command with `flag`.
+pub fn queued_with(srv: &Server, client: &ClientState, flag: u64) -> bool {
     let Some(m) = client.multi.as_ref() else {
         return false;
     };
     m.queued.iter().any(|argv| {
         let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-        matches!(srv.commands.resolve(&refs), Ok((c, _)) if c.has(flags::WRITE))
+        matches!(srv.commands.resolve(&refs), Ok((c, _)) if c.has(flag))
     })
 }

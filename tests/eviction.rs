@@ -1,0 +1,168 @@
+//! maxmemory eviction: under allkeys-lru, writing ten times the limit keeps memory near
+//! it, the server responsive and a frequently read hot set alive; volatile-ttl evicts
+//! the nearest expiry first and never a key without TTL (and refuses writes with -OOM
+//! once none is left); allkeys-lfu keeps the most used keys; `evicted` keyspace events
+//! and INFO evicted_keys. The -OOM texts are compared with the reference in
+//! tests/cases/maxmemory_oom.txt.
+
+mod common;
+
+use common::{encode, ferrodis, split_elements, RawClient};
+
+fn info(c: &mut RawClient, field: &str) -> u64 {
+    let text = String::from_utf8_lossy(&c.cmds(&["INFO"])).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// SETs `count` keys `prefix:i` of `size` bytes, pipelined; returns the number of
+/// error replies.
+fn fill(c: &mut RawClient, prefix: &str, count: usize, size: usize, ttl: Option<u64>) -> usize {
+    let value = vec![b'v'; size];
+    let mut errors = 0;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
+        let mut buf = Vec::new();
+        for i in chunk {
+            let key = format!("{prefix}:{i}");
+            match ttl {
+                Some(t) => buf.extend(encode(&[
+                    b"SET",
+                    key.as_bytes(),
+                    &value,
+                    b"EX",
+                    (t + *i as u64).to_string().as_bytes(),
+                ])),
+                None => buf.extend(encode(&[b"SET", key.as_bytes(), &value])),
+            }
+        }
+        c.send_raw(&buf);
+        for _ in chunk {
+            if c.read_reply().starts_with(b"-") {
+                errors += 1;
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn allkeys_lru_keeps_memory_bounded_and_the_hot_set() {
+    let f = ferrodis(&["--maxmemory", "12mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut c = f.client();
+    // The hot set, then ten times the limit of cold writes while the hot keys are read
+    // between batches (each read refreshes their LRU clock).
+    assert_eq!(fill(&mut c, "hot", 500, 1000, None), 0);
+    let mut errors = 0;
+    for round in 0..24 {
+        errors += fill(&mut c, &format!("cold{round}"), 5_000, 1000, None);
+        for i in 0..500 {
+            c.cmds(&["GET", &format!("hot:{i}")]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(errors, 0, "writes must not be refused under allkeys-lru");
+    let used = info(&mut c, "used_memory");
+    assert!(
+        used < 20 << 20,
+        "used_memory {used} far above maxmemory 12mb"
+    );
+    let rss = info(&mut c, "used_memory_rss");
+    assert!(rss < 100 << 20, "rss {rss} after writing 120 MB");
+    let evicted = info(&mut c, "evicted_keys");
+    assert!(evicted > 100_000, "evicted_keys {evicted}");
+    let mut alive = 0;
+    for i in 0..500 {
+        if c.cmds(&["EXISTS", &format!("hot:{i}")]) == b":1\r\n" {
+            alive += 1;
+        }
+    }
+    assert!(alive >= 475, "only {alive}/500 hot keys survived");
+    assert_eq!(c.cmds(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn volatile_ttl_evicts_nearest_expiry_and_never_persistent_keys() {
+    let f = ferrodis(&["--maxmemory", "12mb", "--maxmemory-policy", "volatile-ttl"]);
+    let mut c = f.client();
+    // Persistent keys: never candidates.
+    assert_eq!(fill(&mut c, "keep", 2000, 1000, None), 0);
+    // Volatile keys with growing TTLs: the shortest go first.
+    assert_eq!(fill(&mut c, "vol", 20_000, 1000, Some(1000)), 0);
+    for i in 0..2000 {
+        assert_eq!(
+            c.cmds(&["EXISTS", &format!("keep:{i}")]),
+            b":1\r\n",
+            "keep:{i} was evicted"
+        );
+    }
+    let survivors: Vec<usize> = (0..20_000)
+        .filter(|i| c.cmds(&["EXISTS", &format!("vol:{i}")]) == b":1\r\n")
+        .collect();
+    assert!(!survivors.is_empty() && survivors.len() < 20_000);
+    // Mostly the longest TTLs survive.
+    let late = survivors.iter().filter(|&&i| i >= 10_000).count();
+    assert!(
+        late * 10 >= survivors.len() * 8,
+        "{late}/{} survivors are late keys",
+        survivors.len()
+    );
+    // Only persistent keys left to write over the limit: -OOM.
+    let errors = fill(&mut c, "more", 20_000, 1000, None);
+    assert!(
+        errors > 0,
+        "writes beyond the limit with no volatile key left must fail"
+    );
+    assert_eq!(
+        c.cmds(&["SET", "one", "more"]),
+        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n".to_vec()
+    );
+    // Reads and deletes still work.
+    assert_eq!(c.cmds(&["EXISTS", "keep:1"]), b":1\r\n");
+    assert_eq!(c.cmds(&["DEL", "keep:1"]), b":1\r\n");
+}
+
+#[test]
+fn allkeys_lfu_keeps_the_most_used_keys() {
+    let f = ferrodis(&["--maxmemory", "12mb", "--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = f.client();
+    assert_eq!(fill(&mut c, "popular", 300, 1000, None), 0);
+    for _ in 0..50 {
+        for i in 0..300 {
+            c.cmds(&["GET", &format!("popular:{i}")]);
+        }
+    }
+    let freq = c.cmds(&["OBJECT", "FREQ", "popular:7"]);
+    let n: u64 = String::from_utf8_lossy(&freq[1..freq.len() - 2])
+        .parse()
+        .unwrap_or(0);
+    assert!(n > 5, "OBJECT FREQ after 50 reads: {n}");
+    assert_eq!(fill(&mut c, "once", 60_000, 1000, None), 0);
+    let alive = (0..300)
+        .filter(|i| c.cmds(&["EXISTS", &format!("popular:{i}")]) == b":1\r\n")
+        .count();
+    assert!(alive >= 285, "only {alive}/300 popular keys survived");
+    assert!(info(&mut c, "evicted_keys") > 40_000);
+}
+
+#[test]
+fn evictions_raise_evicted_events() {
+    let f = ferrodis(&[
+        "--maxmemory",
+        "8mb",
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--notify-keyspace-events",
+        "Ee",
+    ]);
+    let mut sub = f.client();
+    sub.cmds(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    let mut c = f.client();
+    assert_eq!(fill(&mut c, "k", 15_000, 1000, None), 0);
+    let msg = sub.poll_reply(2000).expect("an evicted event");
+    let (_, parts) = split_elements(&msg);
+    assert_eq!(parts[0], b"$7\r\nmessage\r\n");
+    assert_eq!(parts[1], b"$22\r\n__keyevent@0__:evicted\r\n");
+    assert!(common::show(&parts[2]).contains("k:"));
+}
