@@ -63,8 +63,22 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
-    if let Err(e) = ferrodis::persistence::snapshot::load_at_startup(&srv) {
-        log::warning(&e);
+    // With `appendonly yes` the AOF is the dataset (the RDB is not read).
+    match ferrodis::persistence::aof::load_at_startup(&srv) {
+        Ok(true) => {}
+        Ok(false) => {
+            if let Err(e) = ferrodis::persistence::snapshot::load_at_startup(&srv) {
+                log::warning(&e);
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            log::warning(&e);
+            std::process::exit(1);
+        }
+    }
+    if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
+        log::warning(&format!("Can't start the AOF thread: {e}"));
         std::process::exit(1);
     }
 
@@ -148,6 +162,7 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
         }
         break;
     }
+    ferrodis::persistence::aof::shutdown(&srv);
     srv.shutting_down.store(true, Ordering::SeqCst);
     for c in srv.clients.snapshot() {
         c.kill();

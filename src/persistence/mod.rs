@@ -3,6 +3,7 @@
 //! the compact encodings Redis stores inside RDB files (listpack, ziplist, intset,
 //! zipmap).
 
+pub mod aof;
 pub mod crc64;
 pub mod legacy;
 pub mod listpack;
@@ -35,13 +36,13 @@ pub fn info_rdb(srv: &Server, out: &mut String) {
 }
 
 /// INFO persistence: the AOF fields, in Redis's order.
-pub fn info_aof(_srv: &Server, out: &mut String) {
-    out.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n");
+pub fn info_aof(srv: &Server, out: &mut String) {
+    aof::info(srv, out);
 }
 
 /// Why write commands are refused right now, if they are (Redis's
 /// `writeCommandsDeniedByDiskError`): the `-MISCONF` error text for a failed
 /// background save (with `stop-writes-on-bgsave-error yes`) or a failing AOF write.
-pub fn deny_writes(_srv: &Server) -> Option<String> {
-    None
+pub fn deny_writes(srv: &Server) -> Option<String> {
+    aof::deny_writes(srv)
 }

@@ -96,6 +96,13 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
                     out.error(&e.0);
                 }
             }
+            // What serving it changed is propagated as its own unit (the pusher's
+            // was written before), in the non-blocking form its `on_ready` gave.
+            if txn.prop.on {
+                crate::server::propagate::end_command(txn, w.db, cmd, None, None, true);
+                let ops = crate::server::propagate::take_ops(txn);
+                crate::server::propagate::flush_unit(srv, client, ops);
+            }
             // Served: it leaves this key's queue now (its other keys' queues are left
             // by its own connection, which skips nothing since it is no longer waiting).
             txn.remove_waiter(db, &key, &w);

@@ -190,6 +190,16 @@ fn run<'a>(
         out.error("ERR Replica can't interact with the keyspace");
         return;
     }
+    // Write commands (and PING, as in Redis) are refused while persistence is
+    // failing (-MISCONF), also when queued in MULTI.
+    if !client.in_exec && (cmd.has(flags::WRITE) || (cmd.name == "ping" && parent.is_none())) {
+        if let Some(e) = crate::persistence::deny_writes(srv) {
+            multi::flag_error(client);
+            cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            out.error(&e);
+            return;
+        }
+    }
     if multi::intercept(srv, client, out, cmd, parent, args, gate) {
         // EXEC is shown to monitors after the commands it ran.
         if cmd.name == "exec" && srv.monitors.active() {
@@ -221,6 +231,7 @@ fn run<'a>(
     } else {
         Txn::shared(&srv.ks, now)
     };
+    txn.prop.on = srv.aof.on.load(Ordering::Relaxed);
     // CLIENT NO-TOUCH (TOUCH itself still touches, as in Redis).
     txn.no_touch = client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch";
     match cmd.lock {
@@ -263,6 +274,17 @@ fn run<'a>(
         };
         (cmd.handler)(&mut ctx, args)
     };
+    if txn.prop.on {
+        // Propagation, under the command's locks (see `server::propagate`).
+        let ok = result.is_ok() && out.errors == errors_before;
+        crate::server::propagate::end_command(&mut txn, client.db, cmd, parent, Some(args), ok);
+        let ops = crate::server::propagate::take_ops(&mut txn);
+        if client.in_exec {
+            client.exec_prop.extend(ops);
+        } else {
+            crate::server::propagate::flush_unit(srv, client, ops);
+        }
+    }
     txn.settle_watches();
     if !txn.ready.is_empty() {
         if client.in_exec {
@@ -302,8 +324,8 @@ fn run<'a>(
     if dirty > 0 {
         srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
-    // Lazily expired keys: this is where their DEL will be propagated once persistence
-    // exists (their `expired` events were published with the command's).
+    // Lazily expired keys: their DEL was propagated above (their `expired` events
+    // were published with the command's).
     drop(expired);
     client.last_cmd = Some((cmd, parent));
     if srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
@@ -315,6 +337,11 @@ fn run<'a>(
 /// (`commands::scripting::script_call`): client tracking (invalidations, and a read
 /// remembering the script's keys) and MONITOR (`[db lua]` lines).
 pub fn after_script_call(ctx: &mut Ctx, cmd: &'static crate::commands::Command, args: &[&[u8]]) {
+    if ctx.txn.prop.on {
+        // The call's effect joins the script's unit (MULTI/EXEC-wrapped if several).
+        let db = ctx.client.db;
+        crate::server::propagate::end_command(ctx.txn, db, cmd, None, Some(args), true);
+    }
     if ctx.txn.tracked.on {
         crate::server::tracking::after_script_call(ctx.srv, ctx.client, cmd, ctx.txn, ctx.out);
     }

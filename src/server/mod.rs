@@ -12,6 +12,7 @@ pub mod log;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod propagate;
 pub mod pubsub;
 pub mod tracking;
 
@@ -99,6 +100,8 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// The append-only file (see `persistence::aof`).
+    pub aof: crate::persistence::aof::Aof,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -152,6 +155,7 @@ impl Server {
             persistence: Default::default(),
             tracking: Default::default(),
             monitors: Default::default(),
+            aof: Default::default(),
         };
         srv.refresh_hot();
         Arc::new(srv)

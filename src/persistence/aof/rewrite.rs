@@ -1,0 +1,255 @@
+//! AOF rewrite without fork (BGREWRITEAOF, automatic rewrite, turning the AOF on).
+//!
+//! Under the exclusive gate (no command runs meanwhile):
+//! (a) what is buffered goes to the current incremental file (written and fsynced)
+//!     and a new incremental file is opened and added to the manifest: it receives
+//!     every write after this instant;
+//! (b) the new base, the dataset at this instant, is written to a temp file
+//!     ([`write_base`], one call: the background point-in-time snapshot replaces it),
+//!     fsynced and renamed to `<appendfilename>.<n>.base.rdb` (`.aof` without the
+//!     RDB preamble);
+//! (c) the manifest switches to the new base + the new incremental file; the old
+//!     base and incremental files become history and are deleted.
+//!
+//! A failure before (c) leaves the previous manifest's files in place (plus the
+//! new incremental file, listed after them), so nothing written is lost.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::manifest::{AofFile, Manifest};
+use super::{aof_dir, aof_name, delete_history, encode_command, open_incr, persist_manifest};
+use crate::keyspace::{Txn, SHARDS};
+use crate::server::{log, Server};
+use crate::types::Value;
+
+/// Items per command in a base written as commands (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// Runs a rewrite now, taking the exclusive gate (called by the AOF writer thread).
+pub fn run_background(srv: &Server) {
+    let aof = &srv.aof;
+    aof.rewrite_in_progress.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    *aof.rewrite_started.lock() = Some(started);
+    log::notice(&format!(
+        "Background append only file rewriting started by pid {}",
+        std::process::id()
+    ));
+    let result = {
+        let _gate = srv.ks.gate.write();
+        let mut txn = Txn::exclusive(&srv.ks, crate::util::time::now_ms());
+        rewrite_locked(srv, &mut txn)
+    };
+    aof.last_rewrite_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    match result {
+        Ok(()) => {
+            aof.rewrites.fetch_add(1, Ordering::Relaxed);
+            aof.rewrite_failures.store(0, Ordering::Relaxed);
+            aof.last_rewrite_failed.store(false, Ordering::Relaxed);
+            log::notice("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            aof.rewrite_failures.fetch_add(1, Ordering::Relaxed);
+            aof.last_rewrite_failed.store(true, Ordering::Relaxed);
+            log::warning(&format!(
+                "Background AOF rewrite terminated with error: {e}"
+            ));
+        }
+    }
+    aof.rewrite_in_progress.store(false, Ordering::SeqCst);
+}
+
+/// Loads the manifest from disk into `m` if it is still empty (AOF off so far).
+fn ensure_manifest(srv: &Server, m: &mut Manifest) {
+    if *m != Manifest::default() {
+        return;
+    }
+    let path = aof_dir(srv).join(format!("{}.manifest", aof_name(srv)));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(parsed) = Manifest::parse(&text) {
+            *m = parsed;
+        }
+    }
+}
+
+/// The rewrite itself (see module docs). `txn` must be exclusive.
+pub fn rewrite_locked(srv: &Server, txn: &mut Txn) -> io::Result<()> {
+    let aof = &srv.aof;
+    let dir = aof_dir(srv);
+    std::fs::create_dir_all(&dir)?;
+    let name = aof_name(srv);
+    let was_on = aof.on.load(Ordering::SeqCst);
+    let on_after = was_on || srv.config.read().bool("appendonly");
+    // (a)
+    if was_on {
+        aof.write_and_fsync()?;
+    }
+    let mut io = aof.io.lock();
+    ensure_manifest(srv, &mut io.manifest);
+    if on_after {
+        let why = if was_on {
+            "during AOF rewrite"
+        } else {
+            "on AOF enable"
+        };
+        open_incr(srv, &mut io, true, why)?;
+    }
+    // (b)
+    let preamble = srv.config.read().bool("aof-use-rdb-preamble");
+    let seq = io.manifest.base_seq + 1;
+    let base_name = format!("{name}.{seq}.base.{}", if preamble { "rdb" } else { "aof" });
+    let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let size = match write_base(srv, txn, &tmp, preamble) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, dir.join(&base_name))?;
+    super::manifest::sync_dir(&dir)?;
+    // (c)
+    let mut m = io.manifest.clone();
+    if let Some(mut old) = m.base.take() {
+        old.kind = b'h';
+        m.history.push(old);
+    }
+    let keep = if on_after { m.incr.pop() } else { None };
+    for mut f in std::mem::take(&mut m.incr) {
+        f.kind = b'h';
+        m.history.push(f);
+    }
+    m.incr.extend(keep);
+    m.base = Some(AofFile {
+        name: base_name,
+        seq,
+        kind: b'b',
+    });
+    m.base_seq = seq;
+    persist_manifest(srv, &m)?;
+    io.manifest = m;
+    io.base_size = size;
+    delete_history(srv, &mut io);
+    aof.rewrite_base_size
+        .store(io.base_size + io.incr_size, Ordering::Relaxed);
+    drop(io);
+    if !was_on && on_after {
+        aof.enable();
+    }
+    Ok(())
+}
+
+/// Writes the base file (the dataset behind `txn`, exclusive) to `path`, fsynced;
+/// returns its size.
+pub fn write_base(srv: &Server, txn: &mut Txn, path: &Path, preamble: bool) -> io::Result<u64> {
+    let f = File::create(path)?;
+    let mut bw = BufWriter::with_capacity(256 * 1024, f);
+    if preamble {
+        crate::persistence::snapshot::write_rdb(srv, txn, &mut bw)?;
+    } else {
+        write_commands(srv, txn, &mut bw)?;
+    }
+    let f = bw.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    f.metadata().map(|m| m.len())
+}
+
+/// The dataset as commands (Redis's `rewriteAppendOnlyFileRio`): function libraries,
+/// then per database a SELECT and each key (SET / RPUSH / SADD / ZADD / HMSET in
+/// batches of 64 items; streams as RESTORE of their serialized form), followed by
+/// PEXPIREAT for keys with a TTL.
+fn write_commands<W: Write>(srv: &Server, txn: &mut Txn, w: &mut W) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    {
+        let lib = srv.functions.lib.lock();
+        let mut libs: Vec<_> = lib.libraries.values().collect();
+        libs.sort_by(|a, b| a.name.cmp(&b.name));
+        for l in libs {
+            encode_command(&mut buf, &[&b"FUNCTION"[..], b"LOAD", &l.code]);
+        }
+    }
+    let opts = crate::persistence::rdb::encode::EncodeOpts::from_config(&srv.config.read());
+    let mut n = itoa::Buffer::new();
+    for db in 0..srv.databases() {
+        let mut selected = false;
+        for s in 0..SHARDS {
+            let shard = txn.shard_at(db, s);
+            for (k, e) in shard.dict.iter() {
+                if !selected {
+                    encode_command(&mut buf, &[&b"SELECT"[..], n.format(db).as_bytes()]);
+                    selected = true;
+                }
+                write_key(&mut buf, k, &e.value, &opts);
+                if e.expire() != 0 {
+                    encode_command(
+                        &mut buf,
+                        &[&b"PEXPIREAT"[..], k, n.format(e.expire()).as_bytes()],
+                    );
+                }
+                if buf.len() >= 64 * 1024 {
+                    w.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+        }
+    }
+    w.write_all(&buf)?;
+    w.flush()
+}
+
+/// Emits `items` in commands of at most [`ITEMS_PER_CMD`] items: `head` + key + items.
+fn batched(out: &mut Vec<u8>, head: &[u8], key: &[u8], items: Vec<Vec<Vec<u8>>>) {
+    for chunk in items.chunks(ITEMS_PER_CMD) {
+        let mut argv: Vec<&[u8]> = vec![head, key];
+        for it in chunk {
+            argv.extend(it.iter().map(|a| a.as_slice()));
+        }
+        encode_command(out, &argv);
+    }
+}
+
+fn write_key(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    opts: &crate::persistence::rdb::encode::EncodeOpts,
+) {
+    match v {
+        Value::Str(s) => s.with_bytes(|b| encode_command(out, &[&b"SET"[..], key, b])),
+        Value::List(l) => {
+            let items = l.iter().map(|e| vec![e.to_vec()]).collect();
+            batched(out, b"RPUSH", key, items);
+        }
+        Value::Set(s) => {
+            let items = s.members().into_iter().map(|m| vec![m]).collect();
+            batched(out, b"SADD", key, items);
+        }
+        Value::ZSet(z) => {
+            let items = z
+                .to_vec()
+                .into_iter()
+                .map(|(m, sc)| vec![crate::util::num::fmt_double(sc).into_bytes(), m])
+                .collect();
+            batched(out, b"ZADD", key, items);
+        }
+        Value::Hash(h) if !h.has_field_ttls() => {
+            let items = h
+                .pairs()
+                .into_iter()
+                .map(|(f, v)| vec![f.to_vec(), v.to_vec()])
+                .collect();
+            batched(out, b"HMSET", key, items);
+        }
+        _ => {
+            // Streams (and hashes with field TTLs): their serialized form.
+            let payload = crate::persistence::rdb::encode::dump_payload(v, opts);
+            encode_command(out, &[&b"RESTORE"[..], key, b"0", &payload]);
+        }
+    }
+}
