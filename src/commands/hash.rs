@@ -388,6 +388,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += 1;
     ctx.out.bulk(text.as_bytes());
     ctx.notify(notify::HASH, "hincrbyfloat", argv[1]);
+    ctx.propagate_as(&[b"HSET", argv[1], argv[2], text.as_bytes()]);
     Ok(())
 }
 
