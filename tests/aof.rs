@@ -412,6 +412,32 @@ fn run_corpus(p: &Proc, payload: &[u8]) {
         "SWAPDB 0 1",
         "MOVE t1 5",
         "PUBLISH ch m",
+        // streams and consumer groups
+        "XADD x 1-1 f v",
+        "XADD x 2-* g w",
+        "XADD x 3-* h u",
+        "XADD x 3-1 bad id",
+        "XADD x MAXLEN ~ 10 * i j",
+        "XGROUP CREATE x g 0",
+        "XREADGROUP GROUP g c1 COUNT 1 STREAMS x >",
+        "XREADGROUP GROUP g c1 NOACK COUNT 1 STREAMS x >",
+        "XREADGROUP GROUP g c1 STREAMS x 0",
+        "XREADGROUP GROUP g c1 COUNT 1 STREAMS x >",
+        "XCLAIM x g c2 0 1-1",
+        "XCLAIM x g c2 0 1-1 JUSTID LASTID 3-0",
+        "XAUTOCLAIM x g c3 0 0",
+        "XDEL x 1-1",
+        "XAUTOCLAIM x g c4 0 0",
+        "XACK x g 2-1",
+        "XTRIM x MAXLEN 2",
+        "XTRIM x MAXLEN ~ 0",
+        "XGROUP CREATECONSUMER x g c9",
+        "XGROUP DELCONSUMER x g c9",
+        "XGROUP SETID x g 0 ENTRIESREAD 0",
+        "XGROUP CREATE x g2 $",
+        "XGROUP DESTROY x g2",
+        "XSETID x 99999999999999-0",
+        "XGROUP CREATE xb g 0 MKSTREAM",
     ] {
         run(&mut c, &cmd.split(' ').collect::<Vec<_>>());
     }
@@ -468,6 +494,20 @@ fn run_corpus(p: &Proc, payload: &[u8]) {
             vec!["ZADD", "bz", "1", "a", "2", "b"],
         ),
         (
+            vec![
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c9",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "xb",
+                ">",
+            ],
+            vec!["XADD", "xb", "5-1", "f", "v"],
+        ),
+        (
             vec!["BZMPOP", "0", "1", "bzm", "MAX", "COUNT", "3"],
             vec!["ZADD", "bzm", "1", "a", "2", "b"],
         ),
@@ -518,14 +558,18 @@ fn propagation_matches_the_reference_aof() {
         );
     }
     // The same dataset after a restart from the AOF (SIGKILL: nothing saved at exit).
-    let live = dataset(&mut f.client());
-    assert_eq!(
-        comparable(live.clone()),
-        comparable(dataset(&mut r.client()))
-    );
+    let live = comparable(dataset(&mut f.client()));
+    assert_eq!(live, comparable(dataset(&mut r.client())));
+    // Both restarted from their AOFs (SIGKILL: nothing saved at exit) hold the same
+    // dataset (a reload can differ from the live one in Redis too: a consumer group's
+    // entries-read after XCLAIM ... LASTID).
     f.kill9();
+    r.kill9();
     let f = ferrodis(&fd.0, AOF);
-    assert_eq!(dataset(&mut f.client()), live);
+    let r = redis(&rd.0, AOF);
+    let reloaded = comparable(dataset(&mut f.client()));
+    assert_eq!(reloaded, comparable(dataset(&mut r.client())));
+    assert_eq!(reloaded.len(), live.len());
     // redis-check-aof accepts Ferrodis's files.
     let out = Command::new("redis-check-aof")
         .arg(fd.0.join("appendonlydir/appendonly.aof.manifest"))
