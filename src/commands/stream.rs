@@ -964,8 +964,8 @@ fn group_read_forms(
     noack: bool,
     now: u64,
     prop: &GroupProp,
-    out: &mut Vec<Vec<Vec<u8>>>,
-) {
+) -> Vec<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
     for (id, last) in &prop.delivered {
         out.push(xclaim_form(
             key,
@@ -981,6 +981,7 @@ fn group_read_forms(
             out.push(setid_form(key, group, g));
         }
     }
+    out
 }
 
 /// Looks up (or creates) a consumer and refreshes its seen time. Returns whether it
@@ -1088,7 +1089,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     s, gname, cname, after, history, r.count, r.noack, now, &mut body, &mut gp,
                 );
                 if propagating {
-                    group_read_forms(s, key, gname, cname, r.noack, now, &gp, &mut forms);
+                    forms.extend(group_read_forms(s, key, gname, cname, r.noack, now, &gp));
                 }
                 ctx.txn.dirty += 1;
             }
@@ -1218,8 +1219,7 @@ fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError
             ctx.out,
             &mut gp,
         );
-        let mut forms = Vec::new();
-        group_read_forms(s, key, gname, cname, r.noack, now, &gp, &mut forms);
+        let forms = group_read_forms(s, key, gname, cname, r.noack, now, &gp);
         if created {
             ctx.notify(STREAM, "xgroup-createconsumer", key);
         }
