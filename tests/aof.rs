@@ -990,3 +990,62 @@ fn old_single_file_aof_is_upgraded() {
     );
     assert!(!d.0.join("appendonly.aof").exists());
 }
+
+/// A disk that refuses AOF writes (the file size limit, as a full disk would):
+/// writes are refused with Redis's MISCONF error, and accepted again once a rewrite
+/// moved the AOF to new files; nothing acknowledged is lost.
+#[test]
+fn write_errors_refuse_writes_with_misconf_until_solved() {
+    let d = dir("aof-misconf");
+    let port = free_port();
+    let bin = common::ferrodis_bin();
+    let args = args_for(
+        port,
+        &d.0,
+        &["--appendonly", "yes", "--appendfsync", "everysec"],
+    );
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    // SIGXFSZ ignored: write() past the limit fails with EFBIG ("File too large").
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 8; exec '{bin}' {}",
+            quoted.join(" ")
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh");
+    common::wait_ready(port, &mut child, "ferrodis-server");
+    let p = Proc { child, port };
+    let mut c = p.client();
+    let v = "x".repeat(1000);
+    let mut refused = None;
+    for i in 0..40 {
+        let r = c.cmds(&["SET", &format!("k{}", i % 3), &v]);
+        if r != b"+OK\r\n" {
+            refused = Some(r);
+            break;
+        }
+    }
+    assert_eq!(
+        refused.as_deref(),
+        Some(&b"-MISCONF Errors writing to the AOF file: File too large\r\n"[..])
+    );
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
+    assert_eq!(
+        c.cmds(&["INCR", "n"]),
+        b"-MISCONF Errors writing to the AOF file: File too large\r\n"
+    );
+    assert_eq!(c.cmds(&["GET", "k0"]).len(), 1000 + 9);
+    c.cmds(&["BGREWRITEAOF"]);
+    wait_for("writes accepted again", || {
+        info_field(&mut c, "aof_last_write_status") == "ok"
+    });
+    assert_eq!(c.cmds(&["INCR", "n"]), b":1\r\n");
+    let want = dataset(&mut c);
+    drop(c);
+    p.kill9();
+    let f = ferrodis(&d.0, AOF);
+    assert_eq!(dataset(&mut f.client()), want);
+}

@@ -62,12 +62,22 @@ pub const FSYNC_ALWAYS: u8 = 2;
 #[derive(Default)]
 struct Buf {
     data: Vec<u8>,
-    /// Database of the last SELECT written (None: a SELECT goes first).
+    /// Database of the last SELECT fed (None: a SELECT goes first).
     db: Option<usize>,
+    /// Database in effect where `data` starts (what was written before it selected).
+    db_at_start: Option<usize>,
     /// Logical offset of the end of `data` (bytes fed since startup).
     end: u64,
     /// Unix seconds of the last `#TS:` annotation.
     last_ts: u64,
+}
+
+/// Buffered bytes taken out during a rewrite.
+pub struct Pending {
+    data: Vec<u8>,
+    start_db: Option<usize>,
+    end_db: Option<usize>,
+    end: u64,
 }
 
 /// The open incremental file and what the INFO fields report.
@@ -242,12 +252,14 @@ impl Aof {
     /// On failure the data stays buffered and the error state is set.
     pub fn write_pending(&self) -> io::Result<()> {
         let mut io = self.io.lock();
-        let (data, end) = {
+        let (data, end, start_db) = {
             let mut b = self.buf.lock();
             if b.data.is_empty() {
                 return Ok(());
             }
-            (std::mem::take(&mut b.data), b.end)
+            let cur = b.db;
+            let start_db = std::mem::replace(&mut b.db_at_start, cur);
+            (std::mem::take(&mut b.data), b.end, start_db)
         };
         let Some(file) = io.file.clone() else {
             // Not open (AOF being turned off): nothing to write to.
@@ -287,6 +299,9 @@ impl Aof {
                     let mut rest = data[keep_from..].to_vec();
                     rest.extend_from_slice(&b.data);
                     b.data = rest;
+                    if keep_from == 0 {
+                        b.db_at_start = start_db;
+                    }
                 }
                 let msg = strerror(&e);
                 if !self.write_failed.swap(true, Ordering::SeqCst) {
@@ -397,6 +412,50 @@ impl Aof {
             .store(c.bool("aof-timestamp-enabled"), Ordering::Relaxed);
     }
 
+    /// Takes out what is buffered (a rewrite whose base will cover it): the bytes, the
+    /// database they start in and the one they end in.
+    fn take_pending(&self) -> Pending {
+        let mut b = self.buf.lock();
+        Pending {
+            data: std::mem::take(&mut b.data),
+            start_db: b.db_at_start.take(),
+            end_db: b.db,
+            end: b.end,
+        }
+    }
+
+    /// Puts back what [`Aof::take_pending`] took (the rewrite failed): it goes to
+    /// the next file written, after a SELECT of the database it starts in.
+    fn restore_pending(&self, p: Pending) {
+        if p.data.is_empty() {
+            return;
+        }
+        let mut b = self.buf.lock();
+        let mut head = Vec::new();
+        let mut none = None;
+        if let Some(db) = p.start_db {
+            select_db(&mut head, &mut none, db);
+        }
+        head.extend_from_slice(&p.data);
+        if b.data.is_empty() {
+            b.db = p.end_db;
+        }
+        head.extend_from_slice(&b.data);
+        b.data = head;
+        b.db_at_start = None;
+    }
+
+    /// The base just written covers everything fed up to `end`: waiters on those
+    /// bytes may go on (they were dropped from the buffer).
+    fn covered(&self, end: u64) {
+        self.written.fetch_max(end, Ordering::SeqCst);
+        self.synced.send_modify(|s| *s = (*s).max(end));
+        // Nothing failed to write is pending any more: writes are accepted again.
+        if self.buffer_len() == 0 && self.write_failed.swap(false, Ordering::SeqCst) {
+            log::warning("AOF write error looks solved, Redis can write again.");
+        }
+    }
+
     /// Switches writing to `file` (a new or reopened incremental file): pending bytes
     /// must have been written to the previous one. The next command starts with a
     /// SELECT.
@@ -404,7 +463,18 @@ impl Aof {
         io.file = Some(Arc::new(file));
         io.incr_size = size;
         let mut b = self.buf.lock();
-        b.db = None;
+        if b.data.is_empty() {
+            b.db = None;
+        } else if let Some(db) = b.db_at_start {
+            // Bytes the previous file could not take go to this one, after the SELECT
+            // they were written under.
+            let mut head = Vec::new();
+            let mut none = None;
+            select_db(&mut head, &mut none, db);
+            head.extend_from_slice(&b.data);
+            b.data = head;
+        }
+        b.db_at_start = None;
     }
 
     /// Turns propagation on (the incremental file is open).

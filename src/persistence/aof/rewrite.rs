@@ -83,13 +83,30 @@ pub fn rewrite_locked(srv: &Server, txn: &mut Txn) -> io::Result<()> {
     let aof = &srv.aof;
     let dir = aof_dir(srv);
     std::fs::create_dir_all(&dir)?;
-    let name = aof_name(srv);
     let was_on = aof.on.load(Ordering::SeqCst);
     let on_after = was_on || srv.config.read().bool("appendonly");
-    // (a)
+    // (a) What the current file cannot take (a failing disk) is covered by the new
+    // base; it is put back (for the new incremental file) if the rewrite fails.
     if was_on {
-        aof.write_and_fsync()?;
+        let _ = aof.write_and_fsync();
     }
+    let stale = aof.take_pending();
+    let result = rewrite_files(srv, txn, was_on, on_after);
+    match result {
+        Ok(()) => aof.covered(stale.end),
+        Err(_) => aof.restore_pending(stale),
+    }
+    if result.is_ok() && !was_on && on_after {
+        aof.enable();
+    }
+    result
+}
+
+/// Steps (a) to (c) once the buffer is empty.
+fn rewrite_files(srv: &Server, txn: &mut Txn, was_on: bool, on_after: bool) -> io::Result<()> {
+    let aof = &srv.aof;
+    let dir = aof_dir(srv);
+    let name = aof_name(srv);
     let mut io = aof.io.lock();
     ensure_manifest(srv, &mut io.manifest);
     if on_after {
@@ -138,10 +155,6 @@ pub fn rewrite_locked(srv: &Server, txn: &mut Txn) -> io::Result<()> {
     delete_history(srv, &mut io);
     aof.rewrite_base_size
         .store(io.base_size + io.incr_size, Ordering::Relaxed);
-    drop(io);
-    if !was_on && on_after {
-        aof.enable();
-    }
     Ok(())
 }
 
