@@ -951,6 +951,25 @@ fn config_set_appendonly_waitaof_and_info() {
     assert!(d.0.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
     c.cmds(&["SET", "after", "2"]);
     assert_eq!(c.cmds(&["WAITAOF", "1", "0", "0"]), b"*2\r\n:1\r\n:0\r\n");
+    // No replicas: waits for the timeout, then answers with what it has.
+    let t = Instant::now();
+    assert_eq!(c.cmds(&["WAITAOF", "1", "1", "150"]), b"*2\r\n:1\r\n:0\r\n");
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(c.cmds(&["MULTI"]), b"+OK\r\n");
+    c.cmds(&["WAITAOF", "0", "1", "0"]);
+    assert_eq!(c.cmds(&["EXEC"]), b"*1\r\n*2\r\n:1\r\n:0\r\n");
+    assert_eq!(
+        c.cmds(&["WAITAOF", "2", "0", "0"]),
+        b"-ERR value is out of range, value must between 0 and 1\r\n"
+    );
+    assert_eq!(
+        c.cmds(&["WAITAOF", "0", "-1", "0"]),
+        b"-ERR value is out of range, must be positive\r\n"
+    );
+    assert_eq!(
+        c.cmds(&["WAITAOF", "0", "0", "-1"]),
+        b"-ERR timeout is negative\r\n"
+    );
     // The INFO fields, in the reference's order.
     let rd = dir("aof-config-r");
     let r = redis(&rd.0, AOF);

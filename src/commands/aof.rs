@@ -49,6 +49,18 @@ fn waitaof(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // One fsync (group commit covers other clients' writes too).
         acked = ctx.srv.aof.write_and_fsync().is_ok();
     }
+    if numreplicas > 0 && ctx.may_block() {
+        // No replica will ever acknowledge: wait for the timeout (0 = forever), then
+        // answer as Redis does (see `blocking::timeout_reply_for`).
+        let deadline = if timeout == 0 {
+            0
+        } else {
+            ctx.txn.now.saturating_add(timeout as u64)
+        };
+        let local: &[u8] = if acked { b"1" } else { b"0" };
+        ctx.block(&[b"WAITAOF", local], &[], &[], deadline);
+        return Ok(());
+    }
     ctx.out.array(2);
     ctx.out.int(acked as i64);
     ctx.out.int(0);

@@ -131,6 +131,23 @@ pub fn timeout_reply(out: &mut Reply) {
     out.null_array();
 }
 
+/// [`timeout_reply`] for the blocked command `argv`: WAITAOF (blocked with no keys
+/// until its timeout, waiting for replicas there are none of) answers
+/// `[numlocal acknowledged, 0]`, the local count being its second stored argument.
+pub fn timeout_reply_for(out: &mut Reply, argv: &[Box<[u8]>]) {
+    if argv
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"waitaof"))
+    {
+        let local = argv.get(1).is_some_and(|a| &**a == b"1");
+        out.array(2);
+        out.int(local as i64);
+        out.int(0);
+        return;
+    }
+    timeout_reply(out);
+}
+
 /// The error a client unblocked with CLIENT UNBLOCK ... ERROR receives.
 pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 

@@ -235,7 +235,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
                     }
                     out.buf.extend_from_slice(&bytes)
                 }
-                blocking::Outcome::Timeout => blocking::timeout_reply(&mut out),
+                blocking::Outcome::Timeout => blocking::timeout_reply_for(&mut out, &w.argv),
                 blocking::Outcome::Error => out.error(blocking::UNBLOCKED_ERROR),
                 blocking::Outcome::Closed => break,
             }
