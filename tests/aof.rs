@@ -438,6 +438,45 @@ fn run_corpus(p: &Proc, payload: &[u8]) {
         "XGROUP DESTROY x g2",
         "XSETID x 99999999999999-0",
         "XGROUP CREATE xb g 0 MKSTREAM",
+        // more families
+        "SETBIT bits 7 1",
+        "SETBIT bits 7 1",
+        "BITFIELD bf SET u8 0 255 GET u8 0",
+        "BITFIELD bf GET u8 0",
+        "BITOP NOT bnot bits",
+        "PFADD hll a b c",
+        "PFADD hll a",
+        "PFCOUNT hll",
+        "PFADD hll2 d",
+        "PFMERGE hll3 hll hll2",
+        "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+        "GEOSEARCHSTORE geo2 geo FROMLONLAT 15 37 BYRADIUS 200 km ASC",
+        "RPUSH srt 3 1 2",
+        "SORT srt STORE srt2",
+        "SADD u1 a b",
+        "SADD u2 b c",
+        "SUNIONSTORE u3 u1 u2",
+        "SDIFFSTORE u4 u1 u2",
+        "ZADD zu1 1 a",
+        "ZADD zu2 2 a 3 b",
+        "ZUNIONSTORE zu3 2 zu1 zu2",
+        "ZRANGESTORE zu4 zu3 0 -1",
+        "ZREM zu4 nosuch",
+        "LSET srt2 0 x",
+        "LTRIM srt2 0 1",
+        "LTRIM srt2 0 1",
+        "GETSET gs v",
+        "RENAMENX gs gs2",
+        "HSET hx f v",
+        "HSETNX hx f w",
+        "HDEL hx f",
+        "SETRANGE sr 5 x",
+        "DECRBY dn 3",
+        "INCRBYFLOAT fl 0.1",
+        "INCRBYFLOAT fl 0.2",
+        "EXPIRE fl 100 XX",
+        "EXPIRE fl 50 LT",
+        "UNLINK u1 u2",
     ] {
         run(&mut c, &cmd.split(' ').collect::<Vec<_>>());
     }
@@ -455,6 +494,17 @@ fn run_corpus(p: &Proc, payload: &[u8]) {
     ]);
     c.cmds(&["EVAL", "return redis.call('get','e1')", "0"]);
     c.cmds(&["EVAL", "redis.call('set','e2','1', 'ex', 100)", "0"]);
+    c.cmds(&[
+        "EVAL",
+        "redis.call('set','e3','1'); redis.call('expire','e3', 100); redis.call('incrbyfloat','e4','1.5'); return redis.call('select', 2)",
+        "0",
+    ]);
+    c.cmds(&[
+        "EVAL",
+        "redis.call('select', 4); redis.call('set','e5','1')",
+        "0",
+    ]);
+    c.cmds(&["EVAL", "redis.call('set','e6','1'); error('boom')", "0"]);
     c.cmds(&[
         "EVAL",
         "redis.call('sadd','es','a'); redis.call('spop','es')",

@@ -318,6 +318,8 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         false,
     );
     ctx.notify(notify::STRING, "set", argv[1]);
+    // Propagated as SET (Redis rewrites the command name).
+    ctx.propagate_as(&[b"SET", argv[1], argv[2]]);
     Ok(())
 }
 
