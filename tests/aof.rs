@@ -1042,6 +1042,34 @@ fn config_set_appendonly_waitaof_and_info() {
 }
 
 #[test]
+fn timestamp_annotations_are_written_and_skipped_on_load() {
+    let d = dir("aof-ts");
+    let extra = [AOF, &["--aof-timestamp-enabled", "yes"]].concat();
+    let f = ferrodis(&d.0, &extra);
+    let mut c = f.client();
+    c.cmds(&["SET", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    c.cmds(&["SET", "b", "2"]);
+    let text = String::from_utf8_lossy(&std::fs::read(incr_path(&d.0)).unwrap()).into_owned();
+    assert_eq!(text.matches("#TS:").count(), 2, "{text}");
+    assert!(text.starts_with("#TS:"), "{text}");
+    f.kill9();
+    let f = ferrodis(&d.0, &extra);
+    let mut c = f.client();
+    assert_eq!(c.cmds(&["MGET", "a", "b"]), b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    // The reference loads it too.
+    drop(c);
+    f.kill9();
+    let rd = dir("aof-ts-r");
+    copy_aof_dir(&d.0, &rd.0);
+    let r = redis(&rd.0, AOF);
+    assert_eq!(
+        r.client().cmds(&["MGET", "a", "b"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+#[test]
 fn old_single_file_aof_is_upgraded() {
     let d = dir("aof-upgrade");
     std::fs::write(
