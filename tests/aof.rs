@@ -1069,6 +1069,43 @@ fn timestamp_annotations_are_written_and_skipped_on_load() {
     );
 }
 
+/// Redis 7.4's hash field TTLs (the reference 7.0 lacks them): relative times are
+/// written as absolute HPEXPIREAT, so a restart keeps the same expiry times.
+#[test]
+fn hash_field_ttls_are_propagated_as_absolute_times() {
+    let d = dir("aof-hfe");
+    let f = ferrodis(&d.0, AOF);
+    let mut c = f.client();
+    c.cmds(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    c.cmds(&["HEXPIRE", "h", "100", "FIELDS", "1", "a"]);
+    c.cmds(&["HPEXPIRE", "h", "200000", "NX", "FIELDS", "2", "b", "c"]);
+    c.cmds(&["HEXPIREAT", "h", "1", "FIELDS", "1", "c"]);
+    let times = c.cmds(&["HPEXPIRETIME", "h", "FIELDS", "3", "a", "b", "c"]);
+    let cmds = incr_commands(&d.0);
+    assert!(
+        cmds.contains(&"HPEXPIREAT h <T> FIELDS 1 a".to_string()),
+        "{cmds:?}"
+    );
+    assert!(
+        cmds.contains(&"HPEXPIREAT h <T> NX FIELDS 2 b c".to_string()),
+        "{cmds:?}"
+    );
+    assert!(
+        cmds.contains(&"HPEXPIREAT h 1000 FIELDS 1 c".to_string()),
+        "{cmds:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    drop(c);
+    f.kill9();
+    let f = ferrodis(&d.0, AOF);
+    let mut c = f.client();
+    assert_eq!(
+        c.cmds(&["HPEXPIRETIME", "h", "FIELDS", "3", "a", "b", "c"]),
+        times
+    );
+    assert_eq!(c.cmds(&["HLEN", "h"]), b":2\r\n");
+}
+
 #[test]
 fn old_single_file_aof_is_upgraded() {
     let d = dir("aof-upgrade");
