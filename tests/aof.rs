@@ -1106,6 +1106,37 @@ fn hash_field_ttls_are_propagated_as_absolute_times() {
     assert_eq!(c.cmds(&["HLEN", "h"]), b":2\r\n");
 }
 
+/// `appendonly yes` with no AOF yet: like the reference (7.0.15), the dump.rdb is
+/// not read and an empty base is created.
+#[test]
+fn appendonly_without_aof_ignores_the_rdb_as_redis_does() {
+    for server in ["ferrodis", "redis"] {
+        let d = dir("aof-fresh");
+        let start = |extra: &[&str]| {
+            if server == "ferrodis" {
+                ferrodis(&d.0, extra)
+            } else {
+                redis(&d.0, extra)
+            }
+        };
+        let p = start(&[]);
+        let mut c = p.client();
+        c.cmds(&["SET", "in-rdb", "1"]);
+        assert_eq!(c.cmds(&["SAVE"]), b"+OK\r\n");
+        drop(c);
+        p.kill9();
+        let p = start(AOF);
+        assert_eq!(p.client().cmds(&["DBSIZE"]), b":0\r\n", "{server}");
+        let manifest =
+            std::fs::read_to_string(d.0.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            manifest,
+            "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+            "{server}"
+        );
+    }
+}
+
 #[test]
 fn old_single_file_aof_is_upgraded() {
     let d = dir("aof-upgrade");
