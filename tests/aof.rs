@@ -855,6 +855,20 @@ fn truncated_last_command_is_trimmed_or_refused() {
     f.kill9();
     let f = ferrodis(&d.0, AOF);
     assert_eq!(f.client().cmds(&["GET", "d"]), b"$1\r\n4\r\n");
+    f.kill9();
+    // A transaction cut before its EXEC is reverted (and trimmed) as a whole.
+    let p = incr_path(&d.0);
+    let mut data = std::fs::read(&p).unwrap();
+    let valid = data.len();
+    data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nz\r\n$1\r\n9\r\n");
+    std::fs::write(&p, &data).unwrap();
+    let f = ferrodis(&d.0, AOF);
+    let mut c = f.client();
+    assert_eq!(c.cmds(&["GET", "z"]), b"$-1\r\n");
+    assert_eq!(c.cmds(&["GET", "d"]), b"$1\r\n4\r\n");
+    let log = std::fs::read_to_string(d.0.join("server.log")).unwrap();
+    assert!(log.contains("Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.1.incr.aof"), "{log}");
+    assert_eq!(std::fs::metadata(&p).unwrap().len() as usize, valid);
 }
 
 #[test]
