@@ -519,10 +519,19 @@ fn run_corpus(p: &Proc, payload: &[u8]) {
     c.cmds(&["SET", "lazy1", "v", "PX", "1"]);
     c.cmds(&["SET", "lazy2", "v", "PX", "1"]);
     c.cmds(&["SET", "lazy3", "v", "PX", "1"]);
+    c.cmds(&["SET", "lazy4", "v", "PX", "1"]);
     std::thread::sleep(Duration::from_millis(20));
     c.cmds(&["GET", "lazy1"]);
     c.cmds(&["SET", "lazy2", "w"]);
     c.cmds(&["EXISTS", "lazy3"]);
+    let mut cursor = "0".to_string();
+    loop {
+        let (_, parts) = split_elements(&c.cmds(&["SCAN", &cursor, "COUNT", "1000"]));
+        cursor = String::from_utf8_lossy(&bulk(&parts[0])).into_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
     // blocked clients served by someone else's push
     for (block, push) in [
         (vec!["BLPOP", "bl", "0"], vec!["RPUSH", "bl", "1", "2"]),
@@ -867,7 +876,12 @@ fn truncated_last_command_is_trimmed_or_refused() {
     assert_eq!(c.cmds(&["GET", "z"]), b"$-1\r\n");
     assert_eq!(c.cmds(&["GET", "d"]), b"$1\r\n4\r\n");
     let log = std::fs::read_to_string(d.0.join("server.log")).unwrap();
-    assert!(log.contains("Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.1.incr.aof"), "{log}");
+    assert!(
+        log.contains(
+            "Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.1.incr.aof"
+        ),
+        "{log}"
+    );
     assert_eq!(std::fs::metadata(&p).unwrap().len() as usize, valid);
 }
 

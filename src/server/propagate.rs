@@ -67,6 +67,29 @@ impl Ctx<'_, '_> {
             .push(args.iter().map(|a| a.to_vec()).collect());
     }
 
+    /// Writes the `DEL`s of the keys found expired so far now, before the command
+    /// lets go of their shards (commands that lock shards one at a time, SCAN): a
+    /// write to such a key by another client must reach the AOF after its `DEL`.
+    pub fn propagate_expired_now(&mut self) {
+        if !self.txn.prop.on || self.txn.is_exclusive() {
+            return; // nobody else runs meanwhile: they stay in the unit
+        }
+        let p = &mut self.txn.prop;
+        let ops: Vec<Op> = self
+            .txn
+            .expired
+            .iter()
+            .skip(p.expired_mark)
+            .map(|e| (e.db, vec![b"DEL".to_vec(), e.key.to_vec()]))
+            .collect();
+        p.expired_mark = self.txn.expired.len();
+        for op in ops {
+            if let Some(end) = self.srv.aof.feed(std::slice::from_ref(&op), false) {
+                self.client.aof_offset = self.client.aof_offset.max(end);
+            }
+        }
+    }
+
     /// The running command propagates nothing, whatever it changed (Redis's
     /// `preventCommandPropagation`).
     pub fn dont_propagate(&mut self) {
