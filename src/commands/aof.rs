@@ -44,7 +44,8 @@ fn waitaof(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
         ));
     }
-    let mut acked = on && ctx.srv.aof.synced_offset() >= ctx.srv.aof.end_offset();
+    // This client's last write (Redis's `c->woff`).
+    let mut acked = on && ctx.srv.aof.synced_offset() >= ctx.client.aof_woff;
     if numlocal > 0 && !acked {
         // One fsync (group commit covers other clients' writes too).
         acked = ctx.srv.aof.write_and_fsync().is_ok();

@@ -62,6 +62,8 @@ pub struct ClientState {
     /// The AOF offset the pending replies must wait for (0: none), see
     /// `persistence::aof::Aof::wait_durable`.
     pub aof_offset: u64,
+    /// The AOF offset of this client's last propagated write (WAITAOF waits for it).
+    pub aof_woff: u64,
     /// WATCHed keys: (db, key, existed at WATCH time), and the flag their changes set.
     pub watched: Vec<(usize, Box<[u8]>, bool)>,
     pub watcher: Option<Arc<Watcher>>,
@@ -99,6 +101,7 @@ impl ClientState {
             exec_ready: Vec::new(),
             exec_prop: Vec::new(),
             aof_offset: 0,
+            aof_woff: 0,
             watched: Vec::new(),
             watcher: None,
             pubsub: Default::default(),

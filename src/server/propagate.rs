@@ -86,6 +86,7 @@ impl Ctx<'_, '_> {
         for op in ops {
             if let Some(end) = self.srv.aof.feed(std::slice::from_ref(&op), false) {
                 self.client.aof_offset = self.client.aof_offset.max(end);
+                self.client.aof_woff = end;
             }
         }
     }
@@ -163,6 +164,7 @@ pub fn flush_unit(srv: &Server, client: &mut ClientState, ops: Vec<Op>) {
     }
     if let Some(end) = srv.aof.feed(&ops, ops.len() > 1) {
         client.aof_offset = client.aof_offset.max(end);
+        client.aof_woff = end;
     }
 }
 
