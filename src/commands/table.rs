@@ -7,7 +7,7 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 use super::{Command, RError};
 use crate::commands::{
     aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, sort, stream, strings, zset,
+    multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -31,6 +31,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &keys::COMMANDS,
         &dump::COMMANDS,
         &aof::COMMANDS,
+        &slowlog::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
         &set::COMMANDS,

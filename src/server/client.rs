@@ -64,6 +64,8 @@ pub struct ClientState {
     pub aof_offset: u64,
     /// The AOF offset of this client's last propagated write (WAITAOF waits for it).
     pub aof_woff: u64,
+    /// The AOF loader's internal client: runs while the server is `loading`.
+    pub loader: bool,
     /// WATCHed keys: (db, key, existed at WATCH time), and the flag their changes set.
     pub watched: Vec<(usize, Box<[u8]>, bool)>,
     pub watcher: Option<Arc<Watcher>>,
@@ -102,6 +104,7 @@ impl ClientState {
             exec_prop: Vec::new(),
             aof_offset: 0,
             aof_woff: 0,
+            loader: false,
             watched: Vec::new(),
             watcher: None,
             pubsub: Default::default(),

@@ -89,6 +89,8 @@ fn run(srv: Arc<Server>) {
         };
         crate::server::tracking::broadcast(&srv, None);
         crate::persistence::aof::cron(&srv);
+        // Save points and scheduled BGSAVEs.
+        crate::persistence::bgsave::cron(&srv);
         if stats.expired > 0 {
             srv.stats
                 .expired_keys_active

@@ -14,6 +14,7 @@ pub mod multi;
 pub mod notify;
 pub mod propagate;
 pub mod pubsub;
+pub mod slowlog;
 pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -102,6 +103,10 @@ pub struct Server {
     pub monitors: monitor::Monitors,
     /// The append-only file (see `persistence::aof`).
     pub aof: crate::persistence::aof::Aof,
+    /// SLOWLOG.
+    pub slowlog: slowlog::SlowLog,
+    /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
+    me: std::sync::Weak<Server>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,7 +132,8 @@ impl Server {
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
         let script_state = Arc::new(crate::scripting::RunState::default());
-        let srv = Server {
+        Arc::new_cyclic(|me| Server {
+            me: me.clone(),
             ks: Keyspace::new(databases),
             config: RwLock::new(config),
             hot,
@@ -155,10 +161,20 @@ impl Server {
             persistence: Default::default(),
             tracking: Default::default(),
             monitors: Default::default(),
+            slowlog: Default::default(),
             aof: Default::default(),
-        };
-        srv.refresh_hot();
-        Arc::new(srv)
+        })
+        .init()
+    }
+
+    fn init(self: Arc<Server>) -> Arc<Server> {
+        self.refresh_hot();
+        self
+    }
+
+    /// A counted reference to this server (for threads a command starts).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.upgrade()
     }
 
     /// Re-reads the cached hot values after a configuration change.
@@ -179,6 +195,15 @@ impl Server {
             c.int("tracking-table-max-keys").max(0) as u64,
             Ordering::Relaxed,
         );
+        self.slowlog
+            .threshold
+            .store(c.int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog
+            .max_len
+            .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        drop(c);
+        crate::persistence::refresh_deny(self);
+        let c = self.config.read();
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
         self.pubsub

@@ -214,9 +214,11 @@ fn load_rdb_part<R: Read>(srv: &Server, src: R, name: &str) -> Result<u64, Strin
             limits: Limits::from_config(&c),
             checksum: c.bool("rdbchecksum"),
             now: crate::util::time::now_ms(),
+            key_delay_us: c.int("key-load-delay").max(0) as u64,
         }
     };
-    let _gate = srv.ks.gate.write();
+    // As the RDB loader: no gate, the `loading` state keeps clients off the keyspace
+    // (INFO and friends still answer).
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
     let loaded = snapshot::load_stream(src, &mut txn, &opts).map_err(|e| {
         format!("Bad file format reading the append only file {name}: RDB preamble: {e}")
@@ -309,6 +311,7 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
         crate::util::time::now_ms(),
     ));
     let mut client = ClientState::new(info, true);
+    client.loader = true;
     let mut out = Reply::new(Proto::Resp2);
     let mut gate = Gate::Open;
     let mut pos = start;

@@ -283,6 +283,7 @@ impl Aof {
                 self.written.fetch_max(end, Ordering::SeqCst);
                 if self.write_failed.swap(false, Ordering::SeqCst) {
                     log::warning("AOF write error looks solved, Redis can write again.");
+                    self.refresh_deny();
                 }
                 Ok(())
             }
@@ -312,6 +313,7 @@ impl Aof {
                     log::warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                     std::process::exit(1);
                 }
+                self.refresh_deny();
                 Err(e)
             }
         }
@@ -339,6 +341,7 @@ impl Aof {
                 log::warning(&format!("Error syncing the AOF file: {msg}"));
                 self.write_failed.store(true, Ordering::SeqCst);
                 *self.write_error.lock() = msg;
+                self.refresh_deny();
                 return Err(e);
             }
         }
@@ -453,6 +456,7 @@ impl Aof {
         // Nothing failed to write is pending any more: writes are accepted again.
         if self.buffer_len() == 0 && self.write_failed.swap(false, Ordering::SeqCst) {
             log::warning("AOF write error looks solved, Redis can write again.");
+            self.refresh_deny();
         }
     }
 
@@ -496,6 +500,15 @@ impl Aof {
         let end = self.buf.lock().end;
         self.synced.send_modify(|s| *s = (*s).max(end));
         self.write_failed.store(false, Ordering::SeqCst);
+        self.refresh_deny();
+    }
+
+    /// Recomputes `persistence::deny_writes`'s flag after the write status changed.
+    fn refresh_deny(&self) {
+        let srv = self.srv.lock().upgrade();
+        if let Some(srv) = srv {
+            crate::persistence::refresh_deny(&srv);
+        }
     }
 }
 
