@@ -62,6 +62,11 @@ fn main() {
     let bind = config.str("bind");
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
+    // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.
+    if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
+        log::warning(&format!("Can't start the AOF thread: {e}"));
+        std::process::exit(1);
+    }
 
     let threads = srv.config.read().int("worker-threads") as usize;
     let runtime = match build_runtime(threads) {
@@ -179,6 +184,7 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
         }
         break;
     }
+    ferrodis::persistence::aof::shutdown(&srv);
     srv.shutting_down.store(true, Ordering::SeqCst);
     for c in srv.clients.snapshot() {
         c.kill();

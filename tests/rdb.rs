@@ -735,6 +735,15 @@ fn start_in(dir: &Path, extra: &[&str]) -> (std::process::Child, u16) {
         assert!(Instant::now() < deadline, "ferrodis-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The server listens while the dataset loads (-LOADING meanwhile): wait for it.
+    let mut c = RawClient::connect(port);
+    while c.cmds(&["PING"]) != b"+PONG\r\n" {
+        assert!(
+            Instant::now() < deadline,
+            "ferrodis-server did not finish loading"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     (child, port)
 }
 

@@ -275,6 +275,7 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             found.push(k);
         }
+        ctx.propagate_expired_now();
         ctx.txn.unlock_all();
         if dcur != 0 {
             break (dcur << SHARD_BITS) | shard as u64;

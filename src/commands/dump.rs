@@ -99,6 +99,9 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // Already expired: the key is not created (an old one replaced is deleted).
         if deleted {
             ctx.notify(notify::GENERIC, "del", key);
+            ctx.propagate_as(&[b"DEL", key]);
+        } else {
+            ctx.dont_propagate();
         }
         ctx.out.ok();
         return Ok(());
@@ -118,6 +121,14 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     ctx.txn.insert_entry(db, key, value, at, lru);
     ctx.notify(notify::GENERIC, "restore", key);
+    if ttl > 0 && !absttl && ctx.propagating() {
+        // The absolute time, and ABSTTL appended (Redis's restoreCommand).
+        let ms = at.to_string();
+        let mut forms: Vec<&[u8]> = argv.to_vec();
+        forms[2] = ms.as_bytes();
+        forms.push(b"ABSTTL");
+        ctx.propagate_as(&forms);
+    }
     ctx.out.ok();
     Ok(())
 }

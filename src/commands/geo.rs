@@ -287,7 +287,13 @@ fn geoadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if ch {
         flags |= zset::ZADD_CH;
     }
-    zset::zadd_generic(ctx, &zargv, longidx, flags)
+    let dirty = ctx.txn.dirty;
+    zset::zadd_generic(ctx, &zargv, longidx, flags)?;
+    if ctx.txn.dirty > dirty {
+        // Propagated as the ZADD it is (Redis replaces the command vector).
+        ctx.propagate_as(&zargv);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

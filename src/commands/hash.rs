@@ -392,6 +392,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += 1;
     ctx.out.bulk(text.as_bytes());
     ctx.notify(notify::HASH, "hincrbyfloat", argv[1]);
+    ctx.propagate_as(&[b"HSET", argv[1], argv[2], text.as_bytes()]);
     Ok(())
 }
 
@@ -690,6 +691,14 @@ fn hexpire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: bool, relative: bool)
     let empty = h.is_empty();
     let tracked = h.has_field_ttls();
     ctx.txn.dirty += changed;
+    if changed > 0 && (relative || !unit_ms) && ctx.propagating() {
+        // Propagated with the absolute time in ms (Redis 7.4's HPEXPIREAT form);
+        // replaying it on the same hash sets, skips or deletes the same fields.
+        let ms = at.to_string();
+        let mut form: Vec<&[u8]> = vec![b"HPEXPIREAT", key, ms.as_bytes()];
+        form.extend_from_slice(&argv[3..]);
+        ctx.propagate_as(&form);
+    }
     // Redis 7.4: `hdel` when a time in the past deleted fields (then `del` if the
     // hash is gone), else `hexpire` when a TTL was set.
     if deleted > 0 {

@@ -269,10 +269,19 @@ fn expire_generic(
         // A time in the past deletes the key (propagated as a DEL by Redis).
         ctx.txn.remove(db, key);
         ctx.notify(notify::GENERIC, "del", key);
+        let lazy = ctx.propagating() && ctx.srv.config.read().bool("lazyfree-lazy-expire");
+        ctx.propagate_as(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         ctx.out.int(1);
     } else {
         ctx.txn.set_expire(db, key, when as u64);
         ctx.txn.dirty += 1;
+        if (relative || seconds) && ctx.propagating() {
+            // PEXPIREAT key <absolute ms> [options], as Redis rewrites it.
+            let ms = when.to_string();
+            let mut forms: Vec<&[u8]> = vec![b"PEXPIREAT", key, ms.as_bytes()];
+            forms.extend_from_slice(&argv[3..]);
+            ctx.propagate_as(&forms);
+        }
         // Redis replies, then raises `expire`.
         ctx.out.int(1);
         ctx.notify(notify::GENERIC, "expire", key);

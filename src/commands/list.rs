@@ -784,12 +784,15 @@ fn mpop_try(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Result<boo
         let Some(e) = ctx.txn.get_mut(db, key) else {
             continue;
         };
-        if list_ref(&e.value)?.is_empty() {
+        let len = list_ref(&e.value)?.len();
+        if len == 0 {
             continue;
         }
         ctx.out.array(2);
         ctx.out.bulk(key);
         pop_range_reply(ctx, key, end, count)?;
+        let n = count.min(len).to_string();
+        ctx.propagate_as(&[pop_name(end), key, n.as_bytes()]);
         return Ok(true);
     }
     Ok(false)
@@ -832,6 +835,7 @@ fn bpop_generic(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
                 ctx.out.bulk(key);
                 ctx.out.bulk(&v);
                 pop_events(ctx, key, end, deleted);
+                ctx.propagate_as(&[pop_name(end), key]);
                 return Ok(());
             }
         }
@@ -861,7 +865,16 @@ fn bpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError>
     ctx.out.bulk(key);
     ctx.out.bulk(&v);
     pop_events(ctx, key, end, deleted);
+    ctx.propagate_as(&[pop_name(end), key]);
     Ok(true)
+}
+
+/// The non-blocking pop a served or immediate blocking pop is propagated as.
+fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Front => b"LPOP",
+        End::Back => b"RPOP",
+    }
 }
 
 fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -882,7 +895,9 @@ fn blmove_generic(ctx: &mut Ctx, argv: &[&[u8]], from: End, to: End, timeout: &[
     let db = ctx.db();
     if let Some(e) = ctx.txn.get_mut(db, src) {
         list_ref(&e.value)?;
-        return lmove_generic(ctx, src, dst, from, to);
+        lmove_generic(ctx, src, dst, from, to)?;
+        blmove_propagate(ctx, argv);
+        return Ok(());
     }
     if !ctx.may_block() {
         // Inside MULTI Redis answers a null bulk here (a timeout is a null array).
@@ -910,7 +925,28 @@ fn blmove_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RErro
         list_ref(&e.value)?;
     }
     lmove_generic(ctx, key, argv[2], from, to)?;
+    if args::is(argv[0], "blmove") {
+        // Served: Redis writes its own lower-case `left`/`right`.
+        let side = |e: End| -> &'static [u8] {
+            match e {
+                End::Front => b"left",
+                End::Back => b"right",
+            }
+        };
+        ctx.propagate_as(&[b"LMOVE", key, argv[2], side(from), side(to)]);
+    } else {
+        blmove_propagate(ctx, argv);
+    }
     Ok(true)
+}
+
+/// BLMOVE / BRPOPLPUSH that moved an element: propagated as LMOVE / RPOPLPUSH.
+fn blmove_propagate(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if args::is(argv[0], "blmove") {
+        ctx.propagate_as(&[b"LMOVE", argv[1], argv[2], argv[3], argv[4]]);
+    } else {
+        ctx.propagate_as(&[b"RPOPLPUSH", argv[1], argv[2]]);
+    }
 }
 
 /// Keys of `BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n]`.
@@ -935,12 +971,19 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Serves a blocked BLMPOP from `key`: `[key, [elements]]`.
 fn blmpop_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError> {
     let a = parse_mpop(argv, 2)?;
-    if !has_list(ctx, key) {
-        return Ok(false);
-    }
+    let db = ctx.db();
+    let len = match ctx.txn.get_mut(db, key) {
+        Some(e) => match &e.value {
+            Value::List(l) if !l.is_empty() => l.len(),
+            _ => return Ok(false),
+        },
+        None => return Ok(false),
+    };
     ctx.out.array(2);
     ctx.out.bulk(key);
     pop_range_reply(ctx, key, a.end, a.count)?;
+    let n = a.count.min(len).to_string();
+    ctx.propagate_as(&[pop_name(a.end), key, n.as_bytes()]);
     Ok(true)
 }
 

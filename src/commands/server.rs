@@ -297,6 +297,7 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
         crate::persistence::info_rdb(srv, &mut sec);
         crate::persistence::info_aof(srv, &mut sec);
         sec.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        crate::persistence::aof::info_enabled(srv, &mut sec);
         crate::persistence::info_loading(srv, &mut sec);
         sections.push(sec);
     }
@@ -524,6 +525,7 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let loglevel = new_cfg.str("loglevel");
     *ctx.srv.config.write() = new_cfg;
     ctx.srv.refresh_hot();
+    crate::persistence::aof::config_changed(ctx.srv);
     log::set_level(&loglevel);
     ctx.out.ok();
     Ok(())

@@ -245,6 +245,7 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         }
     };
     ctx.txn.dirty += 1;
+    ctx.propagate_as(&[b"SREM", key, &popped]);
     // Redis's order: `spop`, the reply, `del`.
     ctx.notify(notify::SET, "spop", key);
     ctx.out.bulk(&popped);
@@ -278,6 +279,8 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         return Ok(());
     }
     let size = s.len();
+    let propagating = ctx.propagating();
+    let mut popped: Vec<Vec<u8>> = Vec::new();
     // Redis raises `spop` before replying (and `del` after).
     ctx.notify(notify::SET, "spop", key);
     let Some(e) = ctx.txn.get_mut(db, key) else {
@@ -289,6 +292,8 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         reply_set(ctx.out, s);
         ctx.txn.remove(db, key);
         ctx.notify(notify::GENERIC, "del", key);
+        let lazy = propagating && ctx.srv.config.read().bool("lazyfree-lazy-server-del");
+        ctx.propagate_as(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         return Ok(());
     }
     let remaining = size - count;
@@ -301,6 +306,9 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
             };
             s.remove(&m);
             ctx.out.bulk(&m);
+            if propagating {
+                popped.push(m);
+            }
         }
     } else {
         // Draw the members to keep, reply with the rest, and keep the drawn ones in a
@@ -314,6 +322,9 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
             keep.push(m);
         }
         reply_set(ctx.out, s);
+        if propagating {
+            popped = s.members();
+        }
         let mut fresh = if s.is_intset() {
             SetValue::new_intset()
         } else {
@@ -325,6 +336,10 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         *s = fresh;
     }
     ctx.txn.dirty += count as u64;
+    // One SREM per member, as Redis 7.0 propagates SPOP with a count.
+    for m in &popped {
+        ctx.propagate_as(&[b"SREM", key, m]);
+    }
     Ok(())
 }
 

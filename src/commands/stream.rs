@@ -264,6 +264,31 @@ struct AddTrimArgs {
     nomkstream: bool,
     /// Index of the first field (XADD) or argc (XTRIM).
     next: usize,
+    /// Index of the trimming threshold argument (after `~` / `=`).
+    trim_idx: usize,
+}
+
+/// Redis's streamRewriteApproxSpecifier + streamRewriteTrimArgument: an approximate
+/// trim is propagated as the exact trim it turned out to be (`=` and the resulting
+/// length or first ID), with the argument at `id_at` (XADD's ID) set to `id`.
+fn trim_forms(
+    argv: &[&[u8]],
+    a: &AddTrimArgs,
+    s: &StreamValue,
+    id: Option<(usize, &[u8])>,
+) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
+    if let Some((at, id)) = id {
+        v[at] = id.to_vec();
+    }
+    if a.approx && a.trim_idx > 0 {
+        v[a.trim_idx - 1] = b"=".to_vec();
+        v[a.trim_idx] = match a.trim {
+            Some(Trim::MaxLen(_)) => s.len().to_string().into_bytes(),
+            _ => s.edge_id(true).unwrap_or_default().to_bytes(),
+        };
+    }
+    v
 }
 
 /// `streamParseAddOrTrimArgsOrReply`.
@@ -275,6 +300,7 @@ fn parse_add_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddTrimArgs, 
         id: None,
         nomkstream: false,
         next: argv.len(),
+        trim_idx: 0,
     };
     let mut limit_given = false;
     let mut i = 2;
@@ -297,6 +323,7 @@ fn parse_add_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddTrimArgs, 
             } else if moreargs >= 2 && next == b"=" {
                 i += 1;
             }
+            a.trim_idx = i + 1;
             if args::is(opt, "maxlen") {
                 let n = args::int(argv[i + 1])?;
                 if n < 0 {
@@ -375,6 +402,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
     let lim = limits(ctx);
     let now = ctx.txn.now;
+    let propagating = ctx.propagating();
     let existed = match ctx.txn.get_mut(db, key) {
         Some(e) => {
             stream_ref(&e.value)?;
@@ -435,6 +463,19 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(t) => s.trim(t, a.approx, a.limit),
         None => 0,
     };
+    // Propagated with the ID generated (`*`, `ms-*`) and an approximate trim made exact.
+    let form = if propagating {
+        let explicit = matches!(a.id, Some((_, true)));
+        let idb = id.to_bytes();
+        let at = if explicit {
+            None
+        } else {
+            Some((field_pos - 1, &idb[..]))
+        };
+        Some(trim_forms(argv, &a, s, at))
+    } else {
+        None
+    };
     if let Some(s) = fresh {
         ctx.txn.set(db, key, Value::Stream(s), false);
     } else {
@@ -446,12 +487,17 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if trimmed > 0 {
         ctx.notify(STREAM, "xtrim", key);
     }
+    if let Some(f) = form {
+        let refs: Vec<&[u8]> = f.iter().map(|x| x.as_slice()).collect();
+        ctx.propagate_as(&refs);
+    }
     Ok(())
 }
 
 fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let a = parse_add_trim(ctx, argv, false)?;
     let db = ctx.db();
+    let propagating = ctx.propagating();
     let Some(e) = ctx.txn.get_mut(db, argv[1]) else {
         ctx.out.int(0);
         return Ok(());
@@ -461,9 +507,14 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(t) => s.trim(t, a.approx, a.limit),
         None => 0,
     };
+    let form = (n > 0 && a.approx && propagating).then(|| trim_forms(argv, &a, s, None));
     if n > 0 {
         ctx.txn.dirty += n;
         ctx.notify(STREAM, "xtrim", argv[1]);
+    }
+    if let Some(f) = form {
+        let refs: Vec<&[u8]> = f.iter().map(|x| x.as_slice()).collect();
+        ctx.propagate_as(&refs);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -751,6 +802,7 @@ fn read_group(
     noack: bool,
     now: u64,
     out: &mut crate::protocol::Reply,
+    prop: &mut GroupProp,
 ) {
     if let Some(start) = history_from {
         // History: entries pending for this consumer.
@@ -822,8 +874,10 @@ fn read_group(
                 g.entries_read = v;
             }
             g.last_id = id;
+            prop.last_id_moved = true;
         }
         if !noack {
+            prop.delivered.push((id, g.last_id));
             if let Some(old) = g.pel.get(&id).map(|n| n.consumer.clone()) {
                 if let Some(c) = g.consumers.get_mut(&*old) {
                     c.pel.remove(&id);
@@ -850,6 +904,84 @@ fn read_group(
             c.active_time = now as i64;
         }
     }
+}
+
+/// What a group read propagates (Redis's streamPropagateXCLAIM /
+/// streamPropagateGroupID): each entry delivered (with the group's last ID then),
+/// and whether the group's last ID moved (propagated as XGROUP SETID with NOACK).
+#[derive(Default)]
+struct GroupProp {
+    delivered: Vec<(StreamId, StreamId)>,
+    last_id_moved: bool,
+}
+
+/// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID last`.
+fn xclaim_form(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    id: &[u8],
+    nack: (u64, u64),
+    last: StreamId,
+) -> Vec<Vec<u8>> {
+    vec![
+        b"XCLAIM".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        consumer.to_vec(),
+        b"0".to_vec(),
+        id.to_vec(),
+        b"TIME".to_vec(),
+        nack.0.to_string().into_bytes(),
+        b"RETRYCOUNT".to_vec(),
+        nack.1.to_string().into_bytes(),
+        b"FORCE".to_vec(),
+        b"JUSTID".to_vec(),
+        b"LASTID".to_vec(),
+        last.to_bytes(),
+    ]
+}
+
+/// `XGROUP SETID key group last ENTRIESREAD n`.
+fn setid_form(key: &[u8], group: &[u8], g: &ConsumerGroup) -> Vec<Vec<u8>> {
+    vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        g.last_id.to_bytes(),
+        b"ENTRIESREAD".to_vec(),
+        g.entries_read.to_string().into_bytes(),
+    ]
+}
+
+/// The forms a group read of `key` propagates.
+fn group_read_forms(
+    s: &StreamValue,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    noack: bool,
+    now: u64,
+    prop: &GroupProp,
+) -> Vec<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for (id, last) in &prop.delivered {
+        out.push(xclaim_form(
+            key,
+            group,
+            consumer,
+            &id.to_bytes(),
+            (now, 1),
+            *last,
+        ));
+    }
+    if noack && prop.last_id_moved {
+        if let Some(g) = s.group(group) {
+            out.push(setid_form(key, group, g));
+        }
+    }
+    out
 }
 
 /// Looks up (or creates) a consumer and refreshes its seen time. Returns whether it
@@ -920,6 +1052,8 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     });
     let mut served = 0;
     let mut created: Vec<&[u8]> = Vec::new();
+    let propagating = ctx.propagating();
+    let mut forms: Vec<Vec<Vec<u8>>> = Vec::new();
     for (i, &key) in keys.iter().enumerate() {
         let Some(e) = ctx.txn.get_mut(db, key) else {
             continue;
@@ -950,9 +1084,13 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     body.array(2);
                 }
                 body.bulk(key);
+                let mut gp = GroupProp::default();
                 read_group(
-                    s, gname, cname, after, history, r.count, r.noack, now, &mut body,
+                    s, gname, cname, after, history, r.count, r.noack, now, &mut body, &mut gp,
                 );
+                if propagating {
+                    forms.extend(group_read_forms(s, key, gname, cname, r.noack, now, &gp));
+                }
                 ctx.txn.dirty += 1;
             }
         } else {
@@ -973,6 +1111,14 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     for key in created {
         ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
+    if group_cmd {
+        // XREADGROUP propagates what it changed in the groups, never itself.
+        ctx.dont_propagate();
+        for f in &forms {
+            let refs: Vec<&[u8]> = f.iter().map(|a| a.as_slice()).collect();
+            ctx.propagate_as(&refs);
+        }
     }
     if served > 0 {
         if ctx.out.is_resp3() {
@@ -1060,6 +1206,7 @@ fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError
             Some(g) => touch_consumer(g, cname, now),
             None => false,
         };
+        let mut gp = GroupProp::default();
         read_group(
             s,
             gname,
@@ -1070,9 +1217,15 @@ fn xread_ready(ctx: &mut Ctx, argv: &[&[u8]], key: &[u8]) -> Result<bool, RError
             r.noack,
             now,
             ctx.out,
+            &mut gp,
         );
+        let forms = group_read_forms(s, key, gname, cname, r.noack, now, &gp);
         if created {
             ctx.notify(STREAM, "xgroup-createconsumer", key);
+        }
+        for f in &forms {
+            let refs: Vec<&[u8]> = f.iter().map(|a| a.as_slice()).collect();
+            ctx.propagate_as(&refs);
         }
     } else {
         let es = match gt.incr() {
@@ -1486,15 +1639,19 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         j += 1;
     }
+    let propagating = ctx.propagating();
+    let mut forms: Vec<Vec<Vec<u8>>> = Vec::new();
     let Some(e) = ctx.txn.get_mut(db, key) else {
         return Ok(());
     };
     let s = stream_mut(&mut e.value)?;
     let mut dirty = 0;
+    let mut propagate_last_id = false;
     if let Some(g) = s.group_mut(gname) {
         if last_id > g.last_id {
             g.last_id = last_id;
             dirty += 1;
+            propagate_last_id = true;
         }
     }
     let deliverytime = if deliverytime < 0 || deliverytime > now as i64 {
@@ -1505,10 +1662,26 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut claimed: Vec<StreamId> = Vec::new();
     let mut consumer_ready = false;
     let mut created = false;
-    for id in ids {
+    for (i, id) in ids.into_iter().enumerate() {
         let exists = s.find(id).is_some();
         let Some(g) = s.group_mut(gname) else { break };
         if !exists {
+            if propagating {
+                // The NACK goes away: propagated as an XCLAIM of it (Redis 7.0).
+                if let Some(n) = g.pel.get(&id) {
+                    let nack = (n.delivery_time, n.delivery_count);
+                    let owner = n.consumer.clone();
+                    forms.push(xclaim_form(
+                        key,
+                        gname,
+                        &owner,
+                        argv[5 + i],
+                        nack,
+                        g.last_id,
+                    ));
+                    propagate_last_id = false;
+                }
+            }
             if g.ack(id) {
                 dirty += 1;
             }
@@ -1546,8 +1719,20 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
         claim_to(g, id, cname, now);
+        if propagating {
+            if let Some(n) = g.pel.get(&id) {
+                let nack = (n.delivery_time, n.delivery_count);
+                forms.push(xclaim_form(key, gname, cname, argv[5 + i], nack, g.last_id));
+                propagate_last_id = false;
+            }
+        }
         claimed.push(id);
         dirty += 1;
+    }
+    if propagate_last_id && propagating {
+        if let Some(g) = s.group(gname) {
+            forms.push(setid_form(key, gname, g));
+        }
     }
     ctx.out.array(claimed.len());
     for id in claimed {
@@ -1560,6 +1745,12 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += dirty;
     if created {
         ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
+    // XCLAIM propagates what it changed, never itself.
+    ctx.dont_propagate();
+    for f in &forms {
+        let refs: Vec<&[u8]> = f.iter().map(|a| a.as_slice()).collect();
+        ctx.propagate_as(&refs);
     }
     Ok(())
 }
@@ -1593,6 +1784,8 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     let now = ctx.txn.now;
     let (key, gname, cname) = (argv[1], argv[2], argv[3]);
+    let propagating = ctx.propagating();
+    let mut forms: Vec<Vec<Vec<u8>>> = Vec::new();
     let s = match ctx.txn.get_mut(db, key) {
         Some(e) => Some(stream_mut(&mut e.value)?),
         None => None,
@@ -1616,6 +1809,20 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let Some(g) = s.group_mut(gname) else { break };
         next = g.pel.next_after(id);
         if !exists {
+            if propagating {
+                if let Some(n) = g.pel.get(&id) {
+                    let nack = (n.delivery_time, n.delivery_count);
+                    let owner = n.consumer.clone();
+                    forms.push(xclaim_form(
+                        key,
+                        gname,
+                        &owner,
+                        &id.to_bytes(),
+                        nack,
+                        g.last_id,
+                    ));
+                }
+            }
             g.ack(id);
             deleted.push(id);
             dirty += 1;
@@ -1640,6 +1847,19 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
         claim_to(g, id, cname, now);
+        if propagating {
+            if let Some(n) = g.pel.get(&id) {
+                let nack = (n.delivery_time, n.delivery_count);
+                forms.push(xclaim_form(
+                    key,
+                    gname,
+                    cname,
+                    &id.to_bytes(),
+                    nack,
+                    g.last_id,
+                ));
+            }
+        }
         claimed.push(id);
         count -= 1;
         dirty += 1;
@@ -1661,6 +1881,11 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.txn.dirty += dirty;
     if created {
         ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
+    ctx.dont_propagate();
+    for f in &forms {
+        let refs: Vec<&[u8]> = f.iter().map(|a| a.as_slice()).collect();
+        ctx.propagate_as(&refs);
     }
     Ok(())
 }

@@ -273,6 +273,11 @@ fn set_generic(
     if let Some(at) = at {
         ctx.txn.set_expire(db, key, at as u64);
         ctx.notify(notify::GENERIC, "expire", key);
+        if flags & PXAT == 0 {
+            // Propagated with the absolute time (Redis rewrites to these 5 arguments).
+            let ms = at.to_string();
+            ctx.propagate_as(&[b"SET", key, val, b"PXAT", ms.as_bytes()]);
+        }
     }
     if flags & GET == 0 {
         match reply {
@@ -313,6 +318,8 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         false,
     );
     ctx.notify(notify::STRING, "set", argv[1]);
+    // Propagated as SET (Redis rewrites the command name).
+    ctx.propagate_as(&[b"SET", argv[1], argv[2]]);
     Ok(())
 }
 
@@ -321,6 +328,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     if ctx.txn.remove(db, argv[1]).is_some() {
         ctx.notify(notify::GENERIC, "del", argv[1]);
+        ctx.propagate_as(&[b"DEL", argv[1]]);
     }
     Ok(())
 }
@@ -346,15 +354,19 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         if flags & (EXAT | PXAT) != 0 && at as u64 <= ctx.txn.now {
             ctx.txn.remove(db, key);
             ctx.notify(notify::GENERIC, "del", key);
+            ctx.propagate_as(&[b"DEL", key]);
         } else {
             ctx.txn.set_expire(db, key, at as u64);
             ctx.txn.dirty += 1;
             ctx.notify(notify::GENERIC, "expire", key);
+            let ms = at.to_string();
+            ctx.propagate_as(&[b"PEXPIREAT", key, ms.as_bytes()]);
         }
     } else if flags & PERSIST != 0 && had_ttl {
         ctx.txn.set_expire(db, key, 0);
         ctx.txn.dirty += 1;
         ctx.notify(notify::GENERIC, "persist", key);
+        ctx.propagate_as(&[b"PERSIST", key]);
     }
     Ok(())
 }
@@ -627,6 +639,8 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.txn.set(db, key, Value::Str(value), false);
     }
     ctx.notify(notify::STRING, "incrbyfloat", key);
+    // The result, not the increment: float arithmetic must not differ on reload.
+    ctx.propagate_as(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -1026,6 +1026,17 @@ fn zmpop_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) {
         ctx.out.double(*s);
     }
     pop_done(ctx, key, emptied);
+    // Propagated as ZPOPMIN/ZPOPMAX key <number popped>, as Redis does.
+    let n = n.to_string();
+    ctx.propagate_as(&[zpop_name(max), key, n.as_bytes()]);
+}
+
+fn zpop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
+    }
 }
 
 /// The first of `keys` holding a sorted set (WRONGTYPE for another type on the way).
@@ -1077,6 +1088,7 @@ fn bzpop_reply(ctx: &mut Ctx, key: &[u8], max: bool) {
         ctx.out.double(*s);
     }
     pop_done(ctx, key, emptied);
+    ctx.propagate_as(&[zpop_name(max), key]);
 }
 
 /// `blockingGenericZpopCommand`: timeout first, then the keys in order.

@@ -67,6 +67,32 @@ pub fn active_expire_cycle_with_fields(
     on_expired: &mut dyn FnMut(usize, Box<[u8]>),
     on_fields: &mut dyn FnMut(usize, Box<[u8]>, bool),
 ) -> CycleStats {
+    active_expire_cycle_full(
+        ks,
+        cursor,
+        now_ms,
+        budget,
+        on_expired,
+        on_fields,
+        &mut |_, _| {},
+    )
+}
+
+/// Keys removed from a shard by the active expiry cycle, with their entries.
+pub type Removed = [(Box<[u8]>, super::Entry)];
+
+/// [`active_expire_cycle_with_fields`], also calling `locked(db, keys)` with the keys
+/// removed from a shard while that shard is still locked (the AOF's `DEL`s must be
+/// ordered before any later write to the same key).
+pub fn active_expire_cycle_full(
+    ks: &Keyspace,
+    cursor: &mut ExpireCursor,
+    now_ms: impl Fn() -> u64,
+    budget: Duration,
+    on_expired: &mut dyn FnMut(usize, Box<[u8]>),
+    on_fields: &mut dyn FnMut(usize, Box<[u8]>, bool),
+    locked: &mut dyn FnMut(usize, &Removed),
+) -> CycleStats {
     let start = Instant::now();
     let mut stats = CycleStats::default();
     let total = ks.num_dbs() * SHARDS;
@@ -119,6 +145,9 @@ pub fn active_expire_cycle_with_fields(
                     }
                 }
                 shard.expire_cursor = c;
+                if !removed.is_empty() {
+                    locked(db, &removed);
+                }
                 if !shard.watched.is_empty() {
                     for (k, _) in &removed {
                         shard.touch_watched(k);

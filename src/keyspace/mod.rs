@@ -312,6 +312,8 @@ pub struct Txn<'a> {
     /// `Event::at` of the events the keyspace raises itself (`new`, `keymiss`,
     /// `expired`): unknown (`usize::MAX`) unless the command marked its reply point.
     pub event_at: usize,
+    /// What the running execution unit propagates (AOF): see `server::propagate`.
+    pub prop: crate::server::propagate::Record,
 }
 
 impl<'a> Txn<'a> {
@@ -334,6 +336,7 @@ impl<'a> Txn<'a> {
                 ..Modified::default()
             },
             event_at: usize::MAX,
+            prop: Default::default(),
         }
     }
 

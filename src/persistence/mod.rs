@@ -3,6 +3,7 @@
 //! the compact encodings Redis stores inside RDB files (listpack, ziplist, intset,
 //! zipmap).
 
+pub mod aof;
 pub mod bgsave;
 pub mod crc64;
 pub mod legacy;
@@ -47,8 +48,8 @@ pub fn info_rdb(srv: &Server, out: &mut String) {
 }
 
 /// INFO persistence: the AOF fields, in Redis's order.
-pub fn info_aof(_srv: &Server, out: &mut String) {
-    out.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n");
+pub fn info_aof(srv: &Server, out: &mut String) {
+    aof::info(srv, out);
 }
 
 /// Redis's MISCONF text for a failed background save.
@@ -70,6 +71,7 @@ pub fn deny_writes(srv: &Server) -> Option<String> {
 fn deny_reason(srv: &Server) -> Option<String> {
     match srv.persistence.deny.load(Ordering::Relaxed) {
         DENY_RDB => Some(MISCONF_RDB.to_string()),
+        DENY_AOF => aof::deny_writes(srv),
         _ => None,
     }
 }
@@ -77,6 +79,7 @@ fn deny_reason(srv: &Server) -> Option<String> {
 /// `State::deny` values.
 pub const DENY_NONE: u8 = 0;
 pub const DENY_RDB: u8 = 1;
+pub const DENY_AOF: u8 = 2;
 
 /// Recomputes whether writes are refused (after a save ends, a configuration change).
 pub fn refresh_deny(srv: &Server) {
@@ -85,8 +88,16 @@ pub fn refresh_deny(srv: &Server) {
         let c = srv.config.read();
         c.bool("stop-writes-on-bgsave-error") && !c.save_points().is_empty()
     };
-    p.deny
-        .store(if rdb { DENY_RDB } else { DENY_NONE }, Ordering::Relaxed);
+    // Redis's writeCommandsDeniedByDiskError: the RDB case first, then the AOF's.
+    let aof = aof::deny_writes(srv).is_some();
+    let v = if rdb {
+        DENY_RDB
+    } else if aof {
+        DENY_AOF
+    } else {
+        DENY_NONE
+    };
+    p.deny.store(v, Ordering::Relaxed);
 }
 
 /// INFO persistence: the `loading_*` fields Redis adds at the end of the section while
@@ -123,7 +134,12 @@ pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     p.loading_start
         .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
     p.loading.store(true, Ordering::SeqCst);
-    let r = snapshot::load_at_startup(srv);
+    // With `appendonly yes` the AOF is the dataset (the RDB is not read).
+    let r = match aof::load_at_startup(srv) {
+        Ok(true) => Ok(()),
+        Ok(false) => snapshot::load_at_startup(srv),
+        Err(e) => Err(e),
+    };
     p.loading.store(false, Ordering::SeqCst);
     r
 }

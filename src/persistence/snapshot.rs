@@ -328,6 +328,8 @@ pub struct Loaded {
     pub expired: u64,
     /// Function library code, in file order (loaded by the caller).
     pub functions: Vec<Vec<u8>>,
+    /// Bytes the RDB image took (an AOF's RDB preamble is followed by commands).
+    pub bytes: u64,
 }
 
 /// Options for [`load_rdb`].
@@ -613,6 +615,7 @@ pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Resul
         }
         w.consume(8);
     }
+    out.bytes = w.offset;
     Ok(out)
 }
 

@@ -96,6 +96,13 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
                     out.error(&e.0);
                 }
             }
+            // What serving it changed is propagated as its own unit (the pusher's
+            // was written before), in the non-blocking form its `on_ready` gave.
+            if txn.prop.on {
+                crate::server::propagate::end_command(txn, w.db, cmd, None, None, true);
+                let ops = crate::server::propagate::take_ops(txn);
+                crate::server::propagate::flush_unit(srv, client, ops);
+            }
             // Served: it leaves this key's queue now (its other keys' queues are left
             // by its own connection, which skips nothing since it is no longer waiting).
             txn.remove_waiter(db, &key, &w);
@@ -122,6 +129,23 @@ pub enum Outcome {
 /// BLMOVE included).
 pub fn timeout_reply(out: &mut Reply) {
     out.null_array();
+}
+
+/// [`timeout_reply`] for the blocked command `argv`: WAITAOF (blocked with no keys
+/// until its timeout, waiting for replicas there are none of) answers
+/// `[numlocal acknowledged, 0]`, the local count being its second stored argument.
+pub fn timeout_reply_for(out: &mut Reply, argv: &[Box<[u8]>]) {
+    if argv
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"waitaof"))
+    {
+        let local = argv.get(1).is_some_and(|a| &**a == b"1");
+        out.array(2);
+        out.int(local as i64);
+        out.int(0);
+        return;
+    }
+    timeout_reply(out);
 }
 
 /// The error a client unblocked with CLIENT UNBLOCK ... ERROR receives.

@@ -56,6 +56,16 @@ pub struct ClientState {
     /// Keys made ready for blocked clients by the commands of the running EXEC; they
     /// are served once the whole transaction has run, as in Redis.
     pub exec_ready: Vec<(usize, Box<[u8]>)>,
+    /// What the commands of the running EXEC propagate, written as one unit at its
+    /// end (see `server::propagate`).
+    pub exec_prop: Vec<crate::server::propagate::Op>,
+    /// The AOF offset the pending replies must wait for (0: none), see
+    /// `persistence::aof::Aof::wait_durable`.
+    pub aof_offset: u64,
+    /// The AOF offset of this client's last propagated write (WAITAOF waits for it).
+    pub aof_woff: u64,
+    /// The AOF loader's internal client: runs while the server is `loading`.
+    pub loader: bool,
     /// WATCHed keys: (db, key, existed at WATCH time), and the flag their changes set.
     pub watched: Vec<(usize, Box<[u8]>, bool)>,
     pub watcher: Option<Arc<Watcher>>,
@@ -91,6 +101,10 @@ impl ClientState {
             multi: None,
             in_exec: false,
             exec_ready: Vec::new(),
+            exec_prop: Vec::new(),
+            aof_offset: 0,
+            aof_woff: 0,
+            loader: false,
             watched: Vec::new(),
             watcher: None,
             pubsub: Default::default(),

@@ -210,6 +210,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
         if let Some(w) = client.waiter.take() {
             // Blocked: send what earlier pipelined commands replied, then wait.
+            durable(&srv, &mut client).await;
             if !flush(&srv, &mut stream, &mut out).await {
                 break;
             }
@@ -226,13 +227,21 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             )
             .await
             {
-                blocking::Outcome::Reply(bytes) => out.buf.extend_from_slice(&bytes),
-                blocking::Outcome::Timeout => blocking::timeout_reply(&mut out),
+                blocking::Outcome::Reply(bytes) => {
+                    // What serving it changed was propagated by the serving client:
+                    // the reply waits for the AOF like that client's.
+                    if srv.aof.on.load(Ordering::Relaxed) {
+                        client.aof_offset = srv.aof.end_offset();
+                    }
+                    out.buf.extend_from_slice(&bytes)
+                }
+                blocking::Outcome::Timeout => blocking::timeout_reply_for(&mut out, &w.argv),
                 blocking::Outcome::Error => out.error(blocking::UNBLOCKED_ERROR),
                 blocking::Outcome::Closed => break,
             }
             need_read = false;
         }
+        durable(&srv, &mut client).await;
         if !flush(&srv, &mut stream, &mut out).await {
             break;
         }
@@ -246,6 +255,15 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
     srv.monitors.remove(client.id);
     pubsub::disconnect(&srv, &mut client);
     let _ = stream.shutdown().await;
+}
+
+/// Before replies are written: waits until the AOF holds what the batch's commands
+/// propagated (written, or fsynced with `appendfsync always`), once per batch.
+async fn durable(srv: &Server, client: &mut ClientState) {
+    if client.aof_offset > 0 {
+        let off = std::mem::take(&mut client.aof_offset);
+        srv.aof.wait_durable(off).await;
+    }
 }
 
 /// Writes the pending replies; false if the connection is gone.

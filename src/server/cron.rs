@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::keyspace::expire::{active_expire_cycle_with_fields, ExpireCursor};
+use crate::keyspace::expire::{active_expire_cycle_full, ExpireCursor};
 use crate::server::Server;
 use crate::util::time::now_ms;
 
@@ -27,7 +27,7 @@ fn run(srv: Arc<Server>) {
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
         let stats = if srv.active_expire.load(Ordering::Relaxed) {
-            active_expire_cycle_with_fields(
+            active_expire_cycle_full(
                 &srv.ks,
                 &mut cursor,
                 now_ms,
@@ -71,11 +71,24 @@ fn run(srv: Arc<Server>) {
                         crate::server::notify::publish(&srv, &del, None);
                     }
                 },
+                &mut |db, removed| {
+                    // Propagated as DELs under the shard lock (see `server::propagate`).
+                    if srv.aof.on.load(Ordering::Relaxed) {
+                        let ops: Vec<crate::server::propagate::Op> = removed
+                            .iter()
+                            .map(|(k, _)| (db, vec![b"DEL".to_vec(), k.to_vec()]))
+                            .collect();
+                        for op in ops {
+                            srv.aof.feed(std::slice::from_ref(&op), false);
+                        }
+                    }
+                },
             )
         } else {
             Default::default()
         };
         crate::server::tracking::broadcast(&srv, None);
+        crate::persistence::aof::cron(&srv);
         // Save points and scheduled BGSAVEs.
         crate::persistence::bgsave::cron(&srv);
         if stats.expired > 0 {

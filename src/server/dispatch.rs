@@ -179,6 +179,7 @@ fn run<'a>(
     // While the dataset loads only `loading` commands run, and only those that need no
     // keys (the loader has the keyspace to itself).
     if srv.persistence.loading.load(Ordering::Relaxed)
+        && !client.loader
         && (!cmd.has(flags::LOADING) || !matches!(cmd.lock, Lock::None | Lock::Gateless))
     {
         multi::flag_error(client);
@@ -277,6 +278,7 @@ fn run<'a>(
     } else {
         Txn::shared(&srv.ks, now)
     };
+    txn.prop.on = srv.aof.on.load(Ordering::Relaxed);
     // CLIENT NO-TOUCH (TOUCH itself still touches, as in Redis).
     txn.no_touch = client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch";
     match cmd.lock {
@@ -319,6 +321,17 @@ fn run<'a>(
         };
         (cmd.handler)(&mut ctx, args)
     };
+    if txn.prop.on {
+        // Propagation, under the command's locks (see `server::propagate`).
+        let ok = result.is_ok() && out.errors == errors_before;
+        crate::server::propagate::end_command(&mut txn, client.db, cmd, parent, Some(args), ok);
+        let ops = crate::server::propagate::take_ops(&mut txn);
+        if client.in_exec {
+            client.exec_prop.extend(ops);
+        } else {
+            crate::server::propagate::flush_unit(srv, client, ops);
+        }
+    }
     txn.settle_watches();
     if !txn.ready.is_empty() {
         if client.in_exec {
@@ -361,8 +374,8 @@ fn run<'a>(
     if dirty > 0 {
         srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
-    // Lazily expired keys: this is where their DEL will be propagated once persistence
-    // exists (their `expired` events were published with the command's).
+    // Lazily expired keys: their DEL was propagated above (their `expired` events
+    // were published with the command's).
     drop(expired);
     client.last_cmd = Some((cmd, parent));
     if srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
@@ -374,6 +387,11 @@ fn run<'a>(
 /// (`commands::scripting::script_call`): client tracking (invalidations, and a read
 /// remembering the script's keys) and MONITOR (`[db lua]` lines).
 pub fn after_script_call(ctx: &mut Ctx, cmd: &'static crate::commands::Command, args: &[&[u8]]) {
+    if ctx.txn.prop.on {
+        // The call's effect joins the script's unit (MULTI/EXEC-wrapped if several).
+        let db = ctx.client.db;
+        crate::server::propagate::end_command(ctx.txn, db, cmd, None, Some(args), true);
+    }
     if ctx.txn.tracked.on {
         crate::server::tracking::after_script_call(ctx.srv, ctx.client, cmd, ctx.txn, ctx.out);
     }

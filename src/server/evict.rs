@@ -377,6 +377,18 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8]) -> Option<u64>
         key.len() as u64 + e.value.heap_size() as u64 + 64
     };
     txn.remove(db, key)?;
+    // Propagated as DEL (keys the lookup found expired too), under the shard lock.
+    if srv.aof.on.load(Ordering::Relaxed) {
+        let mut ops: Vec<crate::server::propagate::Op> = txn
+            .expired
+            .iter()
+            .map(|x| (x.db, vec![b"DEL".to_vec(), x.key.to_vec()]))
+            .collect();
+        ops.push((db, vec![b"DEL".to_vec(), key.to_vec()]));
+        for op in ops {
+            srv.aof.feed(std::slice::from_ref(&op), false);
+        }
+    }
     txn.notify(crate::config::notify::EVICTED, "evicted", db, key);
     let events = std::mem::take(&mut txn.events);
     for ev in &events {

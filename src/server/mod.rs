@@ -13,6 +13,7 @@ pub mod log;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod tracking;
@@ -101,6 +102,8 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// The append-only file (see `persistence::aof`).
+    pub aof: crate::persistence::aof::Aof,
     /// SLOWLOG.
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
@@ -163,6 +166,7 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
+            aof: Default::default(),
         })
         .init()
     }

@@ -136,9 +136,13 @@ fn exec<'a>(srv: &'a Server, client: &mut ClientState, out: &mut Reply, gate: &m
     }
     client.in_exec = false;
     client.deny_blocking = deny_blocking;
+    // The transaction's writes, as one unit (still under the exclusive gate).
+    let ops = std::mem::take(&mut client.exec_prop);
+    crate::server::propagate::flush_unit(srv, client, ops);
     let ready = std::mem::take(&mut client.exec_ready);
     if !ready.is_empty() {
         let mut txn = Txn::exclusive(&srv.ks, now_ms());
+        txn.prop.on = srv.aof.on.load(std::sync::atomic::Ordering::Relaxed);
         txn.ready = ready;
         crate::server::blocking::serve_ready(srv, client, &mut txn);
     }

@@ -73,7 +73,7 @@ fn reported_pid(s: &mut TcpStream) -> Option<u32> {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "ferrodis-test-{tag}-{}-{}",
         std::process::id(),
@@ -83,7 +83,7 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn wait_ready(port: u16, child: &mut Child, name: &str) {
+pub fn wait_ready(port: u16, child: &mut Child, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
