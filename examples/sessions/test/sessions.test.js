@@ -12,7 +12,7 @@ const { startServer } = require('../../support/ferrodis');
 //   aof: --appendonly yes; a plain SHUTDOWN, the append-only file is loaded at the next start.
 // TODO(issue 6): switch the default to aof once Ferrodis implements the AOF (today it
 // accepts --appendonly yes but writes no append-only file).
-const PERSISTENCE = process.env.SESSIONS_PERSISTENCE || 'rdb';
+const PERSISTENCE = process.env.SESSIONS_PERSISTENCE || 'aof';
 const SERVER_ARGS = PERSISTENCE === 'aof' ? ['--appendonly', 'yes'] : [];
 const SHUTDOWN_MODE = PERSISTENCE === 'aof' ? '' : 'SAVE';
 
