@@ -10,8 +10,12 @@
 # redis-benchmark against a freshly started ferrodis-server, which must finish without
 # an error reply.
 #
+# Then the client libraries' own test suites, against Ferrodis and the reference
+# redis-server (scripts/client-suites.sh; COMPATIBILITY.md).
+#
 # Environment: FERRODIS_BENCH_TESTS (default set,get,incr), FERRODIS_BENCH_N (default
-# 100000), FERRODIS_TEST_PORT (default 7349) for the smoke/benchmark server.
+# 100000), FERRODIS_TEST_PORT (default 7349) for the smoke/benchmark server;
+# FERRODIS_SKIP_CLIENT_SUITES=1 leaves the client suites out (said so in the output).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -129,5 +133,15 @@ status=0; wait "$SERVER_PID" || status=$?
 SERVER_PID=
 [ "$status" -eq 0 ] || die "ferrodis-server exited with status $status on SIGTERM"
 grep -q "ready to exit" "$WORK/server.log" || die "no shutdown message in the server log"
+
+# ---------------------------------------------------------------- client suites
+# Real client libraries' own test suites against Ferrodis and the reference server
+# (installs Python's venv, Node.js and npm when missing; see COMPATIBILITY.md).
+if [ "${FERRODIS_SKIP_CLIENT_SUITES:-0}" = "1" ]; then
+    say "client suites NOT RUN (FERRODIS_SKIP_CLIENT_SUITES=1)"
+else
+    say "client suites (scripts/client-suites.sh)"
+    FERRODIS_BIN="$BIN" scripts/client-suites.sh
+fi
 
 say "all tests passed"

@@ -3,10 +3,17 @@ the file named by $CLIENT_SUITE_RESULTS, with the test's node id, its outcome
 (passed / failed / skipped) and, for a failure, the first line of the error.
 
 A test is failed when any of its phases (setup, call, teardown) failed, skipped when it
-was skipped (or xfailed: the suite itself expects it to fail), passed otherwise."""
+was skipped (or xfailed: the suite itself expects it to fail), passed otherwise.
+
+With $CLIENT_SUITE_PORT set, it also clears `requirepass` on that server (127.0.0.1)
+after each test, through a connection opened before the first test (so authenticated
+whatever password a test sets): a test that sets a password and fails before its own
+clean-up would otherwise fail every later test with NOAUTH. Done the same way against
+both servers."""
 
 import json
 import os
+import socket
 
 _RESULTS = {}
 _ORDER = []
@@ -24,9 +31,10 @@ def _message(report):
 def pytest_runtest_logreport(report):
     nodeid = report.nodeid
     if nodeid not in _RESULTS:
-        _RESULTS[nodeid] = {"id": nodeid, "outcome": "passed", "message": ""}
+        _RESULTS[nodeid] = {"id": nodeid, "outcome": "passed", "message": "", "secs": 0.0}
         _ORDER.append(nodeid)
     entry = _RESULTS[nodeid]
+    entry["secs"] = round(entry["secs"] + (report.duration or 0.0), 3)
     if hasattr(report, "wasxfail"):
         if entry["outcome"] != "failed":
             entry["outcome"] = "skipped"
@@ -45,6 +53,39 @@ def pytest_collectreport(report):
         nodeid = report.nodeid or "<collection>"
         _RESULTS[nodeid] = {"id": nodeid, "outcome": "failed", "message": "collection: " + _message(report)}
         _ORDER.append(nodeid)
+
+
+_ADMIN = {"sock": None}
+
+
+def _admin_send(command):
+    port = os.environ.get("CLIENT_SUITE_PORT")
+    if not port:
+        return
+    for _ in range(2):
+        sock = _ADMIN["sock"]
+        try:
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+                _ADMIN["sock"] = sock
+            sock.sendall(command)
+            if not sock.recv(4096):
+                raise OSError("closed")
+            return
+        except OSError:
+            # A test killed the connection (CLIENT KILL): open a new one; it works as
+            # long as no password is set at that moment.
+            if sock is not None:
+                sock.close()
+            _ADMIN["sock"] = None
+
+
+def pytest_sessionstart(session):
+    _admin_send(b"PING\r\n")
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _admin_send(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$11\r\nrequirepass\r\n$0\r\n\r\n")
 
 
 def pytest_sessionfinish(session):
