@@ -8,7 +8,9 @@
 # Steps: cargo test --all-targets (debug profile: fast to build on 2 cores; no test
 # needs release speed) and cargo test --doc, then a redis-cli smoke run and a short
 # redis-benchmark against a freshly started ferrodis-server, which must finish without
-# an error reply.
+# an error reply. Then scripts/docker-check.sh (the Docker image's build and run steps
+# reproduced without Docker) and examples/run-all.sh (the Node.js examples, each with its
+# own test; installs Node.js, npm and PostgreSQL when missing).
 #
 # Then the client libraries' own test suites, against Ferrodis and the reference
 # redis-server (scripts/client-suites.sh; COMPATIBILITY.md).
@@ -133,6 +135,14 @@ status=0; wait "$SERVER_PID" || status=$?
 SERVER_PID=
 [ "$status" -eq 0 ] || die "ferrodis-server exited with status $status on SIGTERM"
 grep -q "ready to exit" "$WORK/server.log" || die "no shutdown message in the server log"
+
+# ---------------------------------------------------------------- Docker image
+say "scripts/docker-check.sh (Dockerfile, entry point and docker-compose.yml, without Docker)"
+scripts/docker-check.sh
+
+# ---------------------------------------------------------------- examples
+say "examples/run-all.sh (the usage patterns of examples/ against ferrodis-server)"
+FERRODIS_BIN="$BIN" examples/run-all.sh
 
 # ---------------------------------------------------------------- client suites
 # Real client libraries' own test suites against Ferrodis and the reference server

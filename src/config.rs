@@ -51,6 +51,13 @@ const fn d(
 
 use Kind::*;
 
+/// Directives CONFIG GET shows only when asked for by their exact name.
+const HIDDEN: &[&str] = &[
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "loading-process-events-interval-bytes",
+];
+
 /// Every directive of Redis 7.0 (names and defaults as `CONFIG GET *` prints them on a
 /// server started without a configuration file).
 #[rustfmt::skip]
@@ -159,6 +166,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d("protected-mode", &[], Bool, "yes", true),
     d("proto-max-bulk-len", &[], Mem, "536870912", true),
     d("rdb-del-sync-files", &[], Bool, "no", true),
+    d("rdb-key-save-delay", &[], Int, "0", true),
+    d("key-load-delay", &[], Int, "0", true),
+    // Redis serves clients every this many bytes loaded; Ferrodis serves them all
+    // along (the loader runs on its own thread). Accepted for compatibility.
+    d("loading-process-events-interval-bytes", &[], Int, "2097152", true),
     d("rdb-save-incremental-fsync", &[], Bool, "yes", true),
     d("rdbchecksum", &[], Bool, "yes", false),
     d("rdbcompression", &[], Bool, "yes", true),
@@ -705,10 +717,14 @@ impl Config {
             .map(|v| display_value(d.name, v.clone()))
     }
 
-    /// `(name, value)` pairs matching a CONFIG GET pattern, aliases included.
+    /// `(name, value)` pairs matching a CONFIG GET pattern, aliases included. Hidden
+    /// directives (Redis's HIDDEN_CONFIG, for tests) match only by exact name.
     pub fn matching(&self, pattern: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for d in DIRECTIVES {
+            if HIDDEN.contains(&d.name) && !pattern.eq_ignore_ascii_case(d.name) {
+                continue;
+            }
             let v = display_value(d.name, self.values.get(d.name).cloned().unwrap_or_default());
             if glob_match(pattern.as_bytes(), d.name.as_bytes(), true) {
                 out.push((d.name.to_string(), v.clone()));

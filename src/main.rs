@@ -63,11 +63,6 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
 
-    if let Err(e) = ferrodis::persistence::snapshot::load_at_startup(&srv) {
-        log::warning(&e);
-        std::process::exit(1);
-    }
-
     let threads = srv.config.read().int("worker-threads") as usize;
     let runtime = match build_runtime(threads) {
         Ok(r) => r,
@@ -116,13 +111,35 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
         .unwrap_or(port);
     srv.port.store(actual as u64, Ordering::Relaxed);
     log::notice(&format!("Running mode=standalone, port={actual}."));
+    log::notice("Server initialized");
+    // Clients may connect while the dataset loads: they get -LOADING until it is in.
+    srv.persistence.loading.store(true, Ordering::SeqCst);
+    for l in listeners {
+        tokio::spawn(listener::accept_loop(srv.clone(), l));
+    }
+    let s = srv.clone();
+    let load = tokio::task::spawn_blocking(move || ferrodis::persistence::load_at_startup(&s));
+    tokio::select! {
+        r = load => match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                log::warning(&e);
+                return 1;
+            }
+            Err(e) => {
+                log::warning(&format!("Loading the dataset failed: {e}"));
+                return 1;
+            }
+        },
+        _ = wait_for_shutdown(&srv) => {
+            // As Redis: a shutdown while loading exits without saving.
+            log::warning("User requested shutdown while loading the dataset, exiting without saving.");
+            return 0;
+        }
+    }
     if let Err(e) = cron::spawn(srv.clone()) {
         log::warning(&format!("Can't start the background thread: {e}"));
         return 1;
-    }
-    log::notice("Server initialized");
-    for l in listeners {
-        tokio::spawn(listener::accept_loop(srv.clone(), l));
     }
     log::notice("Ready to accept connections tcp");
 
@@ -132,6 +149,20 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
             log::warning(&format!("Received {sig} scheduling shutdown..."));
         }
         log::warning("User requested shutdown...");
+        let bg = &srv.persistence.bg;
+        if bg.kind() != ferrodis::persistence::bgsave::Kind::None {
+            // As Redis kills its child: the background snapshot stops (its temporary
+            // file is removed) before the final save.
+            log::warning("There is a background snapshot in progress. Stopping it!");
+            bg.abort();
+            let s = srv.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                s.persistence
+                    .bg
+                    .wait_idle(std::time::Duration::from_secs(30))
+            })
+            .await;
+        }
         if final_save_wanted(&srv, &req) {
             log::notice("Saving the final RDB snapshot before exiting.");
             let s = srv.clone();

@@ -66,7 +66,11 @@ fn flush(ctx: &mut Ctx, db: usize, lazy: bool) -> usize {
             continue;
         }
         n += shard.dict.len();
-        old.push(std::mem::take(&mut shard.dict));
+        let table = std::mem::take(&mut shard.dict);
+        // A running snapshot takes the table (and frees it once written).
+        if let Some(table) = ctx.srv.ks.snap.adopt(db, table) {
+            old.push(table);
+        }
         shard.volatile = 0;
         shard.expire_cursor = 0;
     }
@@ -94,6 +98,20 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     for db in 0..ctx.srv.databases() {
         flush(ctx, db, lazy);
+    }
+    // As Redis's flushAllDataAndResetRDB: a running BGSAVE is stopped and, with save
+    // points, the (empty) dataset is saved now, so a restart does not bring the
+    // flushed keys back. The changes still count (for the AOF and replicas).
+    let srv = ctx.srv;
+    if srv.persistence.bg.kind() == crate::persistence::bgsave::Kind::Rdb {
+        srv.persistence.bg.abort();
+    }
+    if !srv.config.read().save_points().is_empty() {
+        let dirty = srv.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = crate::persistence::snapshot::save(srv, ctx.txn);
+        srv.stats
+            .dirty
+            .store(dirty, std::sync::atomic::Ordering::Relaxed);
     }
     // Redis counts FLUSHALL itself as one more change.
     ctx.txn.dirty += 1;

@@ -5,7 +5,7 @@ use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::config::notify;
 use crate::keyspace::lru_clock;
 use crate::persistence::rdb::{self, decode, encode};
-use crate::persistence::snapshot;
+use crate::persistence::{bgsave, snapshot};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("dump", 2, READONLY, dump)
@@ -15,6 +15,9 @@ crate::commands! { pub static COMMANDS = [
         .keys(1, 1, 1)
         .acl(&["keyspace", "write", "slow", "dangerous"]),
     Command::new("save", 1, NOSCRIPT | ADMIN | NO_ASYNC_LOADING | NO_MULTI, save)
+        .lock(Lock::Exclusive)
+        .acl(&["admin", "slow", "dangerous"]),
+    Command::new("bgsave", -1, NOSCRIPT | ADMIN | NO_ASYNC_LOADING, bgsave)
         .lock(Lock::Exclusive)
         .acl(&["admin", "slow", "dangerous"]),
 ]; }
@@ -115,11 +118,46 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// SAVE
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.srv.persistence.bg.kind() == bgsave::Kind::Rdb {
+        return Err(RError::raw("ERR Background save already in progress"));
+    }
     match snapshot::save(ctx.srv, ctx.txn) {
         Ok(()) => {
             ctx.out.ok();
             Ok(())
         }
         Err(_) => Err(RError::raw("ERR")),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: a point-in-time snapshot written in the background
+/// (`crate::persistence::bgsave`). Inside MULTI, or with SCHEDULE while an AOF
+/// rewrite runs, it is scheduled for the cron to start.
+fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let schedule = match argv.len() {
+        1 => false,
+        2 if args::is(argv[1], "schedule") => true,
+        _ => return Err(errors::SYNTAX),
+    };
+    let bg = &ctx.srv.persistence.bg;
+    match bg.kind() {
+        bgsave::Kind::Rdb => Err(RError::raw("ERR Background save already in progress")),
+        running if running != bgsave::Kind::None || ctx.client.in_exec => {
+            if schedule || ctx.client.in_exec {
+                bg.bgsave_scheduled
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                ctx.out.simple("Background saving scheduled");
+                Ok(())
+            } else {
+                Err(RError::raw("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."))
+            }
+        }
+        _ => match bgsave::bgsave(ctx.srv, ctx.txn) {
+            Ok(()) => {
+                ctx.out.simple("Background saving started");
+                Ok(())
+            }
+            Err(_) => Err(RError::raw("ERR")),
+        },
     }
 }

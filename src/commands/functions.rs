@@ -160,6 +160,11 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     if numkeys < 0 {
         return Err(RError::raw("ERR Number of keys can't be negative"));
     }
+    if !no_writes {
+        if let Some(msg) = crate::persistence::deny_writes(srv) {
+            return Err(RError::owned(msg));
+        }
+    }
     if ro && !no_writes {
         return Err(RError::raw(
             "ERR Can not execute a script with write flag using *_ro command.",

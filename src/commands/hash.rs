@@ -134,6 +134,10 @@ fn lookup<'c>(
         };
         let h = hash_mut(&mut e.value)?;
         if h.has_expired(now) {
+            txn.preserve(db, key);
+            let Some(Value::Hash(h)) = txn.peek_mut(db, key).map(|e| &mut e.value) else {
+                return Ok(None);
+            };
             h.purge_expired(now, usize::MAX);
             Some(h.is_empty())
         } else {

@@ -145,8 +145,14 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(c) => c,
         None => {
             let c = hll::count(v).map_err(|_| CORRUPT)?;
-            hll::set_cached_count(v, c);
-            // The cache lives in the value: this is a change to the key.
+            // The cache lives in the value: this is a change to the key (a running
+            // snapshot keeps the old bytes).
+            ctx.txn.preserve(db, argv[1]);
+            if let Some(e) = ctx.txn.peek_mut(db, argv[1]) {
+                if let Ok(v) = hll_mut(&mut e.value) {
+                    hll::set_cached_count(v, c);
+                }
+            }
             ctx.txn.dirty += 1;
             c
         }

@@ -138,6 +138,12 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         (sha, ScriptFlags { no_writes })
     } else {
         let (flags, stripped) = parse_shebang(argv[1])?;
+        if stripped.is_some() && !flags.no_writes {
+            // A script with flags that may write is refused before it runs.
+            if let Some(msg) = crate::persistence::deny_writes(ctx.srv) {
+                return Err(RError::owned(msg));
+            }
+        }
         let sha = engine
             .load(argv[1], stripped.as_deref(), flags.no_writes)
             .map_err(|e| RError::owned(format!("ERR {e}")))?;
@@ -216,6 +222,9 @@ pub(crate) fn script_call(
         return Err("Write commands are not allowed from read-only scripts.".into());
     }
     if cmd.has(WRITE) {
+        if let Some(msg) = crate::persistence::deny_writes(ctx.srv) {
+            return Err(format!("-{msg}"));
+        }
         ctx.srv.script_state.wrote.store(true, Ordering::SeqCst);
     }
     let mut out = Reply::new(if resp == 3 {

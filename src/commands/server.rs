@@ -297,6 +297,7 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
         crate::persistence::info_rdb(srv, &mut sec);
         crate::persistence::info_aof(srv, &mut sec);
         sec.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        crate::persistence::info_loading(srv, &mut sec);
         sections.push(sec);
     }
 
@@ -740,6 +741,9 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.raw(&line);
         return Ok(());
     }
+    if args::is(sub, "populate") && (3..=5).contains(&argv.len()) {
+        return debug_populate(ctx, argv);
+    }
     if args::is(sub, "sleep") && argv.len() == 3 {
         let secs = atof(argv[2]);
         if secs > 0.0 {
@@ -753,6 +757,51 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         args::text(sub)
     )))
+}
+
+/// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` (default `key:N`) keys with
+/// value `value:N` (zero-padded or cut to `size` bytes), skipping existing keys, as
+/// Redis's tests and benchmarks use it. Holds the database's shards while it runs.
+fn debug_populate(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let positive = |a: &[u8]| -> Result<u64, RError> {
+        match crate::util::num::parse_i64(a) {
+            Some(n) if n >= 0 => Ok(n as u64),
+            _ => Err(RError::raw("ERR value is out of range, must be positive")),
+        }
+    };
+    let keys = positive(argv[2])?;
+    let size = match argv.get(4) {
+        Some(a) => positive(a)? as usize,
+        None => 0,
+    };
+    let prefix: &[u8] = argv.get(3).copied().unwrap_or(b"key");
+    let db = ctx.db();
+    ctx.txn.lock_db(db);
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for j in 0..keys {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(j.to_string().as_bytes());
+        if ctx.txn.exists(db, &key) {
+            continue;
+        }
+        let text = format!("value:{j}");
+        let value = if size == 0 {
+            crate::types::StrValue::from_bytes(text.as_bytes())
+        } else {
+            let mut v = vec![0u8; size];
+            let n = size.min(text.len());
+            v[..n].copy_from_slice(&text.as_bytes()[..n]);
+            crate::types::StrValue::from_bytes(&v)
+        };
+        ctx.txn
+            .set(db, &key, crate::types::Value::Str(value), false);
+    }
+    // Redis does not count these as changes.
+    ctx.txn.dirty = 0;
+    ctx.out.ok();
+    Ok(())
 }
 
 /// DEBUG PROTOCOL <type>: a sample reply of each RESP type (client library tests).

@@ -194,6 +194,10 @@ fn lookup_pattern(txn: &mut Txn, db: usize, pattern: &[u8], subst: &[u8]) -> Opt
 
     let now = txn.now;
     let e = txn.get_read(db, &key)?;
+    if matches!((field, &e.value), (Some(_), Value::Hash(h)) if h.has_expired(now)) {
+        txn.preserve(db, &key);
+    }
+    let e = txn.peek_mut(db, &key)?;
     // Expired hash fields are deleted on access (`hexpired`, then `del` for a hash
     // left empty, as Redis 7.4's lazy field expiry).
     let (found, purged, emptied) = match (field, &mut e.value) {

@@ -7,7 +7,7 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 use super::{Command, RError};
 use crate::commands::{
     bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, sort, stream, strings, zset,
+    multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -30,6 +30,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &bits::COMMANDS,
         &keys::COMMANDS,
         &dump::COMMANDS,
+        &slowlog::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
         &set::COMMANDS,

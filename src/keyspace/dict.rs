@@ -207,6 +207,34 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Visits every entry mutably (no guarantee of order).
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut V)) {
+        for slot in &mut self.table {
+            let mut cur = slot.as_deref_mut();
+            while let Some(n) = cur {
+                f(&n.key, &mut n.value);
+                cur = n.next.as_deref_mut();
+            }
+        }
+    }
+
+    /// Like [`Dict::scan`], with mutable access to the entries.
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&[u8], &mut V)) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let mask = self.mask() as u64;
+        let mut cur = self.table[(cursor & mask) as usize].as_deref_mut();
+        while let Some(n) = cur {
+            f(&n.key, &mut n.value);
+            cur = n.next.as_deref_mut();
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits();
+        v = v.wrapping_add(1);
+        v.reverse_bits()
+    }
+
     /// Iterates over every entry (no guarantee of order).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.table.iter().flat_map(|slot| {

@@ -99,12 +99,17 @@ pub fn active_expire_cycle_with_fields(
                 let mut buckets = 0;
                 let mut c = shard.expire_cursor;
                 while sampled < SAMPLE && buckets < MAX_BUCKETS_PER_STEP {
-                    let (next, mut gone) = shard.dict.scan_remove(c, |_, e| {
+                    let (next, mut gone) = shard.dict.scan_remove(c, |k, e| {
                         if e.expire == 0 {
                             return false;
                         }
                         sampled += 1;
-                        e.expire <= now
+                        if e.expire <= now {
+                            // A running snapshot keeps the key as it was.
+                            ks.snap.preserve(db, k, e);
+                            return true;
+                        }
+                        false
                     });
                     removed.append(&mut gone);
                     buckets += 1;
@@ -174,10 +179,18 @@ fn expire_hash_fields(
             let Some(e) = dict.get_mut(h, key) else {
                 return true;
             };
+            let due = match &e.value {
+                Value::Hash(hv) => fields < HFE_FIELDS_PER_STEP && hv.has_expired(now),
+                _ => return true,
+            };
+            if due {
+                // A running snapshot keeps the hash as it was.
+                ks.snap.preserve(db, key, e);
+            }
             let Value::Hash(hv) = &mut e.value else {
                 return true;
             };
-            if fields < HFE_FIELDS_PER_STEP && hv.has_expired(now) {
+            if due {
                 fields += hv.purge_expired(now, HFE_FIELDS_PER_STEP - fields);
                 if report {
                     touched.push((key.into(), hv.is_empty()));

@@ -21,6 +21,7 @@
 pub mod blocking;
 pub mod dict;
 pub mod expire;
+pub mod snapshot;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
@@ -49,6 +50,9 @@ pub struct Entry {
     expire: u64,
     /// LRU clock (seconds, 32 bits) of the last access, for OBJECT IDLETIME.
     pub lru: u32,
+    /// Snapshot mark (see `snapshot.rs`): equal to the keyspace's parity once the
+    /// running snapshot has this entry (or the entry is newer than the snapshot).
+    snap: u8,
 }
 
 impl Entry {
@@ -141,6 +145,8 @@ pub struct Keyspace {
     /// Whether changed keys are collected for client-side caching invalidation (some
     /// client uses CLIENT TRACKING, or tracked keys remain): see `server::tracking`.
     pub tracking: AtomicBool,
+    /// Point-in-time snapshot state (BGSAVE, AOF rewrite): see `snapshot.rs`.
+    pub snap: snapshot::Snapshot,
 }
 
 /// Seconds-resolution LRU clock, as Redis's LRU_CLOCK (wraps after 2^32 s).
@@ -156,6 +162,7 @@ impl Keyspace {
             hasher: ahash::RandomState::new(),
             notify_flags: AtomicU32::new(0),
             tracking: AtomicBool::new(false),
+            snap: snapshot::Snapshot::default(),
         }
     }
 
@@ -404,6 +411,11 @@ impl<'a> Txn<'a> {
             None => false,
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
+                if ks.snap.active() {
+                    if let Some(e) = shard.dict.get_mut(h, key) {
+                        ks.snap.preserve(db, key, e);
+                    }
+                }
                 if let Some((k, old)) = shard.dict.remove(h, key, &rehash) {
                     shard.touch_watched(key);
                     self.tracked.key(key, false);
@@ -439,7 +451,33 @@ impl<'a> Txn<'a> {
         if self.tracked.on {
             self.tracked.candidates.push(key.into());
         }
+        let e = self.guards[pos].1.dict.get_mut(h, key)?;
+        self.ks.snap.preserve(db, key, e);
+        Some(e)
+    }
+
+    /// Looks a live key up for an in-place change that is not a write of the command's
+    /// own (lazy hash-field expiry after [`Txn::preserve`]): no statistics, no
+    /// WATCH/tracking bookkeeping.
+    pub fn peek_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let (pos, h, live) = self.locate(db, key);
+        if !live {
+            return None;
+        }
         self.guards[pos].1.dict.get_mut(h, key)
+    }
+
+    /// A command about to change a value it looked up for reading (lazy hash-field
+    /// expiry, a cached HyperLogLog count): lets a running snapshot keep the old one.
+    pub fn preserve(&mut self, db: usize, key: &[u8]) {
+        if !self.ks.snap.active() {
+            return;
+        }
+        let ks = self.ks;
+        let (shard, h) = self.shard_for(db, key);
+        if let Some(e) = shard.dict.get_mut(h, key) {
+            ks.snap.preserve(db, key, e);
+        }
     }
 
     /// End of a command: if it changed anything, the watched keys it reached for
@@ -569,6 +607,7 @@ impl<'a> Txn<'a> {
             let Some(e) = shard.dict.get_mut(h, key) else {
                 unreachable!("locate() found the key under the same lock")
             };
+            ks.snap.preserve(db, key, e);
             if !keep_ttl && e.expire != 0 {
                 e.expire = 0;
                 shard.volatile -= 1;
@@ -585,6 +624,7 @@ impl<'a> Txn<'a> {
                 value,
                 expire: 0,
                 lru,
+                snap: ks.snap.parity(),
             },
             &rehash,
         )
@@ -593,11 +633,13 @@ impl<'a> Txn<'a> {
     /// Sets (`at_ms > 0`) or clears (`at_ms == 0`) the TTL of an existing key.
     /// Returns false if the key does not exist.
     pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: u64) -> bool {
+        let ks = self.ks;
         let (shard, h) = self.shard_for(db, key);
         shard.touch_watched(key);
         let Some(e) = shard.dict.get_mut(h, key) else {
             return false;
         };
+        ks.snap.preserve(db, key, e);
         let was = e.expire != 0;
         e.expire = at_ms;
         let is = at_ms != 0;
@@ -619,6 +661,11 @@ impl<'a> Txn<'a> {
         let ks = self.ks;
         let shard: &mut Shard = &mut self.guards[pos].1;
         let rehash = |k: &[u8]| ks.hash(k);
+        if ks.snap.active() {
+            if let Some(e) = shard.dict.get_mut(h, key) {
+                ks.snap.preserve(db, key, e);
+            }
+        }
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
         self.tracked.key(key, true);
@@ -645,6 +692,11 @@ impl<'a> Txn<'a> {
         let (shard, h) = self.shard_for(db, key);
         let rehash = |k: &[u8]| ks.hash(k);
         shard.touch_watched(key);
+        if ks.snap.active() {
+            if let Some(e) = shard.dict.get_mut(h, key) {
+                ks.snap.preserve(db, key, e);
+            }
+        }
         let existed = match shard.dict.remove(h, key, &rehash) {
             Some((_, old)) => {
                 if old.expire != 0 {
@@ -662,9 +714,18 @@ impl<'a> Txn<'a> {
         }
         let wakes =
             !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key);
-        shard
-            .dict
-            .insert_new(h, key.into(), Entry { value, expire, lru }, &rehash);
+        let snap = ks.snap.parity();
+        shard.dict.insert_new(
+            h,
+            key.into(),
+            Entry {
+                value,
+                expire,
+                lru,
+                snap,
+            },
+            &rehash,
+        );
         if wakes {
             Self::mark_ready(&mut self.ready, db, key);
         }
@@ -818,7 +879,9 @@ impl<'a> Txn<'a> {
             if !shard.watched.is_empty() {
                 shard.touch_existing_watched(&|k: &[u8]| ks.hash(k));
             }
-            shard.dict.clear();
+            // A running snapshot still needs the flushed table (see `snapshot.rs`).
+            let table = std::mem::take(&mut shard.dict);
+            drop(ks.snap.adopt(db, table));
             shard.volatile = 0;
             shard.expire_cursor = 0;
             shard.hfe.clear();
@@ -835,6 +898,16 @@ impl<'a> Txn<'a> {
             return;
         }
         let ks = self.ks;
+        if ks.snap.active() {
+            // A running snapshot walks databases by number: it gets the unwritten
+            // entries of both now, as they are, before they change places.
+            for db in [a, b] {
+                for s in 0..SHARDS {
+                    let shard = self.shard_at(db, s);
+                    shard.dict.for_each_mut(|k, e| ks.snap.preserve(db, k, e));
+                }
+            }
+        }
         for s in 0..SHARDS {
             let ia = a * SHARDS + s;
             let ib = b * SHARDS + s;

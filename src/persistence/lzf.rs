@@ -18,16 +18,75 @@ fn idx(h: u32) -> usize {
     ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
 }
 
+/// liblzf's hash table, kept per thread and reused: a slot holds the call's
+/// generation in its high half and a position + 1 in its low half, so a slot written
+/// by an earlier call reads as empty without clearing 64 K slots per call (which cost
+/// more than compressing a short string).
+struct Table {
+    slots: Vec<u64>,
+    gen: u32,
+}
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            slots: vec![0; HSIZE],
+            gen: 0,
+        }
+    }
+
+    /// Starts a call: every slot reads as empty.
+    fn reset(&mut self) {
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            self.slots.iter_mut().for_each(|s| *s = 0);
+            self.gen = 1;
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> usize {
+        let v = self.slots[i];
+        if (v >> 32) as u32 == self.gen {
+            v as u32 as usize
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize, pos_plus_one: u32) {
+        self.slots[i] = ((self.gen as u64) << 32) | pos_plus_one as u64;
+    }
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = std::cell::RefCell::new(Table::new());
+}
+
 /// Compresses `input` into at most `out_len` bytes, as `lzf_compress(in, len, out,
 /// out_len)`. `None` when the result would not fit (or the input is empty).
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    let in_len = input.len();
-    if in_len == 0 || out_len == 0 {
+    if input.is_empty() || out_len == 0 {
         return None;
     }
+    TABLE.with(|t| match t.try_borrow_mut() {
+        Ok(mut t) => {
+            t.reset();
+            compress_with(&mut t, input, out_len)
+        }
+        Err(_) => {
+            let mut t = Table::new();
+            t.reset();
+            compress_with(&mut t, input, out_len)
+        }
+    })
+}
+
+fn compress_with(htab: &mut Table, input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let in_len = input.len();
     // Positions + 1 (0 = empty slot): liblzf's table holds pointers, and a slot that
     // was never written can never satisfy its `ref > in_data` test.
-    let mut htab = vec![0u32; HSIZE];
     let mut out = vec![0u8; out_len];
     let mut ip = 0usize;
     let mut op = 1usize; // start run
@@ -37,8 +96,8 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while in_len >= 3 && ip < in_len - 2 {
         hval = (hval << 8) | at(ip + 2);
         let slot = idx(hval);
-        let r = htab[slot] as usize;
-        htab[slot] = ip as u32 + 1;
+        let r = htab.get(slot);
+        htab.set(slot, ip as u32 + 1);
         let matched = r > 1 && {
             let rf = r - 1;
             let off = ip - rf - 1;
@@ -104,10 +163,10 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = (at(ip) << 8) | at(ip + 1);
             hval = (hval << 8) | at(ip + 2);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab.set(idx(hval), ip as u32 + 1);
             ip += 1;
             hval = (hval << 8) | at(ip + 2);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab.set(idx(hval), ip as u32 + 1);
             ip += 1;
         } else {
             if op >= out_len {

@@ -3,6 +3,7 @@
 //! the compact encodings Redis stores inside RDB files (listpack, ziplist, intset,
 //! zipmap).
 
+pub mod bgsave;
 pub mod crc64;
 pub mod legacy;
 pub mod listpack;
@@ -18,17 +19,28 @@ use crate::server::Server;
 /// INFO persistence: the loading and RDB fields, in Redis's order.
 pub fn info_rdb(srv: &Server, out: &mut String) {
     let p = &srv.persistence;
+    let (cow_peak, cow_size, processed, total) = bgsave::info_fields(srv);
+    let perc = if total > 0 {
+        processed as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
     let _ = write!(
         out,
-        "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow_size}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        u8::from(p.loading.load(Ordering::Relaxed)),
         srv.stats.dirty.load(Ordering::Relaxed),
+        u8::from(p.bg.kind() == bgsave::Kind::Rdb),
         srv.lastsave.load(Ordering::Relaxed),
         if p.last_save_failed.load(Ordering::Relaxed) {
             "err"
         } else {
             "ok"
         },
+        p.bg.last_bgsave_secs.load(Ordering::Relaxed),
+        p.bg.current_secs(bgsave::Kind::Rdb),
         p.saves.load(Ordering::Relaxed),
+        p.bg.last_cow.load(Ordering::Relaxed),
         p.last_load_keys_expired.load(Ordering::Relaxed),
         p.last_load_keys_loaded.load(Ordering::Relaxed),
     );
@@ -39,9 +51,79 @@ pub fn info_aof(_srv: &Server, out: &mut String) {
     out.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n");
 }
 
+/// Redis's MISCONF text for a failed background save.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// Why write commands are refused right now, if they are (Redis's
 /// `writeCommandsDeniedByDiskError`): the `-MISCONF` error text for a failed
-/// background save (with `stop-writes-on-bgsave-error yes`) or a failing AOF write.
-pub fn deny_writes(_srv: &Server) -> Option<String> {
-    None
+/// background save (with `stop-writes-on-bgsave-error yes` and save points set) or a
+/// failing AOF write. One relaxed load when writes are allowed.
+#[inline]
+pub fn deny_writes(srv: &Server) -> Option<String> {
+    if srv.persistence.deny.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    deny_reason(srv)
+}
+
+#[cold]
+fn deny_reason(srv: &Server) -> Option<String> {
+    match srv.persistence.deny.load(Ordering::Relaxed) {
+        DENY_RDB => Some(MISCONF_RDB.to_string()),
+        _ => None,
+    }
+}
+
+/// `State::deny` values.
+pub const DENY_NONE: u8 = 0;
+pub const DENY_RDB: u8 = 1;
+
+/// Recomputes whether writes are refused (after a save ends, a configuration change).
+pub fn refresh_deny(srv: &Server) {
+    let p = &srv.persistence;
+    let rdb = p.last_save_failed.load(Ordering::Relaxed) && {
+        let c = srv.config.read();
+        c.bool("stop-writes-on-bgsave-error") && !c.save_points().is_empty()
+    };
+    p.deny
+        .store(if rdb { DENY_RDB } else { DENY_NONE }, Ordering::Relaxed);
+}
+
+/// INFO persistence: the `loading_*` fields Redis adds at the end of the section while
+/// the dataset loads.
+pub fn info_loading(srv: &Server, out: &mut String) {
+    let p = &srv.persistence;
+    if !p.loading.load(Ordering::Relaxed) {
+        return;
+    }
+    let start = p.loading_start.load(Ordering::Relaxed);
+    let total = p.loading_total.load(Ordering::Relaxed);
+    let loaded = p.loading_loaded.load(Ordering::Relaxed).min(total);
+    let perc = if total > 0 {
+        loaded as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    let elapsed = (crate::util::time::now_ms() / 1000).saturating_sub(start);
+    let eta = if loaded == 0 {
+        1
+    } else {
+        ((total - loaded) as f64 / (loaded as f64 / elapsed.max(1) as f64)) as u64
+    };
+    let _ = write!(
+        out,
+        "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+    );
+}
+
+/// Loads the dataset at startup (the RDB file; the AOF when enabled) with the
+/// `loading` state set, so clients connected meanwhile get -LOADING.
+pub fn load_at_startup(srv: &Server) -> Result<(), String> {
+    let p = &srv.persistence;
+    p.loading_start
+        .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
+    p.loading.store(true, Ordering::SeqCst);
+    let r = snapshot::load_at_startup(srv);
+    p.loading.store(false, Ordering::SeqCst);
+    r
 }

@@ -27,11 +27,10 @@ use super::crc64::crc64;
 use super::rdb::decode::{self, Limits, Reader};
 use super::rdb::encode::{self, EncodeOpts};
 use super::rdb::*;
-use crate::keyspace::{lru_clock, Txn, SHARDS};
+use crate::keyspace::{lru_clock, Entry, Txn, SHARDS};
 use crate::server::{log, Server};
 
 /// Persistence counters for INFO.
-#[derive(Default)]
 pub struct State {
     /// Successful saves since startup (`rdb_saves`).
     pub saves: AtomicU64,
@@ -40,13 +39,60 @@ pub struct State {
     /// Keys loaded and keys skipped as expired by the last load.
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
+    /// The background snapshot (BGSAVE, AOF rewrite).
+    pub bg: super::bgsave::BgState,
+    /// Whether write commands are refused (`super::DENY_*`, see `deny_writes`).
+    pub deny: std::sync::atomic::AtomicU8,
+    /// The dataset is being loaded at startup: commands get -LOADING.
+    pub loading: AtomicBool,
+    /// Unix seconds the load began; file size; bytes read so far.
+    pub loading_start: AtomicU64,
+    pub loading_total: AtomicU64,
+    pub loading_loaded: AtomicU64,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            saves: AtomicU64::new(0),
+            last_save_failed: AtomicBool::new(false),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
+            bg: super::bgsave::BgState::new(),
+            deny: Default::default(),
+            loading: AtomicBool::new(false),
+            loading_start: AtomicU64::new(0),
+            loading_total: AtomicU64::new(0),
+            loading_loaded: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Computes the CRC-64 of everything written through it.
-struct CrcWriter<W: Write> {
+pub struct CrcWriter<W: Write> {
     inner: W,
     crc: u64,
     checksum: bool,
+}
+
+impl<W: Write> CrcWriter<W> {
+    pub fn new(inner: W, checksum: bool) -> CrcWriter<W> {
+        CrcWriter {
+            inner,
+            crc: 0,
+            checksum,
+        }
+    }
+
+    /// Writes `EOF` and the checksum (0 without `rdbchecksum`), flushes, and returns
+    /// the writer and the checksum.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.write_all(&[OPCODE_EOF])?;
+        let crc = if self.checksum { self.crc } else { 0 };
+        self.inner.write_all(&crc.to_le_bytes())?;
+        self.inner.flush()?;
+        Ok((self.inner, crc))
+    }
 }
 
 impl<W: Write> Write for CrcWriter<W> {
@@ -98,26 +144,21 @@ fn needs_hfe(txn: &mut Txn, dbs: usize) -> bool {
     false
 }
 
-/// Writes the whole dataset (and the function libraries) in RDB format to `w`.
-/// `txn` must be exclusive. Returns the checksum written.
-pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64> {
-    let (opts, checksum) = {
-        let c = srv.config.read();
-        (EncodeOpts::from_config(&c), c.bool("rdbchecksum"))
-    };
-    let dbs = srv.databases();
-    let version = if needs_hfe(txn, dbs) {
+/// The RDB version a snapshot of the current dataset needs (12 if any hash has field
+/// TTLs). `txn` must be exclusive.
+pub fn version_needed(txn: &mut Txn, dbs: usize) -> u16 {
+    if needs_hfe(txn, dbs) {
         log::notice("Hashes with field TTLs: writing RDB version 12 (Redis 7.4's format)");
         RDB_VERSION_HFE
     } else {
         RDB_VERSION
-    };
-    let mut w = CrcWriter {
-        inner: w,
-        crc: 0,
-        checksum,
-    };
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    }
+}
+
+/// What comes before the keys: magic and version, the aux fields Redis 7.0 writes,
+/// and the function libraries as they are now.
+pub fn header(srv: &Server, version: u16, opts: &EncodeOpts) -> Vec<u8> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
     buf.extend_from_slice(format!("REDIS{version:04}").as_bytes());
     aux(&mut buf, "redis-ver", crate::VERSION_REDIS.as_bytes());
     aux(&mut buf, "redis-bits", b"64");
@@ -129,15 +170,47 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         crate::memory::used_memory().to_string().as_bytes(),
     );
     aux(&mut buf, "aof-base", b"0");
-    {
-        let lib = srv.functions.lib.lock();
-        let mut libs: Vec<_> = lib.libraries.values().collect();
-        libs.sort_by(|a, b| a.name.cmp(&b.name));
-        for l in libs {
-            buf.push(OPCODE_FUNCTION2);
-            encode::write_string(&mut buf, &l.code, opts.compress);
-        }
+    let lib = srv.functions.lib.lock();
+    let mut libs: Vec<_> = lib.libraries.values().collect();
+    libs.sort_by(|a, b| a.name.cmp(&b.name));
+    for l in libs {
+        buf.push(OPCODE_FUNCTION2);
+        encode::write_string(&mut buf, &l.code, opts.compress);
     }
+    buf
+}
+
+/// One key's record: `EXPIRETIME_MS` if it has a TTL, the type, the key, the value.
+pub fn write_entry(buf: &mut Vec<u8>, key: &[u8], e: &Entry, opts: &EncodeOpts) {
+    if e.expire() != 0 {
+        buf.push(OPCODE_EXPIRETIME_MS);
+        encode::write_millis(buf, e.expire());
+    }
+    buf.push(encode::object_type(&e.value));
+    encode::write_string(buf, key, opts.compress);
+    encode::write_value(buf, &e.value, opts);
+}
+
+/// `SELECTDB db` + `RESIZEDB keys volatile`.
+pub fn write_db_start(buf: &mut Vec<u8>, db: usize, keys: usize, volatile: usize) {
+    buf.push(OPCODE_SELECTDB);
+    encode::write_len(buf, db as u64);
+    buf.push(OPCODE_RESIZEDB);
+    encode::write_len(buf, keys as u64);
+    encode::write_len(buf, volatile as u64);
+}
+
+/// Writes the whole dataset (and the function libraries) in RDB format to `w`.
+/// `txn` must be exclusive. Returns the checksum written.
+pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64> {
+    let (opts, checksum) = {
+        let c = srv.config.read();
+        (EncodeOpts::from_config(&c), c.bool("rdbchecksum"))
+    };
+    let dbs = srv.databases();
+    let version = version_needed(txn, dbs);
+    let mut w = CrcWriter::new(w, checksum);
+    let mut buf = header(srv, version, &opts);
     w.write_all(&buf)?;
     buf.clear();
     for db in 0..dbs {
@@ -150,21 +223,11 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         if keys == 0 {
             continue;
         }
-        buf.push(OPCODE_SELECTDB);
-        encode::write_len(&mut buf, db as u64);
-        buf.push(OPCODE_RESIZEDB);
-        encode::write_len(&mut buf, keys as u64);
-        encode::write_len(&mut buf, volatile as u64);
+        write_db_start(&mut buf, db, keys, volatile);
         for s in 0..SHARDS {
             let shard = txn.shard_at(db, s);
             for (k, e) in shard.dict.iter() {
-                if e.expire() != 0 {
-                    buf.push(OPCODE_EXPIRETIME_MS);
-                    encode::write_millis(&mut buf, e.expire());
-                }
-                buf.push(encode::object_type(&e.value));
-                encode::write_string(&mut buf, k, opts.compress);
-                encode::write_value(&mut buf, &e.value, &opts);
+                write_entry(&mut buf, k, e, &opts);
                 if buf.len() >= 64 * 1024 {
                     w.write_all(&buf)?;
                     buf.clear();
@@ -172,12 +235,8 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
             }
         }
     }
-    buf.push(OPCODE_EOF);
     w.write_all(&buf)?;
-    let crc = if checksum { w.crc } else { 0 };
-    w.inner.write_all(&crc.to_le_bytes())?;
-    w.flush()?;
-    Ok(crc)
+    w.finish().map(|(_, crc)| crc)
 }
 
 /// SAVE: writes the snapshot atomically (temp file, fsync, rename, fsync of the
@@ -233,11 +292,9 @@ pub fn save(srv: &Server, txn: &mut Txn) -> io::Result<()> {
         Err(e) => {
             log::warning(&format!("Write error saving DB on disk: {e}"));
             let _ = std::fs::remove_file(&tmp);
-            srv.persistence
-                .last_save_failed
-                .store(true, Ordering::Relaxed);
         }
     }
+    super::refresh_deny(srv);
     result
 }
 
@@ -247,6 +304,20 @@ pub fn save_exclusive(srv: &Server) -> io::Result<()> {
     let _gate = srv.ks.gate.write();
     let mut txn = Txn::exclusive(&srv.ks, crate::util::time::now_ms());
     save(srv, &mut txn)
+}
+
+/// A reader that adds the bytes it reads to a counter (INFO loading_loaded_bytes).
+struct Counting<'a, R> {
+    inner: R,
+    n: &'a AtomicU64,
+}
+
+impl<R: io::Read> io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// What a load found.
@@ -265,6 +336,8 @@ pub struct LoadOpts {
     /// `rdbchecksum`: verify the trailing CRC-64 (a stored 0 means "not computed").
     pub checksum: bool,
     pub now: u64,
+    /// `key-load-delay` (tests): microseconds to sleep after each key.
+    pub key_delay_us: u64,
 }
 
 /// One top-level item of an RDB file.
@@ -511,6 +584,11 @@ pub fn load_stream<R: io::Read>(src: R, txn: &mut Txn, opts: &LoadOpts) -> Resul
                 };
                 let exp = if expire <= 0 { 0 } else { expire as u64 };
                 txn.insert_entry(db, &key, value, exp, lru);
+                // One shard lock at a time: INFO and friends may look meanwhile.
+                txn.unlock_all();
+                if opts.key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(opts.key_delay_us));
+                }
                 // Nobody publishes events raised while loading: don't let them pile up.
                 txn.events.clear();
                 out.keys += 1;
@@ -590,11 +668,21 @@ pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
             limits: Limits::from_config(&c),
             checksum: c.bool("rdbchecksum"),
             now: crate::util::time::now_ms(),
+            key_delay_us: c.int("key-load-delay").max(0) as u64,
         }
     };
-    let _gate = srv.ks.gate.write();
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let p = &srv.persistence;
+    p.loading_total.store(total, Ordering::Relaxed);
+    p.loading_loaded.store(0, Ordering::Relaxed);
+    // The gate is not taken: while `loading` is set, the dispatcher refuses every
+    // command that touches the keyspace (-LOADING), so the loader is alone with it.
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
-    let loaded = load_stream(file, &mut txn, &opts).map_err(|e| {
+    let src = Counting {
+        inner: file,
+        n: &p.loading_loaded,
+    };
+    let loaded = load_stream(src, &mut txn, &opts).map_err(|e| {
         format!(
             "Internal error in RDB reading file {}: {e}. Fatal error loading the DB, check server logs. Exiting.",
             path.display()
@@ -781,6 +869,7 @@ mod tests {
     fn load(data: &[u8], checksum: bool) -> (Keyspace, Result<Loaded>) {
         let ks = Keyspace::new(1);
         let opts = LoadOpts {
+            key_delay_us: 0,
             limits: Limits::default(),
             checksum,
             now: NOW,

@@ -76,6 +76,8 @@ fn run(srv: Arc<Server>) {
             Default::default()
         };
         crate::server::tracking::broadcast(&srv, None);
+        // Save points and scheduled BGSAVEs.
+        crate::persistence::bgsave::cron(&srv);
         if stats.expired > 0 {
             srv.stats
                 .expired_keys_active

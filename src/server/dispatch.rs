@@ -176,6 +176,35 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // While the dataset loads only `loading` commands run, and only those that need no
+    // keys (the loader has the keyspace to itself).
+    if srv.persistence.loading.load(Ordering::Relaxed)
+        && (!cmd.has(flags::LOADING) || !matches!(cmd.lock, Lock::None | Lock::Gateless))
+    {
+        multi::flag_error(client);
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        out.error("LOADING Redis is loading the dataset in memory");
+        return;
+    }
+    // Writes are refused while persistence fails (-MISCONF); PING too, as in Redis.
+    if !client.in_exec
+        && (cmd.has(flags::WRITE) || cmd.name == "ping" || cmd.name == "exec")
+        && srv.persistence.deny.load(Ordering::Relaxed) != 0
+    {
+        if let Some(msg) = crate::persistence::deny_writes(srv) {
+            if cmd.name == "exec" {
+                if multi::queued_writes(srv, client) {
+                    multi::abort(srv, client, out, &msg, gate);
+                    return;
+                }
+            } else {
+                multi::flag_error(client);
+                cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                out.error(&msg);
+                return;
+            }
+        }
+    }
     // RESP2 subscriber mode allows only a few commands (checked before MULTI queueing,
     // as in Redis).
     if !crate::server::pubsub::admit(client, out, cmd, parent) {
@@ -294,6 +323,9 @@ fn run<'a>(
         }
     };
     let usec = started.elapsed().as_micros() as u64;
+    if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
+        crate::server::slowlog::record(srv, client, args, usec);
+    }
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
     cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
     if failed {

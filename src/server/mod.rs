@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod multi;
 pub mod notify;
 pub mod pubsub;
+pub mod slowlog;
 pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -99,6 +100,10 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// SLOWLOG.
+    pub slowlog: slowlog::SlowLog,
+    /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
+    me: std::sync::Weak<Server>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -124,7 +129,8 @@ impl Server {
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
         let script_state = Arc::new(crate::scripting::RunState::default());
-        let srv = Server {
+        Arc::new_cyclic(|me| Server {
+            me: me.clone(),
             ks: Keyspace::new(databases),
             config: RwLock::new(config),
             hot,
@@ -152,9 +158,19 @@ impl Server {
             persistence: Default::default(),
             tracking: Default::default(),
             monitors: Default::default(),
-        };
-        srv.refresh_hot();
-        Arc::new(srv)
+            slowlog: Default::default(),
+        })
+        .init()
+    }
+
+    fn init(self: Arc<Server>) -> Arc<Server> {
+        self.refresh_hot();
+        self
+    }
+
+    /// A counted reference to this server (for threads a command starts).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.upgrade()
     }
 
     /// Re-reads the cached hot values after a configuration change.
@@ -175,6 +191,15 @@ impl Server {
             c.int("tracking-table-max-keys").max(0) as u64,
             Ordering::Relaxed,
         );
+        self.slowlog
+            .threshold
+            .store(c.int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog
+            .max_len
+            .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        drop(c);
+        crate::persistence::refresh_deny(self);
+        let c = self.config.read();
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
         self.pubsub

@@ -83,7 +83,7 @@ pub fn repr(out: &mut Vec<u8>, arg: &[u8]) {
 
 /// Which arguments Redis redacts: AUTH's, and HELLO's AUTH username and password (as
 /// far as HELLO parses before finding an error).
-fn redacted(args: &[&[u8]]) -> Vec<bool> {
+pub(crate) fn redacted(args: &[&[u8]]) -> Vec<bool> {
     let mut r = vec![false; args.len()];
     let Some(name) = args.first() else { return r };
     if name.eq_ignore_ascii_case(b"auth") {

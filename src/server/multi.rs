@@ -154,3 +154,15 @@ pub fn cleanup(srv: &Server, client: &mut ClientState) {
     let mut txn = Txn::shared(&srv.ks, now_ms());
     unwatch_all(&mut txn, client);
 }
+
+/// Whether the open transaction queued a write command (EXEC is then a write, for
+/// `-MISCONF`).
+pub fn queued_writes(srv: &Server, client: &ClientState) -> bool {
+    let Some(m) = client.multi.as_ref() else {
+        return false;
+    };
+    m.queued.iter().any(|argv| {
+        let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        matches!(srv.commands.resolve(&refs), Ok((c, _)) if c.has(flags::WRITE))
+    })
+}

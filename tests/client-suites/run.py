@@ -269,6 +269,8 @@ class Suite:
         env["CLIENT_SUITE_PORT"] = str(port)
         if self.kind == "pytest":
             env["PYTHONPATH"] = str(HERE)
+            # The suites start the packages' command-line tools (rq's `rq worker`).
+            env["PATH"] = f"{py.parent}{os.pathsep}{env.get('PATH', '')}"
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             cwd = work / "src" / self.sdist
             base = [str(py), "-m", "pytest", "-p", "pytest_results", "-p", "no:cacheprovider", "-q", "--tb=no",
