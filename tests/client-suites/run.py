@@ -438,7 +438,18 @@ def main():
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("FERRODIS_SUITES_JOBS", "2")),
                     help="2 (default): run a suite against both servers at once where its port allows; 1: in turn")
     ap.add_argument("--update-compat", action="store_true", help="rewrite the results section of COMPATIBILITY.md")
+    ap.add_argument("--from-results", action="store_true",
+                    help="run nothing: rewrite COMPATIBILITY.md's results section from the last run's results.json "
+                         "and the current known-failures.txt")
     opts = ap.parse_args()
+    if opts.from_results:
+        last = json.loads((Path(opts.work) / "results.json").read_text())
+        for s in last["summary"]:
+            s["regressions"] = [tuple(r) for r in s["regressions"]]
+            s["known_count"] = sum(1 for t, _ in s["regressions"] if (s["name"], t) in load_known())
+        update_compat(last["summary"], load_known(), last["meta"])
+        print(table(last["summary"]))
+        return 0
 
     work = Path(opts.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -539,9 +550,13 @@ def main():
                 not_comparable.append(f"{suite.name} | {tid} | {r['message']}")
         summary.append(entry)
 
+    redis_version = subprocess.run([opts.redis, "--version"], capture_output=True, text=True).stdout.strip()
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "binary": os.path.relpath(opts.ferrodis, ROOT),
+            "redis_version": " ".join(redis_version.split()[:3])}
     (work / "results.json").write_text(json.dumps(
         {"summary": summary, "flaky": flaky, "fixed": fixed, "not_comparable": not_comparable,
-         "problems": problems}, indent=1))
+         "problems": problems, "meta": meta}, indent=1))
     (work / "not-comparable.txt").write_text("\n".join(not_comparable) + "\n")
     # The unlisted regressions in known-failures.txt's format, the error as the reason:
     # a starting point when a difference is accepted (write a real reason).
@@ -563,10 +578,7 @@ def main():
         for t in fixed:
             print("    " + t)
     if opts.update_compat:
-        redis_version = subprocess.run([opts.redis, "--version"], capture_output=True, text=True).stdout.strip()
-        update_compat(summary, known, {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                       "binary": os.path.relpath(opts.ferrodis, ROOT),
-                                       "redis_version": " ".join(redis_version.split()[:3])})
+        update_compat(summary, known, meta)
         print(f"\nrewrote the results section of {COMPAT}")
     if problems:
         print("\nFAILED:")
