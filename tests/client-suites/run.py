@@ -359,6 +359,16 @@ def run_suite_once(suite, server_kind, binary, work, py, logdir, tag, only=None,
     res = read_results(results)
     if not res:
         raise SuiteError(f"{suite.name} against {server_kind} reported no test (exit {proc.returncode}), see {out_log}")
+    # Exit 0 (all passed) or 1 (some failed) only: anything else is an interrupted or
+    # broken run (pytest: 2 interrupted, 3 internal error, 4 usage error, 5 no tests).
+    if proc.returncode not in (0, 1):
+        raise SuiteError(f"{suite.name} against {server_kind} exited with status {proc.returncode}, see {out_log}")
+    # A test module that does not import (a missing dependency) would drop its tests
+    # from both runs alike: never accept that silently.
+    broken = [r["id"] for r in res.values() if r["message"].startswith("collection:")]
+    if broken:
+        raise SuiteError(f"{suite.name} against {server_kind}: test modules failed to load: "
+                         f"{', '.join(broken[:5])}, see {out_log}")
     return res, secs, crashed
 
 
