@@ -88,10 +88,26 @@ def pytest_runtest_logfinish(nodeid, location):
     _admin_send(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$11\r\nrequirepass\r\n$0\r\n\r\n")
 
 
-def pytest_sessionfinish(session):
+_EXIT = {"status": None}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT["status"] = int(exitstatus)
     path = os.environ.get("CLIENT_SUITE_RESULTS")
     if not path:
         return
     with open(path, "w", encoding="utf-8") as f:
         for nodeid in _ORDER:
             f.write(json.dumps(_RESULTS[nodeid]) + "\n")
+
+
+def pytest_unconfigure(config):
+    # A failed test may leave a non-daemon child process behind (rq's worker pool),
+    # which Python would wait for at exit, forever: the results are written, leave now
+    # (the runner kills the whole process group afterwards).
+    if _EXIT["status"] is not None and os.environ.get("CLIENT_SUITE_RESULTS"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT["status"])

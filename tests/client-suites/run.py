@@ -350,6 +350,11 @@ def run_suite_once(suite, server_kind, binary, work, py, logdir, tag, only=None,
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+                # Children the suite left behind (worker processes) go too.
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
                 with LIVE_LOCK:
                     LIVE.discard(proc)
         crashed = not server.alive()
