@@ -12,8 +12,12 @@
 # reproduced without Docker) and examples/run-all.sh (the Node.js examples, each with its
 # own test; installs Node.js, npm and PostgreSQL when missing).
 #
+# Then the client libraries' own test suites, against Ferrodis and the reference
+# redis-server (scripts/client-suites.sh; COMPATIBILITY.md).
+#
 # Environment: FERRODIS_BENCH_TESTS (default set,get,incr), FERRODIS_BENCH_N (default
-# 100000), FERRODIS_TEST_PORT (default 7349) for the smoke/benchmark server.
+# 100000), FERRODIS_TEST_PORT (default 7349) for the smoke/benchmark server;
+# FERRODIS_SKIP_CLIENT_SUITES=1 leaves the client suites out (said so in the output).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -139,5 +143,15 @@ scripts/docker-check.sh
 # ---------------------------------------------------------------- examples
 say "examples/run-all.sh (the usage patterns of examples/ against ferrodis-server)"
 FERRODIS_BIN="$BIN" examples/run-all.sh
+
+# ---------------------------------------------------------------- client suites
+# Real client libraries' own test suites against Ferrodis and the reference server
+# (installs Python's venv, Node.js and npm when missing; see COMPATIBILITY.md).
+if [ "${FERRODIS_SKIP_CLIENT_SUITES:-0}" = "1" ]; then
+    say "client suites NOT RUN (FERRODIS_SKIP_CLIENT_SUITES=1)"
+else
+    say "client suites (scripts/client-suites.sh)"
+    FERRODIS_BIN="$BIN" scripts/client-suites.sh
+fi
 
 say "all tests passed"

@@ -152,9 +152,8 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
         return Err(RError::raw("ERR Function not found"));
     };
     let no_writes = info.flags & NO_WRITES != 0;
-    let numkeys = std::str::from_utf8(argv[2])
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
+    // Redis's strict integer syntax: no '+', no leading zeros, no spaces.
+    let numkeys = crate::util::num::parse_i64(argv[2])
         .ok_or(RError::raw("ERR Bad number of keys provided"))?;
     if numkeys > argv.len() as i64 - 3 {
         return Err(RError::raw(

@@ -704,6 +704,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "ERROR <string>",
+                "    Reply with an error whose text (code included) is <string>.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -725,6 +727,21 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let on = atof(argv[2]) as i64 != 0;
         ctx.srv.active_expire.store(on, Ordering::Relaxed);
         ctx.out.ok();
+        return Ok(());
+    }
+    if args::is(sub, "error") && argv.len() == 3 {
+        // The argument is the whole error line, code included ("LOADING fake message"):
+        // client libraries' tests use it to fake server errors. Like Redis, it is not
+        // counted in the error statistics (INFO errorstats, failed calls).
+        let mut line = Vec::with_capacity(argv[2].len() + 3);
+        line.push(b'-');
+        line.extend(
+            argv[2]
+                .iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+        line.extend_from_slice(b"\r\n");
+        ctx.out.raw(&line);
         return Ok(());
     }
     if args::is(sub, "populate") && (3..=5).contains(&argv.len()) {

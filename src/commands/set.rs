@@ -443,7 +443,9 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = max_intset(ctx);
     let is_set = |v: &Value| matches!(v, Value::Set(_));
     let src_kind = ctx.txn.get_mut(db, src).map(|e| is_set(&e.value));
-    let dst_kind = ctx.txn.get_mut(db, dst).map(|e| is_set(&e.value));
+    // The destination is only looked at here: it counts as modified (WATCH, tracking)
+    // only if the member gets added to it, as in Redis.
+    let dst_kind = ctx.txn.peek(db, dst).map(|e| is_set(&e.value));
     let Some(src_is_set) = src_kind else {
         ctx.out.int(0);
         return Ok(());
@@ -476,9 +478,17 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.txn.remove(db, src);
         ctx.notify(notify::GENERIC, "del", src);
     }
-    let added = match ctx.txn.get_mut(db, dst) {
-        Some(e) => Some(set_mut(&mut e.value)?.add(member, max)),
-        None => None,
+    let already = match ctx.txn.peek(db, dst) {
+        Some(e) => set_ref(&e.value)?.contains(member),
+        None => false,
+    };
+    let added = if already {
+        Some(false)
+    } else {
+        match ctx.txn.get_mut(db, dst) {
+            Some(e) => Some(set_mut(&mut e.value)?.add(member, max)),
+            None => None,
+        }
     };
     match added {
         Some(true) => ctx.txn.dirty += 1,

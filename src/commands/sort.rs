@@ -697,8 +697,17 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
         Some(_) => return Err(errors::WRONGTYPE),
     };
 
-    // A set in no particular order is sorted anyway when stored, for determinism.
-    if o.dontsort && matches!(kind, Some(Kind::Set)) && o.store.is_some() {
+    // A set in no particular order is sorted anyway when stored or when called from a
+    // script, for determinism (Redis: storekey || CLIENT_SCRIPT). A client runs a script
+    // when blocking is denied to it while the script clock runs.
+    let in_script = ctx.client.deny_blocking
+        && ctx
+            .srv
+            .script_state
+            .started_ms
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != 0;
+    if o.dontsort && matches!(kind, Some(Kind::Set)) && (o.store.is_some() || in_script) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

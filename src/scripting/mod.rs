@@ -475,9 +475,18 @@ fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Resu
     })?;
     let sl = slot.clone();
     let setresp = lua.create_function(move |_, v: MultiValue| {
-        let n = match (v.len(), v.front()) {
-            (1, Some(Value::Integer(n))) => *n,
-            (1, Some(Value::Number(n))) => *n as i64,
+        if v.len() != 1 {
+            return Err(redis_error("ERR redis.setresp() requires one argument."));
+        }
+        // Like lua_tonumber: numbers, and strings that read as numbers.
+        let n = match v.front() {
+            Some(Value::Integer(n)) => *n,
+            Some(Value::Number(n)) => *n as i64,
+            Some(Value::String(s)) => s
+                .to_str()
+                .ok()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .map_or(0, |f| f as i64),
             _ => 0,
         };
         if n == 2 || n == 3 {
