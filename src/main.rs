@@ -118,7 +118,9 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
     log::notice(&format!("Running mode=standalone, port={actual}."));
     log::notice("Server initialized");
     // Clients may connect while the dataset loads: they get -LOADING until it is in.
-    srv.persistence.loading.store(true, Ordering::SeqCst);
+    if ferrodis::persistence::has_data_to_load(&srv) {
+        srv.persistence.loading.store(true, Ordering::SeqCst);
+    }
     for l in listeners {
         tokio::spawn(listener::accept_loop(srv.clone(), l));
     }

@@ -127,13 +127,20 @@ pub fn info_loading(srv: &Server, out: &mut String) {
     );
 }
 
-/// Loads the dataset at startup (the RDB file; the AOF when enabled) with the
-/// `loading` state set, so clients connected meanwhile get -LOADING.
+/// Whether startup has a dataset to load (the AOF is on, or `dbfilename` exists): the
+/// server then answers -LOADING until it is in. With nothing to load it never does
+/// (a client's first PING must not fail).
+pub fn has_data_to_load(srv: &Server) -> bool {
+    srv.config.read().bool("appendonly") || snapshot::rdb_path(srv).exists()
+}
+
+/// Loads the dataset at startup (the RDB file; the AOF when enabled) and ends the
+/// `loading` state (set by the caller before it accepts connections, see
+/// [`has_data_to_load`]), so clients connected meanwhile get -LOADING.
 pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     let p = &srv.persistence;
     p.loading_start
         .store(crate::util::time::now_ms() / 1000, Ordering::Relaxed);
-    p.loading.store(true, Ordering::SeqCst);
     // With `appendonly yes` the AOF is the dataset (the RDB is not read).
     let r = match aof::load_at_startup(srv) {
         Ok(true) => Ok(()),
