@@ -121,6 +121,22 @@ def run(cmd, **kw):
 
 
 # ------------------------------------------------------------------ preparation
+def safe_extract(tar, dest):
+    """Extracts a source distribution, refusing links and paths that leave `dest`.
+
+    `extractall(filter="data")` does this on Python >= 3.11.4/3.12; Debian 12 ships
+    3.11.2, whose tarfile has no filters, so the check is done here."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = Path(dest).resolve()
+    for m in tar.getmembers():
+        target = (root / m.name).resolve()
+        if m.issym() or m.islnk() or m.isdev() or not str(target).startswith(str(root)):
+            raise SuiteError(f"unsafe member in the archive: {m.name}")
+    tar.extractall(dest)
+
+
 def prepare(work, suites):
     venv = work / "venv"
     py = venv / "bin" / "python"
@@ -158,7 +174,7 @@ def prepare(work, suites):
             if tmp.exists():
                 shutil.rmtree(tmp)
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                safe_extract(tar, tmp)
             (tmp / f"{name}-{version}").rename(dest)
             shutil.rmtree(tmp)
             marker.write_text(version)
