@@ -443,11 +443,7 @@ impl<'a> Txn<'a> {
             None => false,
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
-                if ks.snap.active() {
-                    if let Some(e) = shard.dict.get_mut(h, key) {
-                        ks.snap.preserve(db, key, e);
-                    }
-                }
+                ks.snap.preserve_in(&mut shard.dict, db, h, key);
                 if let Some((k, old)) = shard.dict.remove(h, key, &rehash) {
                     shard.touch_watched(key);
                     self.tracked.key(key, false);
@@ -507,9 +503,7 @@ impl<'a> Txn<'a> {
         }
         let ks = self.ks;
         let (shard, h) = self.shard_for(db, key);
-        if let Some(e) = shard.dict.get_mut(h, key) {
-            ks.snap.preserve(db, key, e);
-        }
+        ks.snap.preserve_in(&mut shard.dict, db, h, key);
     }
 
     /// End of a command: if it changed anything, the watched keys it reached for
@@ -701,11 +695,7 @@ impl<'a> Txn<'a> {
         let ks = self.ks;
         let shard: &mut Shard = &mut self.guards[pos].1;
         let rehash = |k: &[u8]| ks.hash(k);
-        if ks.snap.active() {
-            if let Some(e) = shard.dict.get_mut(h, key) {
-                ks.snap.preserve(db, key, e);
-            }
-        }
+        ks.snap.preserve_in(&mut shard.dict, db, h, key);
         let (_, e) = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
         self.tracked.key(key, true);
@@ -732,11 +722,7 @@ impl<'a> Txn<'a> {
         let (shard, h) = self.shard_for(db, key);
         let rehash = |k: &[u8]| ks.hash(k);
         shard.touch_watched(key);
-        if ks.snap.active() {
-            if let Some(e) = shard.dict.get_mut(h, key) {
-                ks.snap.preserve(db, key, e);
-            }
-        }
+        ks.snap.preserve_in(&mut shard.dict, db, h, key);
         let existed = match shard.dict.remove(h, key, &rehash) {
             Some((_, old)) => {
                 if old.expire != 0 {

@@ -119,6 +119,17 @@ impl Snapshot {
         }
     }
 
+    /// [`Snapshot::preserve`] for `key` (hashed `h`) of `dict`, if it is there: before
+    /// it is removed or replaced in place.
+    #[inline]
+    pub fn preserve_in(&self, dict: &mut Dict<Entry>, db: usize, h: u64, key: &[u8]) {
+        if self.active() {
+            if let Some(e) = dict.get_mut(h, key) {
+                self.preserve_slow(db, key, e);
+            }
+        }
+    }
+
     #[cold]
     fn preserve_slow(&self, db: usize, key: &[u8], e: &mut Entry) {
         let p = self.parity();

@@ -404,6 +404,7 @@ pub fn bgsave(srv: &Server, txn: &mut Txn) -> Result<(), StartError> {
     };
     let sink = BufWriter::with_capacity(256 * 1024, file);
     let started = Instant::now();
+    let cleanup = tmp.clone();
     let r = start(
         srv,
         txn,
@@ -425,7 +426,7 @@ pub fn bgsave(srv: &Server, txn: &mut Txn) -> Result<(), StartError> {
         },
     );
     if r.is_err() {
-        let _ = std::fs::remove_file(temp_path(&target_dir(&snapshot::rdb_path(srv))));
+        let _ = std::fs::remove_file(&cleanup);
     }
     r
 }

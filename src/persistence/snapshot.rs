@@ -307,9 +307,15 @@ pub fn save_exclusive(srv: &Server) -> io::Result<()> {
 }
 
 /// A reader that adds the bytes it reads to a counter (INFO loading_loaded_bytes).
-struct Counting<'a, R> {
+pub struct Counting<'a, R> {
     inner: R,
     n: &'a AtomicU64,
+}
+
+impl<'a, R> Counting<'a, R> {
+    pub fn new(inner: R, n: &'a AtomicU64) -> Counting<'a, R> {
+        Counting { inner, n }
+    }
 }
 
 impl<R: io::Read> io::Read for Counting<'_, R> {
@@ -340,6 +346,18 @@ pub struct LoadOpts {
     pub now: u64,
     /// `key-load-delay` (tests): microseconds to sleep after each key.
     pub key_delay_us: u64,
+}
+
+impl LoadOpts {
+    /// Options for loading at startup, from the configuration; "now" is the present.
+    pub fn from_config(c: &crate::config::Config) -> LoadOpts {
+        LoadOpts {
+            limits: Limits::from_config(c),
+            checksum: c.bool("rdbchecksum"),
+            now: crate::util::time::now_ms(),
+            key_delay_us: c.int("key-load-delay").max(0) as u64,
+        }
+    }
 }
 
 /// One top-level item of an RDB file.
@@ -664,15 +682,7 @@ pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
         }
     };
     let started = std::time::Instant::now();
-    let opts = {
-        let c = srv.config.read();
-        LoadOpts {
-            limits: Limits::from_config(&c),
-            checksum: c.bool("rdbchecksum"),
-            now: crate::util::time::now_ms(),
-            key_delay_us: c.int("key-load-delay").max(0) as u64,
-        }
-    };
+    let opts = LoadOpts::from_config(&srv.config.read());
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let p = &srv.persistence;
     p.loading_total.store(total, Ordering::Relaxed);
@@ -680,10 +690,7 @@ pub fn load_at_startup(srv: &Server) -> std::result::Result<(), String> {
     // The gate is not taken: while `loading` is set, the dispatcher refuses every
     // command that touches the keyspace (-LOADING), so the loader is alone with it.
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
-    let src = Counting {
-        inner: file,
-        n: &p.loading_loaded,
-    };
+    let src = Counting::new(file, &p.loading_loaded);
     let loaded = load_stream(src, &mut txn, &opts).map_err(|e| {
         format!(
             "Internal error in RDB reading file {}: {e}. Fatal error loading the DB, check server logs. Exiting.",

@@ -202,7 +202,7 @@ fn run<'a>(
             let denyoom = cmd.has(flags::DENYOOM)
                 || queueing
                 || (exec && multi::queued_with(srv, client, flags::DENYOOM));
-            if let Some(e) = crate::server::evict::before_command(srv, cmd, denyoom) {
+            if let Some(e) = crate::server::evict::before_command(srv, denyoom) {
                 if exec {
                     multi::abort(srv, client, out, e, gate);
                 } else {

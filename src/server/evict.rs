@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rand::Rng;
 
-use crate::commands::Command;
 use crate::keyspace::{access_clock, Txn, SHARDS};
 use crate::server::Server;
 use crate::util::time::now_ms;
@@ -200,26 +199,20 @@ impl Evictor {
     }
 }
 
-/// Before running `cmd`: evicts if memory is over `maxmemory`; returns the OOM error
-/// text when `cmd` must be refused (it may grow memory and nothing can be evicted).
-/// The caller holds the gate shared and no shard lock.
+/// Before running a command: evicts if memory is over `maxmemory`; returns the OOM
+/// error text when the command must be refused (`denyoom`: it may grow memory) and
+/// nothing can be evicted. The caller holds the gate shared and no shard lock.
 #[inline]
-pub fn before_command(srv: &Server, cmd: &Command, denyoom: bool) -> Option<&'static str> {
-    let ev = &srv.evict;
-    let max = ev.maxmemory.load(Ordering::Relaxed);
+pub fn before_command(srv: &Server, denyoom: bool) -> Option<&'static str> {
+    let max = srv.evict.maxmemory.load(Ordering::Relaxed);
     if max == 0 {
         return None;
     }
-    before_command_slow(srv, cmd, denyoom, max)
+    before_command_slow(srv, denyoom, max)
 }
 
 #[cold]
-fn before_command_slow(
-    srv: &Server,
-    _cmd: &Command,
-    denyoom: bool,
-    max: u64,
-) -> Option<&'static str> {
+fn before_command_slow(srv: &Server, denyoom: bool, max: u64) -> Option<&'static str> {
     let ev = &srv.evict;
     let used = ev.used_now();
     if used <= max {

@@ -22,8 +22,7 @@ use std::time::Instant;
 use super::manifest::{AofFile, Manifest};
 use super::{aof_dir, aof_name, delete_history, file_size, open_incr, persist_manifest};
 use crate::keyspace::Txn;
-use crate::persistence::rdb::decode::Limits;
-use crate::persistence::snapshot::{self, LoadOpts};
+use crate::persistence::snapshot::{self, Counting, LoadOpts};
 use crate::protocol::{Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
@@ -91,6 +90,16 @@ pub fn load_at_startup(srv: &Server) -> Result<bool, String> {
         .map_err(|e| format!("Can't create AOF directory {dirname}: {e}"))?;
     let started = Instant::now();
     let files: Vec<AofFile> = m.files().into_iter().cloned().collect();
+    // INFO loading_*: the bytes of every file to read, and those read so far.
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(aofdir.join(&f.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    srv.persistence
+        .loading_total
+        .store(total, Ordering::Relaxed);
+    srv.persistence.loading_loaded.store(0, Ordering::Relaxed);
     let truncated_ok = srv.config.read().bool("aof-load-truncated");
     let mut loaded_any = false;
     for (i, f) in files.iter().enumerate() {
@@ -208,15 +217,7 @@ fn open_after_load(srv: &Server, m: Manifest) -> io::Result<()> {
 
 /// Reads an RDB image from `src` into the keyspace (and its function libraries).
 fn load_rdb_part<R: Read>(srv: &Server, src: R, name: &str) -> Result<u64, String> {
-    let opts = {
-        let c = srv.config.read();
-        LoadOpts {
-            limits: Limits::from_config(&c),
-            checksum: c.bool("rdbchecksum"),
-            now: crate::util::time::now_ms(),
-            key_delay_us: c.int("key-load-delay").max(0) as u64,
-        }
-    };
+    let opts = LoadOpts::from_config(&srv.config.read());
     // As the RDB loader: no gate, the `loading` state keeps clients off the keyspace
     // (INFO and friends still answer).
     let mut txn = Txn::exclusive(&srv.ks, opts.now);
@@ -233,22 +234,9 @@ fn load_rdb_part<R: Read>(srv: &Server, src: R, name: &str) -> Result<u64, Strin
     Ok(loaded.bytes)
 }
 
-/// Counts the bytes read through it.
-struct Counting<R> {
-    inner: R,
-    n: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-}
-
 /// Loads one file. Err: refuse to start (bad format, unknown command, I/O error).
 fn load_file(srv: &Server, path: &Path, name: &str) -> Result<FileEnd, String> {
+    let loaded_bytes = &srv.persistence.loading_loaded;
     let mut f = File::open(path).map_err(|e| {
         format!("Fatal error: can't open the append log file {name} for reading: {e}")
     })?;
@@ -262,7 +250,7 @@ fn load_file(srv: &Server, path: &Path, name: &str) -> Result<FileEnd, String> {
     if n == 5 && &magic == b"REDIS" {
         if name.ends_with(".rdb") {
             let f = File::open(path).map_err(|e| format!("Can't open {name}: {e}"))?;
-            load_rdb_part(srv, f, name)?;
+            load_rdb_part(srv, Counting::new(f, loaded_bytes), name)?;
             return Ok(FileEnd::Ok);
         }
         // An RDB preamble followed by commands: the preamble is read from memory so
@@ -272,7 +260,8 @@ fn load_file(srv: &Server, path: &Path, name: &str) -> Result<FileEnd, String> {
         log::notice("Reading RDB preamble from AOF file...");
     }
     let f = File::open(path).map_err(|e| format!("Can't open {name}: {e}"))?;
-    let mut r = BufReader::with_capacity(256 * 1024, Counting { inner: f, n: 0 });
+    // (The preamble's bytes are counted by skipping them here.)
+    let mut r = BufReader::with_capacity(256 * 1024, Counting::new(f, loaded_bytes));
     io::copy(&mut (&mut r).take(start), &mut io::sink())
         .map_err(|e| format!("Unrecoverable error reading the append only file {name}: {e}"))?;
     replay(srv, &mut r, start, name)
@@ -325,6 +314,17 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
     };
     let ioerr =
         |e: io::Error| format!("Unrecoverable error reading the append only file {name}: {e}");
+    // The file ends in the middle of a command (see `truncated`).
+    macro_rules! truncated {
+        () => {
+            Ok(truncated(
+                &mut client,
+                &mut gate,
+                valid_up_to,
+                valid_before_multi,
+            ))
+        };
+    }
     loop {
         let cmd_start = pos;
         match read_line(r, &mut line).map_err(ioerr)? {
@@ -333,12 +333,7 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
         }
         if line.first() == Some(&b'#') {
             if line.last() != Some(&b'\n') {
-                return Ok(truncated(
-                    &mut client,
-                    &mut gate,
-                    valid_up_to,
-                    valid_before_multi,
-                ));
+                return truncated!();
             }
             valid_up_to = pos;
             continue;
@@ -347,12 +342,7 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
             return fmterr(cmd_start);
         }
         if line.last() != Some(&b'\n') {
-            return Ok(truncated(
-                &mut client,
-                &mut gate,
-                valid_up_to,
-                valid_before_multi,
-            ));
+            return truncated!();
         }
         let Some(argc) = parse_len(&line[1..]) else {
             return fmterr(cmd_start);
@@ -364,26 +354,14 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
         for _ in 0..argc {
             let at = pos;
             match read_line(r, &mut line).map_err(ioerr)? {
-                None => {
-                    return Ok(truncated(
-                        &mut client,
-                        &mut gate,
-                        valid_up_to,
-                        valid_before_multi,
-                    ))
-                }
+                None => return truncated!(),
                 Some(()) => pos += line.len() as u64,
             }
             if line.first() != Some(&b'$') {
                 return fmterr(at);
             }
             if line.last() != Some(&b'\n') {
-                return Ok(truncated(
-                    &mut client,
-                    &mut gate,
-                    valid_up_to,
-                    valid_before_multi,
-                ));
+                return truncated!();
             }
             let Some(len) = parse_len(&line[1..]) else {
                 return fmterr(at);
@@ -395,12 +373,7 @@ fn replay<R: BufRead>(srv: &Server, r: &mut R, start: u64, name: &str) -> Result
                 .map_err(ioerr)?;
             pos += got as u64;
             if (got as u64) < len + 2 {
-                return Ok(truncated(
-                    &mut client,
-                    &mut gate,
-                    valid_up_to,
-                    valid_before_multi,
-                ));
+                return truncated!();
             }
             if &arg[len as usize..] != b"\r\n" {
                 return fmterr(pos - 2);
