@@ -38,17 +38,8 @@ impl Proc {
     }
 }
 
-/// A directory removed at the end of the test.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(tag: &str) -> Dir {
-    Dir(common::temp_dir(tag))
+fn dir(tag: &str) -> common::TmpDir {
+    common::TmpDir::new(tag)
 }
 
 fn args_for(port: u16, dir: &Path, extra: &[&str]) -> Vec<String> {
@@ -818,7 +809,7 @@ fn incr_path(d: &Path) -> PathBuf {
 }
 
 /// A server with a few writes, stopped; returns the directory.
-fn written(tag: &str) -> Dir {
+fn written(tag: &str) -> common::TmpDir {
     let d = dir(tag);
     let f = ferrodis(&d.0, AOF);
     let mut c = f.client();

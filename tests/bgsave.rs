@@ -8,36 +8,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{ferrodis, free_port, redis, split_elements, RawClient, ServerProc};
-
-struct TmpDir(PathBuf);
-
-impl TmpDir {
-    fn new(tag: &str) -> TmpDir {
-        let d = std::env::temp_dir().join(format!(
-            "ferrodis-bgsave-{tag}-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&d).expect("create temp dir");
-        TmpDir(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn s(&self) -> String {
-        self.0.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{ferrodis, redis, split_elements, RawClient, ServerProc, TmpDir};
 
 fn ok(c: &mut RawClient, args: &[&str]) -> Vec<u8> {
     let r = c.cmds(args);
@@ -512,34 +486,6 @@ fn shutdown_during_bgsave_saves_everything() {
     assert_eq!(c2.cmds(&["DBSIZE"]), b":666\r\n");
 }
 
-/// Starts `bin` without waiting for it to answer PING (it may be loading).
-fn spawn_raw(bin: &str, dir: &Path, extra: &[&str]) -> (std::process::Child, u16) {
-    let port = free_port();
-    let mut args: Vec<String> = vec![
-        "--port".into(),
-        port.to_string(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--save".into(),
-        "".into(),
-        "--dir".into(),
-        dir.to_string_lossy().into_owned(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let child = std::process::Command::new(bin)
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let until = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "{bin} did not listen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child, port)
-}
-
 /// While the dataset loads, the server accepts connections and answers -LOADING to
 /// commands that are not allowed during loading (as the reference does, with the same
 /// text), INFO shows the loading fields; once loaded, everything is there.
@@ -563,10 +509,12 @@ fn loading_replies_while_the_dataset_loads() {
             common::ferrodis_bin().to_string()
         };
         // 1 ms per key: about 4 seconds of loading.
-        let (mut child, port) = spawn_raw(
+        let (mut child, port) = common::spawn_listening(
             &bin,
             d.path(),
             &[
+                "--save",
+                "",
                 "--key-load-delay",
                 "1000",
                 "--loading-process-events-interval-bytes",

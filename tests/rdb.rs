@@ -6,41 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ferrodis, ferrodis_bin, free_port, redis, split_elements, RawClient};
+use common::{ferrodis, ferrodis_bin, free_port, redis, split_elements, RawClient, TmpDir};
 use ferrodis::persistence::crc64::crc64;
 use ferrodis::persistence::listpack;
 use ferrodis::persistence::rdb::encode::{write_len, write_millis, write_string};
-
-/// A temporary directory removed when dropped.
-struct TmpDir(PathBuf);
-
-impl TmpDir {
-    fn new(tag: &str) -> TmpDir {
-        let d = std::env::temp_dir().join(format!(
-            "ferrodis-rdb-{tag}-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&d).expect("create temp dir");
-        TmpDir(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn s(&self) -> String {
-        self.0.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn run(c: &mut RawClient, args: &[&str]) -> Vec<u8> {
     let r = c.cmds(args);
@@ -718,23 +691,8 @@ fn unsupported_content_is_refused_with_a_reason() {
 
 /// Starts ferrodis-server on `dir` with `extra` arguments, waits until it answers.
 fn start_in(dir: &Path, extra: &[&str]) -> (std::process::Child, u16) {
-    let port = free_port();
-    let p = port.to_string();
-    let d = dir.to_string_lossy().into_owned();
-    let mut args = vec!["--port", &p, "--bind", "127.0.0.1", "--dir", &d];
-    args.extend_from_slice(extra);
-    let child = Command::new(ferrodis_bin())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ferrodis-server");
+    let (child, port) = common::spawn_listening(ferrodis_bin(), dir, extra);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ferrodis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     // The server listens while the dataset loads (-LOADING meanwhile): wait for it.
     let mut c = RawClient::connect(port);
     while c.cmds(&["PING"]) != b"+PONG\r\n" {

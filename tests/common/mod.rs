@@ -73,6 +73,61 @@ fn reported_pid(s: &mut TcpStream) -> Option<u32> {
     }
 }
 
+/// A temporary directory removed when dropped (for servers started and restarted on
+/// the same files).
+pub struct TmpDir(pub PathBuf);
+
+impl TmpDir {
+    pub fn new(tag: &str) -> TmpDir {
+        TmpDir(temp_dir(tag))
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    /// The path as a `--dir` argument.
+    pub fn s(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `bin` with `--port <free> --bind 127.0.0.1 --dir <dir>` and `extra`, and
+/// returns as soon as it accepts connections: it may still be loading its dataset
+/// (-LOADING), which is what the callers look at or wait out themselves.
+pub fn spawn_listening(bin: &str, dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let port = free_port();
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut child = Command::new(bin)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{bin} exited during startup: {status}");
+        }
+        assert!(Instant::now() < deadline, "{bin} did not listen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, port)
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "ferrodis-test-{tag}-{}-{}",
