@@ -17,22 +17,10 @@ EXAMPLES_DIR=$(pwd)
 ROOT=$(cd .. && pwd)
 ALL=(counters otp rate-limiting cache-aside sessions job-queue)
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\nFATAL: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 # ---------------------------------------------------------------- dependencies
-APT_UPDATED=0
-apt_install() {
-    [ "$#" -eq 0 ] && return 0
-    command -v apt-get >/dev/null || die "missing $* and no apt-get to install them"
-    [ "$(id -u)" -eq 0 ] || die "missing $*: run as root or install them"
-    say "installing $*"
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 pg_bindir() {
     if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi

@@ -28,8 +28,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\nFATAL: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 RELEASE=0
 case "${1:-}" in
