@@ -105,6 +105,8 @@ pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener, tls: bool) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
+            // The socket was shut down (the TLS port moved).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
             Err(e) => {
                 log::warning(&format!("Accepting client connection: {e}"));
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -154,11 +156,20 @@ pub fn start_tls(srv: &Arc<Server>, bind: &str, backlog: i32, port: u16) -> Resu
         .and_then(|l| l.local_addr().ok())
         .map_or(port, |a| a.port());
     let mut handles = srv.tls.listeners.lock();
-    for h in handles.drain(..) {
+    for (h, fd) in handles.drain(..) {
+        // Stop listening now, as Redis closes the old sockets before CONFIG SET
+        // replies (the task itself ends when the runtime next polls it).
+        // SAFETY: `fd` is the listening socket owned by the task `h`, which is not
+        // aborted yet, so the descriptor is open and still that socket.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+        }
         h.abort();
     }
     for l in listeners {
-        handles.push(tokio::spawn(accept_loop(srv.clone(), l, true)).abort_handle());
+        let fd = l.as_raw_fd();
+        let h = tokio::spawn(accept_loop(srv.clone(), l, true)).abort_handle();
+        handles.push((h, fd));
     }
     srv.tls.port.store(actual as u64, Ordering::Relaxed);
     Ok(())

@@ -47,7 +47,7 @@ pub const SET_FAILED: &str = "Unable to update TLS configuration. Check server l
 pub struct Tls {
     acceptor: RwLock<Option<TlsAcceptor>>,
     /// The accept loops of `tls-port` (aborted when CONFIG SET changes the port).
-    pub(crate) listeners: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
+    pub(crate) listeners: parking_lot::Mutex<Vec<(tokio::task::AbortHandle, i32)>>,
     /// The TLS port listened on (0: none).
     pub port: std::sync::atomic::AtomicU64,
 }
