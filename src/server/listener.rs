@@ -17,7 +17,7 @@ use crate::server::{connection, log, Server};
 use crate::util::time::now_ms;
 
 /// Redis's reply to a non-loopback client while protected mode is active.
-pub const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+pub const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Creates the listening sockets for `bind` and `port`. An address prefixed with `-`
 /// is optional (its failure is ignored), as in Redis's default `* -::*`.
@@ -210,4 +210,21 @@ async fn admit<S: Stream>(
     srv.clients.add(info.clone());
     connection::serve(srv.clone(), stream, info).await;
     srv.clients.remove(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_127_0_0_1_and_ipv6_loopback_are_local() {
+        let local = |s: &str| is_local_for_protected_mode(s.parse().expect("an address"));
+        assert!(local("127.0.0.1"));
+        assert!(local("::1"));
+        assert!(!local("127.0.0.2"));
+        assert!(!local("127.1.2.3"));
+        assert!(!local("::ffff:127.0.0.1"));
+        assert!(!local("0.0.0.0"));
+        assert!(!local("10.0.0.1"));
+    }
 }
