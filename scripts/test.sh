@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every Ferrodis test. On a fresh Debian 12 machine (as root, like CI) it first
 # installs what the tests need: the reference redis-server and redis-tools
-# (redis-cli, redis-benchmark), a C toolchain (jemalloc is built from source), and
-# and checks that the Rust toolchain is present. When everything is present it installs
+# (redis-cli, redis-benchmark), a C toolchain (jemalloc is built from source), the
+# openssl command-line tool (tests/tls.rs makes its certificates with it) and iproute2
+# (`ss`: tests/keepalive.rs reads accepted sockets' keepalive timers), and
+# checks that the Rust toolchain is present. When everything is present it installs
 # nothing and goes straight to the tests.
 #
 # Steps: cargo test --all-targets (debug profile: fast to build on 2 cores; no test
@@ -30,7 +32,7 @@ ROOT=$(pwd)
 # ---------------------------------------------------------------- dependencies
 
 if command -v dpkg-query >/dev/null; then
-    apt_install redis-server redis-tools build-essential python3 util-linux
+    apt_install redis-server redis-tools build-essential python3 util-linux openssl iproute2
 fi
 
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -40,7 +42,7 @@ if ! command -v cargo >/dev/null; then
     die "cargo is missing: install the Rust toolchain (rustup) first"
 fi
 
-for tool in cargo cc make redis-server redis-cli redis-benchmark python3 taskset; do
+for tool in cargo cc make redis-server redis-cli redis-benchmark python3 taskset openssl ss; do
     command -v "$tool" >/dev/null || die "'$tool' is still missing after installation"
 done
 [ -f /etc/redis/redis.conf ] || die "/etc/redis/redis.conf is missing (package redis-server)"

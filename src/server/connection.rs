@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smallvec::SmallVec;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
@@ -19,6 +18,12 @@ use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
 use crate::server::{blocking, log, pubsub, Server};
 use crate::util::time::now_ms;
+
+/// A client connection's byte stream: a `TcpStream`, or a TLS stream over one
+/// (`tls-port`). The loop is generic over it, so the plain TCP path is compiled for
+/// `TcpStream` itself (no boxing or dynamic dispatch per read).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
@@ -110,7 +115,7 @@ fn process_input(
 }
 
 /// Serves one client until it disconnects, is killed, times out or breaks the protocol.
-pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
+pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientInfo>) {
     let authenticated = srv.hot.requirepass.read().is_none();
     let mut client = ClientState::new(info.clone(), authenticated);
     pubsub::attach_queue(&mut client);
@@ -267,7 +272,7 @@ async fn durable(srv: &Server, client: &mut ClientState) {
 }
 
 /// Writes the pending replies; false if the connection is gone.
-async fn flush(srv: &Server, stream: &mut TcpStream, out: &mut Reply) -> bool {
+async fn flush<S: Stream>(srv: &Server, stream: &mut S, out: &mut Reply) -> bool {
     if !out.buf.is_empty() {
         srv.stats
             .net_output_bytes
@@ -275,7 +280,8 @@ async fn flush(srv: &Server, stream: &mut TcpStream, out: &mut Reply) -> bool {
         srv.stats
             .total_error_replies
             .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-        if stream.write_all(&out.buf).await.is_err() {
+        // `flush` sends what a TLS stream still buffers (a no-op for TCP).
+        if stream.write_all(&out.buf).await.is_err() || stream.flush().await.is_err() {
             return false;
         }
         out.buf.clear();

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
+pub mod tls;
 pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -108,6 +109,8 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
+    /// TLS: the context for `tls-port` connections and that port's listeners.
+    pub tls: tls::Tls,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -167,6 +170,7 @@ impl Server {
             slowlog: Default::default(),
             evict: Default::default(),
             aof: Default::default(),
+            tls: Default::default(),
         })
         .init()
     }
