@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::keyspace::blocking::Cancel;
 use crate::server::client::{ClientInfo, ReplyMode};
+use crate::server::pause::Kind;
 use crate::server::tracking::{self, flag};
 use crate::util::time::now_ms;
 
@@ -38,6 +39,8 @@ crate::commands! { static SUBCOMMANDS = [
     Command::new("caching", 3, CLIENT_FLAGS, client_caching).acl(CONN),
     Command::new("getredir", 2, CLIENT_FLAGS, client_getredir).acl(CONN),
     Command::new("trackinginfo", 2, CLIENT_FLAGS, client_trackinginfo).acl(CONN),
+    Command::new("pause", -3, ADMIN | CLIENT_FLAGS, client_pause).acl(ADMIN_CONN),
+    Command::new("unpause", 2, ADMIN | CLIENT_FLAGS, client_unpause).acl(ADMIN_CONN),
     Command::new("help", 2, LOADING | STALE | SENTINEL, client_help).acl(CONN),
 ]; }
 
@@ -295,6 +298,37 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if kill_self {
         ctx.client.close_after_reply = true;
     }
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: see `server::pause`.
+fn client_pause(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(RError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            args::text(argv[1])
+        )));
+    }
+    let ms = crate::util::num::parse_i64(argv[2])
+        .ok_or(RError::raw("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(RError::raw("ERR timeout is negative"));
+    }
+    let kind = match argv.get(3) {
+        None => Kind::All,
+        Some(a) if args::is(a, "all") => Kind::All,
+        Some(a) if args::is(a, "write") => Kind::Write,
+        Some(_) => return Err(RError::raw("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let end = now_ms().saturating_add(ms as u64);
+    ctx.srv.pause.pause(ctx.srv, kind, end);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.pause.unpause(ctx.srv);
+    ctx.out.ok();
     Ok(())
 }
 

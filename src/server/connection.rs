@@ -17,7 +17,7 @@ use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
-use crate::server::{blocking, log, pubsub, Server};
+use crate::server::{blocking, log, pause, pubsub, Server};
 use crate::util::time::now_ms;
 
 /// Read buffer growth step.
@@ -30,6 +30,8 @@ struct Progress {
     /// Total buffer size needed to make progress on a partial command (0: unknown).
     hint: usize,
     commands: u64,
+    /// Stopped before a command the current CLIENT PAUSE holds (see `server::pause`).
+    paused: bool,
 }
 
 /// Parses and executes every complete command at the front of `input`.
@@ -49,9 +51,10 @@ fn process_input(
         unauthenticated: !client.authenticated,
     };
     let mut hint = 0;
+    let mut paused = false;
     // A blocked client processes nothing more until it is unblocked (Redis keeps the
     // rest of the input in the query buffer meanwhile).
-    while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
+    'commands: while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
         let rest = &input[pos..];
         match parser.parse(rest, limits) {
             Parsed::Command { consumed } => {
@@ -71,10 +74,18 @@ fn process_input(
                             .map(|&(s, e)| decode_inline_token(&rest[s..e]))
                             .collect();
                         let refs: Vec<&[u8]> = owned.iter().map(|v| v.as_slice()).collect();
+                        if srv.pause.active() && pause::must_wait(srv, client, &refs) {
+                            paused = true;
+                            break 'commands;
+                        }
                         execute(srv, client, out, &refs, &mut gate);
                     } else {
                         argv.clear();
                         argv.extend(parser.spans().iter().map(|&(s, e)| &rest[s..e]));
+                        if srv.pause.active() && pause::must_wait(srv, client, &argv) {
+                            paused = true;
+                            break 'commands;
+                        }
                         execute(srv, client, out, &argv, &mut gate);
                     }
                 }
@@ -106,6 +117,7 @@ fn process_input(
         consumed: pos,
         hint,
         commands,
+        paused,
     }
 }
 
@@ -120,6 +132,8 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
     let mut start = 0usize; // consumed prefix of `input` not yet drained
                             // After a blocked command ends, commands already buffered run before reading more.
     let mut need_read = true;
+    // This client's place among clients postponed by CLIENT PAUSE.
+    let mut pause_ticket: Option<pause::Ticket> = None;
 
     loop {
         // Make room for the next read.
@@ -184,6 +198,10 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
 
         let progress = process_input(&srv, &mut client, &mut parser, &input[start..], &mut out);
         start += progress.consumed;
+        if !progress.paused {
+            // The postponed command ran: the next postponed client may go.
+            pause_ticket = None;
+        }
         if progress.commands > 0 {
             srv.stats
                 .total_commands_processed
@@ -244,6 +262,14 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         durable(&srv, &mut client).await;
         if !flush(&srv, &mut stream, &mut out).await {
             break;
+        }
+        if progress.paused {
+            // Postponed by CLIENT PAUSE: no reply until the pause ends.
+            if !pause::wait(&srv, &client, &mut pause_ticket).await {
+                break;
+            }
+            need_read = false;
+            continue;
         }
         info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
         if client.close_after_reply {

@@ -13,6 +13,7 @@ pub mod log;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod pause;
 pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
@@ -108,6 +109,8 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
+    /// CLIENT PAUSE (see `pause`).
+    pub pause: pause::Pause,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -166,6 +169,7 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
+            pause: Default::default(),
             aof: Default::default(),
         })
         .init()
