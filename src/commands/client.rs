@@ -199,6 +199,12 @@ fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Whether CLIENT KILL USER names an existing user.
+fn user_exists(ctx: &Ctx, name: &[u8]) -> bool {
+    let _ = ctx.srv;
+    name == b"default"
+}
+
 /// CLIENT KILL addr:port | CLIENT KILL <filter> <value> ...
 fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut addr: Option<String> = None;
@@ -207,6 +213,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut ty: Option<ClientType> = None;
     let mut user: Option<String> = None;
     let mut skipme = true;
+    let mut max_age: u64 = 0;
     let old_form = argv.len() == 3;
     if old_form {
         addr = Some(args::text(argv[2]));
@@ -232,13 +239,17 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             } else if args::is(opt, "laddr") {
                 laddr = Some(args::text(val));
             } else if args::is(opt, "user") {
-                if val != b"default" {
+                if !user_exists(ctx, val) {
                     return Err(RError::owned(format!(
                         "ERR No such user '{}'",
                         args::text(val)
                     )));
                 }
                 user = Some(args::text(val));
+            } else if args::is(opt, "maxage") {
+                // Redis 7.4: clients connected for more than this many seconds (0:
+                // no filter).
+                max_age = args::int(val)?.max(0) as u64;
             } else if args::is(opt, "skipme") {
                 if args::is(val, "yes") {
                     skipme = true;
@@ -256,7 +267,11 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
     let mut killed = 0i64;
     let mut kill_self = false;
+    let now_secs = now_ms() / 1000;
     for c in ctx.srv.clients.snapshot() {
+        if max_age != 0 && now_secs.saturating_sub(c.created_ms / 1000) <= max_age {
+            continue;
+        }
         if addr.as_ref().is_some_and(|a| *a != c.addr.to_string()) {
             continue;
         }
@@ -645,6 +660,8 @@ fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             "      Kill connections authenticated by <username>.",
             "    * SKIPME (YES|NO)",
             "      Skip killing current connection (default: yes).",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",

@@ -239,8 +239,9 @@ impl ClientInfo {
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
+        let (obl, oll) = crate::server::obuf::obl_oll(omem);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -258,6 +259,8 @@ impl ClientInfo {
             16384u64.saturating_sub(qbuf),
             16384,
             qbuf,
+            obl,
+            oll,
             omem,
             16384 + omem + qbuf,
             cmd,

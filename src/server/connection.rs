@@ -17,7 +17,7 @@ use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
-use crate::server::{blocking, log, pause, pubsub, Server};
+use crate::server::{blocking, log, obuf, pause, pubsub, Server};
 use crate::util::time::now_ms;
 
 /// Read buffer growth step.
@@ -134,6 +134,8 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
     let mut need_read = true;
     // This client's place among clients postponed by CLIENT PAUSE.
     let mut pause_ticket: Option<pause::Ticket> = None;
+    // client-output-buffer-limit state for the replies (see `server::obuf`).
+    let mut obuf_state = obuf::State::default();
 
     loop {
         // Make room for the next read.
@@ -229,7 +231,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         if let Some(w) = client.waiter.take() {
             // Blocked: send what earlier pipelined commands replied, then wait.
             durable(&srv, &mut client).await;
-            if !flush(&srv, &mut stream, &mut out).await {
+            if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
                 break;
             }
             let pending = input.len() - start;
@@ -260,7 +262,7 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             need_read = false;
         }
         durable(&srv, &mut client).await;
-        if !flush(&srv, &mut stream, &mut out).await {
+        if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
             break;
         }
         if progress.paused {
@@ -292,16 +294,44 @@ async fn durable(srv: &Server, client: &mut ClientState) {
     }
 }
 
-/// Writes the pending replies; false if the connection is gone.
-async fn flush(srv: &Server, stream: &mut TcpStream, out: &mut Reply) -> bool {
+/// Writes the pending replies; false if the connection is gone (or must close: over
+/// `client-output-buffer-limit`).
+async fn flush(
+    srv: &Server,
+    stream: &mut TcpStream,
+    out: &mut Reply,
+    info: &ClientInfo,
+    limit: &mut obuf::State,
+) -> bool {
     if !out.buf.is_empty() {
+        if !obuf::check(srv, info, limit, out.buf.len()) {
+            return false;
+        }
+        let big = out.buf.len() as u64 > obuf::REPLY_CHUNK;
+        if big {
+            // Visible in CLIENT LIST while the client reads it.
+            info.omem.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+        }
         srv.stats
             .net_output_bytes
             .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
         srv.stats
             .total_error_replies
             .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-        if stream.write_all(&out.buf).await.is_err() {
+        // CLIENT KILL also ends a write the client does not read.
+        let written = tokio::select! {
+            r = stream.write_all(&out.buf) => r.is_ok(),
+            _ = info.kill_notify.notified() => false,
+        };
+        if big {
+            let n = out.buf.len() as u64;
+            let _ = info
+                .omem
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(n))
+                });
+        }
+        if !written {
             return false;
         }
         out.buf.clear();
