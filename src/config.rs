@@ -668,7 +668,8 @@ impl Config {
             }
             "client-output-buffer-limit" => {
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.is_empty() || !parts.len().is_multiple_of(4) {
+                // No class at all (CONFIG SET to "") changes nothing, as in Redis.
+                if !parts.len().is_multiple_of(4) {
                     return Err("Wrong number of arguments in buffer limit configuration.".into());
                 }
                 let mut current: BTreeMap<&str, [String; 3]> = BTreeMap::new();
