@@ -33,6 +33,7 @@ fn pause_write_lets_reads_through_and_holds_writes() {
         let mut a = srv.client();
         let mut b = srv.client();
         assert_eq!(a.cmds(&["SET", "k", "1"]), b"+OK\r\n");
+        assert_eq!(a.cmds(&["CLIENT", "SETNAME", "a"]), b"+OK\r\n");
         assert_eq!(
             admin.cmds(&["CLIENT", "PAUSE", "60000", "WRITE"]),
             b"+OK\r\n"
@@ -44,6 +45,16 @@ fn pause_write_lets_reads_through_and_holds_writes() {
         b.send_raw(&common::encode(&[b"PUBLISH", b"ch", b"m"]));
         assert_eq!(a.poll_reply(300), None, "{}: SET answered", srv.name);
         assert_eq!(b.poll_reply(50), None, "{}: PUBLISH answered", srv.name);
+        // Postponed clients are listed as blocked on their postponed command.
+        let la = line_of(&mut admin, "a").expect("a listed");
+        assert_eq!(field(&la, "flags"), "b", "{}", srv.name);
+        assert_eq!(field(&la, "cmd"), "set", "{}", srv.name);
+        let info = String::from_utf8_lossy(&admin.cmds(&["INFO", "clients"])).into_owned();
+        assert!(
+            info.contains("\r\nblocked_clients:2\r\n"),
+            "{}: {info}",
+            srv.name
+        );
         assert_eq!(admin.cmds(&["GET", "k"]), b"$1\r\n1\r\n");
         // Scripts declaring no-writes and EVAL_RO run.
         assert_eq!(

@@ -160,6 +160,8 @@ pub struct ClientInfo {
     pub queue: std::sync::OnceLock<std::sync::Weak<crate::server::pubsub::Subscriber>>,
     /// In MONITOR mode (flag `O`).
     pub monitor: AtomicBool,
+    /// Postponed by CLIENT PAUSE (flag `b`, as Redis's BLOCKED_POSTPONE).
+    pub paused: AtomicBool,
 }
 
 impl ClientInfo {
@@ -188,6 +190,7 @@ impl ClientInfo {
             tracking: Default::default(),
             queue: std::sync::OnceLock::new(),
             monitor: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -211,7 +214,7 @@ impl ClientInfo {
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
         }
-        if self.blocked.lock().is_some() {
+        if self.blocked.lock().is_some() || self.paused.load(Ordering::Relaxed) {
             f.push('b');
         }
         f.push_str(&self.tracking.list_flags());

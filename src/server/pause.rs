@@ -124,7 +124,18 @@ impl Pause {
 
 /// Whether the command `args` of `client` must wait for the pause to end. Only called
 /// when [`Pause::active`].
-pub fn must_wait(srv: &Server, client: &ClientState, args: &[&[u8]]) -> bool {
+/// CLIENT LIST shows a postponed command as the client's last one, as Redis does.
+pub fn must_wait(srv: &Server, client: &mut ClientState, args: &[&[u8]]) -> bool {
+    let wait = postponed(srv, client, args);
+    if wait {
+        if let Ok(c) = srv.commands.resolve(args) {
+            client.last_cmd = Some(c);
+        }
+    }
+    wait
+}
+
+fn postponed(srv: &Server, client: &ClientState, args: &[&[u8]]) -> bool {
     if client.loader {
         return false;
     }
@@ -198,6 +209,7 @@ pub async fn wait<'a>(
     };
     srv.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
     let info = client.info.clone();
+    info.paused.store(true, Ordering::Relaxed);
     let killed = loop {
         let changed = pause.changed.notified();
         tokio::pin!(changed);
@@ -222,6 +234,7 @@ pub async fn wait<'a>(
         }
     };
     srv.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    info.paused.store(false, Ordering::Relaxed);
     !killed
 }
 
