@@ -625,3 +625,34 @@ fn rename_command_startup_errors() {
         assert_eq!(run(common::ferrodis_bin()), want, "{text:?}");
     }
 }
+
+#[test]
+fn pause_drops_the_command_of_a_client_that_leaves() {
+    both(&[], |srv| {
+        let mut admin = srv.client();
+        assert_eq!(
+            admin.cmds(&["CLIENT", "PAUSE", "60000", "WRITE"]),
+            b"+OK\r\n"
+        );
+        let mut a = srv.client();
+        a.send_raw(&common::encode(&[b"SET", b"gone", b"1"]));
+        assert_eq!(a.poll_reply(200), None);
+        drop(a);
+        let mut b = srv.client();
+        b.cmds(&["CLIENT", "SETNAME", "b"]);
+        b.send_raw(&common::encode(&[b"SET", b"killed", b"1"]));
+        assert_eq!(b.poll_reply(200), None);
+        let id = field(&line_of(&mut admin, "b").expect("b listed"), "id");
+        assert_eq!(admin.cmds(&["CLIENT", "KILL", "ID", &id]), b":1\r\n");
+        assert!(closed(&mut b), "{}", srv.name);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(admin.cmds(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            admin.cmds(&["EXISTS", "gone", "killed"]),
+            b":0\r\n",
+            "{}",
+            srv.name
+        );
+    });
+}

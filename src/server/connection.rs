@@ -267,7 +267,16 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
         }
         if progress.paused {
             // Postponed by CLIENT PAUSE: no reply until the pause ends.
-            if !pause::wait(&srv, &client, &mut pause_ticket).await {
+            if !pause::wait(
+                &srv,
+                &client,
+                &mut pause_ticket,
+                &mut stream,
+                &mut input,
+                start,
+            )
+            .await
+            {
                 break;
             }
             need_read = false;

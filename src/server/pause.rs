@@ -191,12 +191,19 @@ fn script_declares_no_writes(srv: &Server, name: &str, args: &[&[u8]]) -> bool {
 
 /// Waits until the pause no longer holds `args`'s command and it is this client's
 /// turn. `ticket` keeps the client's place across calls; the caller drops it once the
-/// postponed command ran. Returns early (false) if the client is killed.
-pub async fn wait<'a>(
+/// postponed command ran. Meanwhile what the client sends is read into `input` (whose
+/// unprocessed part starts at `start`), so that a client that disconnects or is
+/// killed is freed at once and its postponed command never runs, as in Redis: returns
+/// false then (or when the query buffer passes its limit).
+pub async fn wait<'a, S: tokio::io::AsyncRead + Unpin>(
     srv: &'a Server,
     client: &ClientState,
     ticket: &mut Option<Ticket<'a>>,
+    stream: &mut S,
+    input: &mut Vec<u8>,
+    start: usize,
 ) -> bool {
+    use tokio::io::AsyncReadExt;
     let pause = &srv.pause;
     let n = match ticket {
         Some(t) => t.n,
@@ -227,10 +234,27 @@ pub async fn wait<'a>(
                 Duration::from_secs(3600)
             }
         };
+        if input.capacity() - input.len() < 1024 {
+            input.reserve(16 * 1024);
+        }
         tokio::select! {
             _ = &mut changed => {}
             _ = tokio::time::sleep(sleep) => {}
             _ = info.kill_notify.notified() => break true,
+            r = stream.read_buf(input) => match r {
+                Ok(0) | Err(_) => break true,
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    let limit = srv.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+                    if input.len().saturating_sub(start) as u64 > limit {
+                        crate::server::log::warning(&format!(
+                            "Closing client that reached max query buffer length: id={} addr={}",
+                            client.id, info.addr
+                        ));
+                        break true;
+                    }
+                }
+            },
         }
     };
     srv.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
