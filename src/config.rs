@@ -522,10 +522,20 @@ impl Config {
                 }
                 "rename-command" => {
                     if argv.len() != 3 {
-                        return Err(err("wrong number of arguments".into()));
+                        return Err(err("Bad directive or wrong number of arguments".into()));
                     }
-                    self.renames
-                        .push((argv[1].to_ascii_lowercase(), argv[2].clone()));
+                    let from = argv[1].to_ascii_lowercase();
+                    if !self.command_exists(&from) {
+                        return Err(err("No such command in rename-command".into()));
+                    }
+                    self.renames.push((from, String::new()));
+                    let to = argv[2].to_ascii_lowercase();
+                    if !to.is_empty() && self.command_exists(&to) {
+                        return Err(err("Target command name already exists".into()));
+                    }
+                    if let Some(last) = self.renames.last_mut() {
+                        last.1 = to;
+                    }
                     continue;
                 }
                 "loadmodule" => {
@@ -537,6 +547,23 @@ impl Config {
             self.set(&name, &argv[1..], false).map_err(err)?;
         }
         Ok(())
+    }
+
+    /// Whether a command is known by `name` (lower case) after the `rename-command`
+    /// directives read so far (applied to the table by `CommandTable::rename`).
+    fn command_exists(&self, name: &str) -> bool {
+        let mut exists = crate::commands::table::families()
+            .iter()
+            .any(|f| f.iter().any(|c| c.name == name));
+        for (from, to) in &self.renames {
+            if from == name {
+                exists = false;
+            }
+            if to == name {
+                exists = true;
+            }
+        }
+        exists
     }
 
     /// Validates and stores a directive. `runtime` is true for CONFIG SET (immutable
@@ -642,7 +669,8 @@ impl Config {
             }
             "client-output-buffer-limit" => {
                 let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if parts.is_empty() || !parts.len().is_multiple_of(4) {
+                // No class at all (CONFIG SET to "") changes nothing, as in Redis.
+                if !parts.len().is_multiple_of(4) {
                     return Err("Wrong number of arguments in buffer limit configuration.".into());
                 }
                 let mut current: BTreeMap<&str, [String; 3]> = BTreeMap::new();

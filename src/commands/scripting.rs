@@ -81,6 +81,12 @@ struct ScriptFlags {
 
 /// Splits a `#!` shebang off `body`: the flags, and the body with that line blanked
 /// (so line numbers in errors stay the same).
+/// Whether an EVAL body declares `#!lua flags=no-writes` (CLIENT PAUSE WRITE lets such
+/// scripts run).
+pub fn shebang_no_writes(body: &[u8]) -> bool {
+    parse_shebang(body).is_ok_and(|(f, _)| f.no_writes)
+}
+
 fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Option<Vec<u8>>), RError> {
     if !body.starts_with(b"#!") {
         return Ok((ScriptFlags::default(), None));

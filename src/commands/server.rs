@@ -248,9 +248,10 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
 
     if sel.wants("clients") {
         sections.push(format!(
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
             srv.clients.len(),
             cfg.int("maxclients"),
+            srv.obuf_peak.recent(),
             srv.stats.blocked_clients.load(Ordering::Relaxed),
             srv.tracking.clients(),
             srv.clients

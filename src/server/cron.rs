@@ -26,7 +26,9 @@ fn run(srv: Arc<Server>) {
         let period = Duration::from_secs(1) / hz;
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
-        let stats = if srv.active_expire.load(Ordering::Relaxed) {
+        // No active expiry during CLIENT PAUSE (see `server::pause`).
+        let stats = if srv.active_expire.load(Ordering::Relaxed) && !srv.pause.suspends_expiry(&srv)
+        {
             active_expire_cycle_full(
                 &srv.ks,
                 &mut cursor,

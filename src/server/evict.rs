@@ -208,6 +208,10 @@ pub fn before_command(srv: &Server, denyoom: bool) -> Option<&'static str> {
     if max == 0 {
         return None;
     }
+    // Nothing is evicted during CLIENT PAUSE (as Redis's performEvictions).
+    if srv.pause.active() && srv.pause.suspends_expiry(srv) {
+        return None;
+    }
     before_command_slow(srv, denyoom, max)
 }
 

@@ -13,6 +13,8 @@ pub mod log;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod obuf;
+pub mod pause;
 pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
@@ -111,6 +113,10 @@ pub struct Server {
     pub evict: evict::Evictor,
     /// TLS: the context for `tls-port` connections and that port's listeners.
     pub tls: tls::Tls,
+    /// CLIENT PAUSE (see `pause`).
+    pub pause: pause::Pause,
+    /// INFO `client_recent_max_output_buffer` (see `obuf`).
+    pub obuf_peak: obuf::Peak,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -138,12 +144,16 @@ impl Server {
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
         let script_state = Arc::new(crate::scripting::RunState::default());
+        let mut commands = CommandTable::new();
+        for (from, to) in &config.renames {
+            commands.rename(from, to);
+        }
         Arc::new_cyclic(|me| Server {
             me: me.clone(),
             ks: Keyspace::new(databases),
             config: RwLock::new(config),
             hot,
-            commands: CommandTable::new(),
+            commands,
             clients: Registry::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -169,6 +179,8 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
+            pause: Default::default(),
+            obuf_peak: Default::default(),
             aof: Default::default(),
             tls: Default::default(),
         })
@@ -230,8 +242,10 @@ impl Server {
         let c = self.config.read();
         let pass = c.str("requirepass");
         *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        let obl = c.str("client-output-buffer-limit");
+        self.pubsub.set_limits(pubsub::Limits::parse(&obl));
         self.pubsub
-            .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
+            .set_normal_limits(pubsub::Limits::parse_class(&obl, "normal"));
         let events = crate::config::keyspace_events_from_str(&c.str("notify-keyspace-events"));
         self.ks
             .notify_flags
