@@ -8,8 +8,10 @@ pub mod connection;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
+pub mod latency;
 pub mod listener;
 pub mod log;
+pub mod metrics;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
@@ -108,6 +110,8 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
+    /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
+    pub latency: latency::Monitor,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -166,12 +170,14 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
+            latency: Default::default(),
             aof: Default::default(),
         })
         .init()
     }
 
     fn init(self: Arc<Server>) -> Arc<Server> {
+        crate::memory::record_startup();
         self.refresh_hot();
         self
     }
@@ -221,6 +227,11 @@ impl Server {
         self.slowlog
             .max_len
             .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        self.latency.configure(
+            c.int("latency-monitor-threshold"),
+            c.bool("latency-tracking"),
+            &c.str("latency-tracking-info-percentiles"),
+        );
         drop(c);
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
