@@ -261,16 +261,29 @@ pub struct Monitor {
 
 impl Default for Monitor {
     fn default() -> Self {
-        Monitor {
-            threshold_ms: AtomicU64::new(0),
-            tracking: AtomicBool::new(true),
-            percentiles: RwLock::new(vec![50.0, 99.0, 99.9]),
-            events: Mutex::new(Vec::new()),
-        }
+        Monitor::new()
     }
 }
 
+/// The process's monitor: one server per process, as in Redis, and subsystems that
+/// have no `Server` at hand (the AOF writer) record their events here too.
+static GLOBAL: Monitor = Monitor::new();
+
+/// See [`GLOBAL`]; `Server::latency` is this monitor.
+pub fn global() -> &'static Monitor {
+    &GLOBAL
+}
+
 impl Monitor {
+    pub const fn new() -> Monitor {
+        Monitor {
+            threshold_ms: AtomicU64::new(0),
+            tracking: AtomicBool::new(true),
+            percentiles: RwLock::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Redis's `latencyAddSampleIfNeeded`: records `ms` for `event` when the monitor
     /// is on and `ms` reaches the threshold.
     #[inline]
@@ -419,7 +432,7 @@ mod tests {
 
     #[test]
     fn monitor_keeps_one_sample_per_second() {
-        let m = Monitor::default();
+        let m = Monitor::new();
         m.add_if_needed("command", 500);
         assert!(m.events().is_empty());
         m.threshold_ms.store(100, Ordering::Relaxed);

@@ -111,7 +111,7 @@ pub struct Server {
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
     /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
-    pub latency: latency::Monitor,
+    pub latency: &'static latency::Monitor,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -170,7 +170,7 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
-            latency: Default::default(),
+            latency: latency::global(),
             aof: Default::default(),
         })
         .init()
