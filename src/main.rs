@@ -156,6 +156,14 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
     for l in listeners {
         tokio::spawn(listener::accept_loop(srv.clone(), l, false));
     }
+    match ferrodis::server::metrics::start(&srv).await {
+        Ok(Some(addr)) => log::notice(&format!("Metrics endpoint on http://{addr}/metrics")),
+        Ok(None) => {}
+        Err(e) => {
+            log::warning(&e);
+            return 1;
+        }
+    }
     let s = srv.clone();
     let load = tokio::task::spawn_blocking(move || ferrodis::persistence::load_at_startup(&s));
     tokio::select! {

@@ -21,7 +21,9 @@ pub mod hash;
 pub mod hll;
 pub mod introspection;
 pub mod keys;
+pub mod latency;
 pub mod list;
+pub mod memory;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -254,6 +256,8 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency histogram (INFO latencystats, LATENCY HISTOGRAM).
+    pub latency: crate::server::latency::Histogram,
 }
 
 /// One entry of the command table.
@@ -300,6 +304,7 @@ impl Command {
                 usec: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                latency: crate::server::latency::Histogram::new(),
             },
         }
     }

@@ -366,6 +366,7 @@ fn run<'a>(
     if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
         crate::server::slowlog::record(srv, client, args, usec);
     }
+    crate::server::latency::after_command(srv, cmd, usec, client.waiter.is_some());
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
     cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
     if failed {

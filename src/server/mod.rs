@@ -8,8 +8,10 @@ pub mod connection;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
+pub mod latency;
 pub mod listener;
 pub mod log;
+pub mod metrics;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
@@ -117,6 +119,8 @@ pub struct Server {
     pub pause: pause::Pause,
     /// INFO `client_recent_max_output_buffer` (see `obuf`).
     pub obuf_peak: obuf::Peak,
+    /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
+    pub latency: &'static latency::Monitor,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -181,6 +185,7 @@ impl Server {
             evict: Default::default(),
             pause: Default::default(),
             obuf_peak: Default::default(),
+            latency: latency::global(),
             aof: Default::default(),
             tls: Default::default(),
         })
@@ -188,6 +193,7 @@ impl Server {
     }
 
     fn init(self: Arc<Server>) -> Arc<Server> {
+        crate::memory::record_startup();
         self.refresh_hot();
         self
     }
@@ -237,6 +243,11 @@ impl Server {
         self.slowlog
             .max_len
             .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        self.latency.configure(
+            c.int("latency-monitor-threshold"),
+            c.bool("latency-tracking"),
+            &c.str("latency-tracking-info-percentiles"),
+        );
         drop(c);
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
