@@ -6,8 +6,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
+    acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
+    list, multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -41,6 +41,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &sort::COMMANDS,
         &stream::COMMANDS,
         &pubsub::COMMANDS,
+        &acl::COMMANDS,
     ]
 }
 

@@ -108,6 +108,8 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
+    /// ACL users and ACL LOG (see `crate::acl`).
+    pub acl: crate::acl::Acl,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -167,6 +169,7 @@ impl Server {
             slowlog: Default::default(),
             evict: Default::default(),
             aof: Default::default(),
+            acl: Default::default(),
         })
         .init()
     }
@@ -225,7 +228,14 @@ impl Server {
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
         let pass = c.str("requirepass");
-        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        let pass = if pass.is_empty() { None } else { Some(pass) };
+        let mut cur = h.requirepass.write();
+        if *cur != pass {
+            // requirepass is the default user's password (Redis's updateRequirePass).
+            self.acl.set_default_password(pass.as_deref());
+            *cur = pass;
+        }
+        drop(cur);
         self.pubsub
             .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
         let events = crate::config::keyspace_events_from_str(&c.str("notify-keyspace-events"));
