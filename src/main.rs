@@ -62,6 +62,10 @@ fn main() {
     let bind = config.str("bind");
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
+    if let Err(e) = ferrodis::acl::startup(&srv) {
+        log::warning(&e);
+        std::process::exit(1);
+    }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.
     if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
         log::warning(&format!("Can't start the AOF thread: {e}"));

@@ -105,6 +105,10 @@ pub fn from_directives(dirs: &[Vec<String>], pubsub_all: bool) -> Result<Vec<Use
         let rest: Vec<&[u8]> = d[1..].iter().map(|a| a.as_bytes()).collect();
         let merged = merge_selectors(&rest)?;
         let mut u = User::new(name, pubsub_all);
+        if name == "default" {
+            // The default user already exists: Redis resets it first.
+            let _ = u.apply(b"reset", pubsub_all);
+        }
         for a in merged {
             u.apply(&a, pubsub_all).map_err(|e| {
                 format!(

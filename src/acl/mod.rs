@@ -231,3 +231,26 @@ pub fn denial_error(d: Denied, fullname: &str) -> String {
         Denied::Auth => "NOPERM no permission".into(),
     }
 }
+
+/// Loads the users at startup: the configuration file's `user` directives or the
+/// `aclfile` (not both, as Redis refuses). Returns the text to log before exiting.
+pub fn startup(srv: &crate::server::Server) -> Result<(), String> {
+    let (dirs, path) = {
+        let c = srv.config.read();
+        (c.users.clone(), c.str("aclfile"))
+    };
+    if !dirs.is_empty() && !path.is_empty() {
+        return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+    }
+    let pubsub_all = crate::commands::acl::pubsub_all(srv);
+    if !dirs.is_empty() {
+        let users = file::from_directives(&dirs, pubsub_all)?;
+        for u in users {
+            srv.acl.put(u);
+        }
+    } else if !path.is_empty() {
+        crate::commands::acl::load_from(srv, &path)
+            .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+    }
+    Ok(())
+}

@@ -482,3 +482,78 @@ pub fn denial_object(
         _ => args.get(i).map(|a| a.to_vec()).unwrap_or_default(),
     }
 }
+
+/// A `redis.call` the script's user may not make: logged (context `lua`) and Redis's
+/// error text for the script.
+pub fn script_denial(
+    ctx: &mut Ctx,
+    cmd: &'static Command,
+    parent: Option<&'static Command>,
+    args: &[&[u8]],
+    denied: Denied,
+    pos: usize,
+) -> String {
+    let object = denial_object(denied, cmd, parent, args, pos);
+    log_denial(ctx.srv, ctx.client, denied, "lua", &object);
+    match denied {
+        Denied::Cmd => "The user executing the script can't run this command or subcommand",
+        Denied::Key => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denied::Channel => "The user executing the script can't publish to the channel mentioned in the command",
+        Denied::Auth => "The user executing the script is lacking the permissions for the command",
+    }
+    .to_string()
+}
+
+/// `redis.acl_check_cmd(cmd, args...)`: a RESP3 boolean reply, or the error for an
+/// unknown command.
+pub fn script_acl_check(ctx: &mut Ctx, args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let invalid = || "Invalid command passed to redis.acl_check_cmd()".to_string();
+    let top = ctx.srv.commands.lookup(args[0]).ok_or_else(invalid)?;
+    let (cmd, parent) = if !top.subcommands.is_empty() && args.len() >= 2 {
+        let sub = args[1].to_ascii_lowercase();
+        match top
+            .subcommands
+            .iter()
+            .find(|s| s.name.as_bytes() == sub.as_slice())
+        {
+            Some(s) => (s, Some(top)),
+            None => return Err(invalid()),
+        }
+    } else {
+        (top, None)
+    };
+    let ok = check(ctx.srv, ctx.client, cmd, parent, args).is_ok();
+    Ok(if ok {
+        b"#t\r\n".to_vec()
+    } else {
+        b"#f\r\n".to_vec()
+    })
+}
+
+/// SORT's BY (with a `*` pattern) and GET name keys that cannot be checked beforehand:
+/// Redis refuses them unless the user may read every key.
+pub fn check_sort_patterns(ctx: &Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cell = user_of(ctx.srv, ctx.client);
+    if cell.unrestricted.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let full = cell.user.read().full_key_access(ctx.cmd, None, argv);
+    if full {
+        return Ok(());
+    }
+    let mut j = 2;
+    while j + 1 < argv.len() {
+        if args::is(argv[j], "by") && argv[j + 1].contains(&b'*') {
+            return Err(RError::raw(
+                "ERR BY option of SORT denied due to insufficient ACL permissions.",
+            ));
+        }
+        if args::is(argv[j], "get") {
+            return Err(RError::raw(
+                "ERR GET option of SORT denied due to insufficient ACL permissions.",
+            ));
+        }
+        j += 1;
+    }
+    Ok(())
+}

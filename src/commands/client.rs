@@ -229,7 +229,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             } else if args::is(opt, "laddr") {
                 laddr = Some(args::text(val));
             } else if args::is(opt, "user") {
-                if val != b"default" {
+                if ctx.srv.acl.get(val).is_none() {
                     return Err(RError::owned(format!(
                         "ERR No such user '{}'",
                         args::text(val)

@@ -94,7 +94,7 @@ fn check_credentials(
     ctx.srv.acl.log_denial(
         crate::acl::Denied::Auth,
         context,
-        b"AUTH",
+        b"auth",
         user,
         ctx.client.info.describe(now),
         now,
