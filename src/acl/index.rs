@@ -119,8 +119,7 @@ impl Index {
 
     fn add(&mut self, cmd: &'static Command, parent: Option<&'static Command>) -> usize {
         let fullname = table::full_name(cmd, parent);
-        let cats = cmd
-            .acl
+        let cats = crate::commands::introspection::acl_categories(cmd)
             .iter()
             .filter_map(|c| category(c))
             .fold(0, |a, b| a | b);

@@ -711,6 +711,7 @@ impl User {
 pub fn merge_selectors(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     let mut open: Option<Vec<u8>> = None;
+    let mut first: &[u8] = b"";
     for &a in args {
         if let Some(cur) = open.as_mut() {
             cur.push(b' ');
@@ -720,14 +721,15 @@ pub fn merge_selectors(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
             }
         } else if a.first() == Some(&b'(') && a.last() != Some(&b')') {
             open = Some(a.to_vec());
+            first = a;
         } else {
             out.push(a.to_vec());
         }
     }
-    if let Some(cur) = open {
+    if open.is_some() {
         return Err(format!(
             "Unmatched parenthesis in acl selector starting at '{}'.",
-            String::from_utf8_lossy(&cur)
+            String::from_utf8_lossy(first)
         ));
     }
     Ok(out)

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
+use super::{args, flags::*, CmdResult, Command, Ctx, RError};
 use crate::acl::{self, file, index, user::merge_selectors, Denied, User, UserCell};
 use crate::server::Server;
 
@@ -180,7 +180,7 @@ fn whoami(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 fn cat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(RError::owned(format!(
-            "ERR Unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
             args::text(argv[1])
         )));
     }
@@ -212,7 +212,7 @@ fn cat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn genpass(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(RError::owned(format!(
-            "ERR Unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
             args::text(argv[1])
         )));
     }
@@ -234,7 +234,7 @@ fn genpass(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn log(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(RError::owned(format!(
-            "ERR Unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
             args::text(argv[1])
         )));
     }
@@ -245,11 +245,7 @@ fn log(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
             return Ok(());
         }
-        let n = args::int(argv[2])?;
-        if n < 0 {
-            return Err(errors::NOT_INT);
-        }
-        count = n as usize;
+        count = args::int(argv[2])?.max(0) as usize;
     }
     let now = crate::util::time::now_ms();
     let log = ctx.srv.acl.log.lock();
