@@ -241,6 +241,11 @@ fn pubsub_channels_are_checked() {
     assert_eq!(s(&p.cmds(&["PUBLISH", "news.1", "hello"])), ":2\r\n");
     assert!(s(&sub.read_reply()).contains("hello"));
     assert!(s(&sub.read_reply()).contains("hello"));
+    // Losing a subscribed channel disconnects the user's subscribers.
+    ok(admin.cmds(&["ACL", "SETUSER", "ps", "resetchannels", "&news.*"]));
+    assert_eq!(s(&sub.cmds(&["PING"])), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    ok(admin.cmds(&["ACL", "SETUSER", "ps", "resetchannels", "&news.2"]));
+    assert_eq!(sub.read_reply_or_eof(), b"");
     // acl-pubsub-default allchannels: new users get every channel.
     ok(admin.cmds(&["CONFIG", "SET", "acl-pubsub-default", "allchannels"]));
     ok(admin.cmds(&["ACL", "SETUSER", "ps2"]));

@@ -595,6 +595,22 @@ impl User {
         Ok(())
     }
 
+    /// Whether the root selector lets a client stay subscribed to `name` (a pattern
+    /// subscription is matched literally), as Redis's `ACLKillPubsubClientsIfNeeded`.
+    pub fn may_keep_subscription(&self, name: &[u8], pattern: bool) -> bool {
+        let Some(root) = self.selectors.first() else {
+            return true;
+        };
+        root.all_channels
+            || root.channels.iter().any(|p| {
+                if pattern {
+                    p.as_slice() == name
+                } else {
+                    glob_match(p, name, false)
+                }
+            })
+    }
+
     /// Whether the user can run anything: one selector with every permission.
     pub fn unrestricted(&self) -> bool {
         self.selectors.first().is_some_and(|s| s.unrestricted())

@@ -65,9 +65,42 @@ fn setuser(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             )));
         }
     }
-    ctx.srv.acl.put(u);
+    let cell = ctx.srv.acl.put(u);
+    kill_lost_subscribers(ctx, &cell);
     ctx.out.ok();
     Ok(())
+}
+
+/// Disconnects the user's clients subscribed to channels its new rules deny.
+fn kill_lost_subscribers(ctx: &mut Ctx, cell: &Arc<UserCell>) {
+    let u = cell.user.read().clone();
+    if u.selectors.first().is_none_or(|s| s.all_channels) {
+        return;
+    }
+    use crate::server::pubsub::Kind;
+    for c in ctx.srv.clients.snapshot() {
+        if *c.user.lock() != u.name || !c.pubsub.any() {
+            continue;
+        }
+        let lost = ctx
+            .srv
+            .pubsub
+            .subscriptions_of(c.id)
+            .iter()
+            .any(|(k, n)| !u.may_keep_subscription(n, matches!(k, Kind::Pattern)));
+        if !lost {
+            continue;
+        }
+        if c.id == ctx.client.id {
+            ctx.client.close_after_reply = true;
+            continue;
+        }
+        c.kill();
+        ctx.srv.clients.remove(c.id);
+        ctx.srv.pubsub.drop_client(c.id);
+        crate::server::tracking::disable(ctx.srv, &c);
+        ctx.srv.monitors.remove(c.id);
+    }
 }
 
 fn getuser(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
