@@ -236,7 +236,9 @@ impl Selector {
                                 return Err(RuleError::Child);
                             }
                             // An allowed first argument (`+select|0`).
-                            let orig = String::from_utf8_lossy(&op[1 + p + 1..]).to_lowercase();
+                            // Kept as typed (the check ignores case).
+                            let raw = op.rsplit(|&c| c == b'|').next().unwrap_or_default();
+                            let orig = String::from_utf8_lossy(raw).into_owned();
                             match self.firstargs.iter_mut().find(|(i, _)| *i == id) {
                                 Some((_, v)) => {
                                     if !v.iter().any(|a| a.eq_ignore_ascii_case(&orig)) {
