@@ -358,6 +358,9 @@ pub struct Config {
     values: HashMap<&'static str, String, ahash::RandomState>,
     /// `rename-command` directives from the configuration file (old name, new name).
     pub renames: Vec<(String, String)>,
+    /// `user` directives from the configuration file: each directive's arguments
+    /// (name, rules...), applied at startup by `crate::acl::startup`.
+    pub users: Vec<Vec<String>>,
     /// Path of the configuration file, if one was given (for INFO `config_file`).
     pub file: Option<String>,
 }
@@ -371,6 +374,7 @@ impl Default for Config {
         let mut c = Config {
             values,
             renames: Vec::new(),
+            users: Vec::new(),
             file: None,
         };
         if let Ok(cwd) = std::env::current_dir() {
@@ -542,6 +546,10 @@ impl Config {
                     if let Some(last) = self.renames.last_mut() {
                         last.1 = to;
                     }
+                    continue;
+                }
+                "user" if argv.len() >= 2 => {
+                    self.users.push(argv[1..].to_vec());
                     continue;
                 }
                 "loadmodule" => {

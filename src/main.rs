@@ -71,6 +71,10 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if let Err(e) = ferrodis::acl::startup(&srv) {
+        log::warning(&e);
+        std::process::exit(1);
+    }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.
     if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
         log::warning(&format!("Can't start the AOF thread: {e}"));

@@ -6,7 +6,7 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
+    acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
     latency, list, memory, multi, pubsub, scripting, server, set, slowlog, sort, stream, strings,
     zset,
 };
@@ -44,6 +44,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &sort::COMMANDS,
         &stream::COMMANDS,
         &pubsub::COMMANDS,
+        &acl::COMMANDS,
     ]
 }
 

@@ -128,7 +128,7 @@ fn process_input(
 
 /// Serves one client until it disconnects, is killed, times out or breaks the protocol.
 pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientInfo>) {
-    let authenticated = srv.hot.requirepass.read().is_none();
+    let authenticated = srv.acl.default_is_open();
     let mut client = ClientState::new(info.clone(), authenticated);
     pubsub::attach_queue(&mut client);
     let mut parser = Parser::new();

@@ -121,6 +121,8 @@ pub struct Server {
     pub obuf_peak: obuf::Peak,
     /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
     pub latency: &'static latency::Monitor,
+    /// ACL users and ACL LOG (see `crate::acl`).
+    pub acl: crate::acl::Acl,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -188,6 +190,7 @@ impl Server {
             latency: latency::global(),
             aof: Default::default(),
             tls: Default::default(),
+            acl: Default::default(),
         })
         .init()
     }
@@ -252,7 +255,14 @@ impl Server {
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
         let pass = c.str("requirepass");
-        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        let pass = if pass.is_empty() { None } else { Some(pass) };
+        let mut cur = h.requirepass.write();
+        if *cur != pass {
+            // requirepass is the default user's password (Redis's updateRequirePass).
+            self.acl.set_default_password(pass.as_deref());
+            *cur = pass;
+        }
+        drop(cur);
         let obl = c.str("client-output-buffer-limit");
         self.pubsub.set_limits(pubsub::Limits::parse(&obl));
         self.pubsub
