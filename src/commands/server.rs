@@ -455,8 +455,14 @@ fn info_memory(srv: &Server, cfg: &crate::config::Config) -> String {
     kv("mem_aof_buffer", m.aof_buffer.to_string());
     kv("mem_allocator", crate::memory::allocator_name());
     kv("active_defrag_running", "0".into());
-    kv("lazyfree_pending_objects", "0".into());
-    kv("lazyfreed_objects", "0".into());
+    kv(
+        "lazyfree_pending_objects",
+        crate::keyspace::lazyfree::pending().to_string(),
+    );
+    kv(
+        "lazyfreed_objects",
+        crate::keyspace::lazyfree::freed().to_string(),
+    );
     s
 }
 
@@ -650,6 +656,7 @@ fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 /// CONFIG RESETSTAT: zeroes the counters INFO reports.
 pub fn reset_stats(srv: &Server) {
+    crate::keyspace::lazyfree::reset_stats();
     let zero = |c: &Command| {
         c.stats.calls.store(0, Ordering::Relaxed);
         c.stats.usec.store(0, Ordering::Relaxed);

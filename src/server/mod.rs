@@ -271,6 +271,9 @@ impl Server {
         self.ks
             .notify_flags
             .store(events.unwrap_or(0), Ordering::Relaxed);
+        self.ks
+            .lazy_expire
+            .store(c.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
     }
 
     /// Asks the main task to shut down.
