@@ -305,6 +305,16 @@ fn requirepass_with_config_set() {
     ok(admin.cmds(&["CONFIG", "SET", "requirepass", ""]));
     let mut d = srv.client();
     assert_eq!(s(&d.cmds(&["PING"])), "+PONG\r\n");
+    // SLOWLOG hides ACL SETUSER's arguments, as Redis does.
+    ok(admin.cmds(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]));
+    ok(admin.cmds(&["SLOWLOG", "RESET"]));
+    ok(admin.cmds(&["ACL", "SETUSER", "zed", "on", ">topsecret"]));
+    let log = s(&admin.cmds(&["SLOWLOG", "GET", "1"]));
+    assert!(
+        log.contains("SETUSER") && !log.contains("topsecret") && !log.contains("zed"),
+        "{log}"
+    );
+    assert_eq!(log.matches("(redacted)").count(), 3, "{log}");
 }
 
 #[test]
