@@ -327,6 +327,49 @@ fn user_directives_and_aclfile_conflict() {
     assert!(s(&c.cmds(&["DEL", "a1"])).starts_with("-NOPERM"));
     let l = s(&c.cmds(&["ACL", "WHOAMI"]));
     assert!(l.starts_with("-NOPERM"), "{l}");
+    // CONFIG REWRITE writes the users into the configuration file, which a restart
+    // reads back.
+    let dir = TmpDir::new("acl-rewrite");
+    let conf = dir.path().join("f.conf");
+    std::fs::write(&conf, "save \"\"\nuser carol on >c ~c* +get\n").expect("write conf");
+    let start = || {
+        let port = common::free_port();
+        let mut child = std::process::Command::new(ferrodis_bin())
+            .args([
+                &conf.to_string_lossy(),
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn ferrodis-server");
+        common::wait_ready(port, &mut child, "ferrodis-server");
+        (child, port)
+    };
+    let (mut child, port) = start();
+    let mut c = RawClient::connect(port);
+    ok(c.cmds(&["AUTH", "carol", "c"]));
+    ok(c.cmds(&["AUTH", "default", "x"]));
+    ok(c.cmds(&["ACL", "SETUSER", "dave", "on", ">d", "~d*", "+@all"]));
+    ok(c.cmds(&["CONFIG", "REWRITE"]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&conf).expect("rewritten conf");
+    assert_eq!(text.matches("user ").count(), 3, "{text}");
+    assert!(
+        text.contains("user default on nopass ~* &* +@all\n"),
+        "{text}"
+    );
+    assert!(text.contains("user dave on #"), "{text}");
+    let (mut child, port) = start();
+    let mut c = RawClient::connect(port);
+    ok(c.cmds(&["AUTH", "dave", "d"]));
+    ok(c.cmds(&["AUTH", "carol", "c"]));
+    let _ = child.kill();
+    let _ = child.wait();
     // Users in the configuration and an ACL file together: refused, as Redis does.
     let dir = TmpDir::new("acl-conflict");
     let file = dir.path().join("users.acl");

@@ -122,3 +122,30 @@ pub fn from_directives(dirs: &[Vec<String>], pubsub_all: bool) -> Result<Vec<Use
     }
     Ok(users)
 }
+
+/// CONFIG REWRITE's `user` lines (Redis's `rewriteConfigUserOption`): the old ones are
+/// dropped; without an ACL file every user is written, in ACL LIST's form.
+pub fn rewrite_users(srv: &crate::server::Server, aclfile: &str, text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let is_user = t
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("user"));
+        if !is_user {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if aclfile.is_empty() {
+        let users: Vec<User> = srv
+            .acl
+            .all()
+            .iter()
+            .map(|c| c.user.read().clone())
+            .collect();
+        out.push_str(&String::from_utf8_lossy(&render(&users)));
+    }
+    out
+}
