@@ -63,7 +63,9 @@ fn main() {
     let backlog = config.int("tcp-backlog") as i32;
     let srv = Server::new(config);
     if let Err(e) = ferrodis::acl::startup(&srv) {
-        log::warning(&e);
+        for line in e.lines() {
+            log::warning(line);
+        }
         std::process::exit(1);
     }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.

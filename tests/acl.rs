@@ -391,6 +391,23 @@ fn user_directives_and_aclfile_conflict() {
         .status()
         .expect("run ferrodis-server");
     assert!(!status.success());
+    // A bad rule stops the server: a syntax error while reading the configuration, an
+    // unknown command when the users are loaded.
+    for rule in ["foo", "+nosuch"] {
+        let out = std::process::Command::new(ferrodis_bin())
+            .args(["--port", "0", "--save", "", "--user", "alice", "on", rule])
+            .output()
+            .expect("run ferrodis-server");
+        assert!(!out.status.success(), "{rule}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let want = if rule == "foo" {
+            "Error in user declaration 'alice': Syntax error"
+        } else {
+            "Error loading ACL rule '+nosuch' for the user named 'alice': Unknown command or category name in ACL"
+        };
+        assert!(text.contains(want), "{text}");
+    }
 }
 
 #[test]

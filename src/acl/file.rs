@@ -112,8 +112,9 @@ pub fn from_directives(dirs: &[Vec<String>], pubsub_all: bool) -> Result<Vec<Use
         for a in merged {
             u.apply(&a, pubsub_all).map_err(|e| {
                 format!(
-                    "Error in user declaration '{}': {}",
+                    "Error loading ACL rule '{}' for the user named '{}': {}",
                     String::from_utf8_lossy(&a),
+                    name,
                     e.text()
                 )
             })?;
@@ -148,4 +149,29 @@ pub fn rewrite_users(srv: &crate::server::Server, aclfile: &str, text: &str) -> 
         out.push_str(&String::from_utf8_lossy(&render(&users)));
     }
     out
+}
+
+/// Checks a configuration file's `user` directive as it is read (Redis's
+/// `ACLAppendUserForLoading`): `argv` is the whole directive. Unknown commands are let
+/// through (they fail at startup); the message names `argv[j]` for the failing merged
+/// rule `j`, as Redis 7.0 prints it.
+pub fn validate_directive(argv: &[String]) -> Result<(), String> {
+    let show = |j: usize| argv.get(j).cloned().unwrap_or_default();
+    let rest: Vec<&[u8]> = argv.iter().skip(2).map(|a| a.as_bytes()).collect();
+    let merged = merge_selectors(&rest)
+        .map_err(|e| format!("Error in user declaration '{}': {e}", show(0)))?;
+    let mut fake = User::new("fake", false);
+    for (j, a) in merged.iter().enumerate() {
+        match fake.apply(a, false) {
+            Ok(()) | Err(super::RuleError::NoEnt) => {}
+            Err(e) => {
+                return Err(format!(
+                    "Error in user declaration '{}': {}",
+                    show(j),
+                    e.text()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
