@@ -451,17 +451,20 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Records a denial in ACL LOG (`acllog-max-len` entries at most).
+/// Records a denial in ACL LOG (`acllog-max-len` entries at most). The client's
+/// `cmd=` in `client-info` is the command being run (`current`), as in Redis.
 pub fn log_denial(
-    ctx_srv: &Server,
+    srv: &Server,
     client: &crate::server::client::ClientState,
+    current: (&'static Command, Option<&'static Command>),
     d: Denied,
     context: &'static str,
     object: &[u8],
 ) {
-    let max = ctx_srv.config.read().int("acllog-max-len").max(0) as usize;
+    let max = srv.config.read().int("acllog-max-len").max(0) as usize;
     let now = crate::util::time::now_ms();
-    ctx_srv.acl.log_denial(
+    *client.info.last_cmd.lock() = Some(current);
+    srv.acl.log_denial(
         d,
         context,
         object,
@@ -524,7 +527,8 @@ pub fn script_denial(
     pos: usize,
 ) -> String {
     let object = denial_object(denied, cmd, parent, args, pos);
-    log_denial(ctx.srv, ctx.client, denied, "lua", &object);
+    let current = (ctx.cmd, None);
+    log_denial(ctx.srv, ctx.client, current, denied, "lua", &object);
     match denied {
         Denied::Cmd => "The user executing the script can't run this command or subcommand",
         Denied::Key => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
