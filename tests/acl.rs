@@ -488,6 +488,12 @@ fn aclfile_round_trip_and_reference_file() {
         format!("-ERR {p}:2: Syntax error. {p}:3 should start with user keyword followed by the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\r\n")
     );
     assert_eq!(s(&c.cmds(&["ACL", "LIST"])), s(&before));
+    // A missing file is an error too.
+    std::fs::remove_file(&path).expect("remove acl file");
+    assert_eq!(
+        s(&c.cmds(&["ACL", "LOAD"])),
+        format!("-ERR Error loading ACLs, opening file '{p}': No such file or directory\r\n")
+    );
     // Without an aclfile, SAVE and LOAD are refused.
     let plain = ferrodis(&[]);
     let mut q = plain.client();

@@ -336,8 +336,16 @@ pub fn save_to(srv: &Server, path: &str) -> std::io::Result<()> {
 
 /// Loads `path` into the registry (ACL LOAD and startup); returns Redis's error text.
 pub fn load_from(srv: &Server, path: &str) -> Result<Vec<Arc<UserCell>>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        // strerror's text, without Rust's " (os error N)".
+        let msg = e.to_string();
+        let msg = msg
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        format!("Error loading ACLs, opening file '{path}': {msg}")
+    })?;
     let users = file::parse(&text, path, pubsub_all(srv))?;
     Ok(srv.acl.replace_all(users))
 }
