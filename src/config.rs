@@ -549,6 +549,7 @@ impl Config {
                     continue;
                 }
                 "user" if argv.len() >= 2 => {
+                    crate::acl::file::validate_directive(&argv).map_err(err)?;
                     self.users.push(argv[1..].to_vec());
                     continue;
                 }

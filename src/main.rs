@@ -72,7 +72,9 @@ fn main() {
         }
     }
     if let Err(e) = ferrodis::acl::startup(&srv) {
-        log::warning(&e);
+        for line in e.lines() {
+            log::warning(line);
+        }
         std::process::exit(1);
     }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.

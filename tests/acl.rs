@@ -305,6 +305,16 @@ fn requirepass_with_config_set() {
     ok(admin.cmds(&["CONFIG", "SET", "requirepass", ""]));
     let mut d = srv.client();
     assert_eq!(s(&d.cmds(&["PING"])), "+PONG\r\n");
+    // SLOWLOG hides ACL SETUSER's arguments, as Redis does.
+    ok(admin.cmds(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]));
+    ok(admin.cmds(&["SLOWLOG", "RESET"]));
+    ok(admin.cmds(&["ACL", "SETUSER", "zed", "on", ">topsecret"]));
+    let log = s(&admin.cmds(&["SLOWLOG", "GET", "1"]));
+    assert!(
+        log.contains("SETUSER") && !log.contains("topsecret") && !log.contains("zed"),
+        "{log}"
+    );
+    assert_eq!(log.matches("(redacted)").count(), 3, "{log}");
 }
 
 #[test]
@@ -317,6 +327,49 @@ fn user_directives_and_aclfile_conflict() {
     assert!(s(&c.cmds(&["DEL", "a1"])).starts_with("-NOPERM"));
     let l = s(&c.cmds(&["ACL", "WHOAMI"]));
     assert!(l.starts_with("-NOPERM"), "{l}");
+    // CONFIG REWRITE writes the users into the configuration file, which a restart
+    // reads back.
+    let dir = TmpDir::new("acl-rewrite");
+    let conf = dir.path().join("f.conf");
+    std::fs::write(&conf, "save \"\"\nuser carol on >c ~c* +get\n").expect("write conf");
+    let start = || {
+        let port = common::free_port();
+        let mut child = std::process::Command::new(ferrodis_bin())
+            .args([
+                &conf.to_string_lossy(),
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn ferrodis-server");
+        common::wait_ready(port, &mut child, "ferrodis-server");
+        (child, port)
+    };
+    let (mut child, port) = start();
+    let mut c = RawClient::connect(port);
+    ok(c.cmds(&["AUTH", "carol", "c"]));
+    ok(c.cmds(&["AUTH", "default", "x"]));
+    ok(c.cmds(&["ACL", "SETUSER", "dave", "on", ">d", "~d*", "+@all"]));
+    ok(c.cmds(&["CONFIG", "REWRITE"]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&conf).expect("rewritten conf");
+    assert_eq!(text.matches("user ").count(), 3, "{text}");
+    assert!(
+        text.contains("user default on nopass ~* &* +@all\n"),
+        "{text}"
+    );
+    assert!(text.contains("user dave on #"), "{text}");
+    let (mut child, port) = start();
+    let mut c = RawClient::connect(port);
+    ok(c.cmds(&["AUTH", "dave", "d"]));
+    ok(c.cmds(&["AUTH", "carol", "c"]));
+    let _ = child.kill();
+    let _ = child.wait();
     // Users in the configuration and an ACL file together: refused, as Redis does.
     let dir = TmpDir::new("acl-conflict");
     let file = dir.path().join("users.acl");
@@ -338,6 +391,23 @@ fn user_directives_and_aclfile_conflict() {
         .status()
         .expect("run ferrodis-server");
     assert!(!status.success());
+    // A bad rule stops the server: a syntax error while reading the configuration, an
+    // unknown command when the users are loaded.
+    for rule in ["foo", "+nosuch"] {
+        let out = std::process::Command::new(ferrodis_bin())
+            .args(["--port", "0", "--save", "", "--user", "alice", "on", rule])
+            .output()
+            .expect("run ferrodis-server");
+        assert!(!out.status.success(), "{rule}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let want = if rule == "foo" {
+            "Error in user declaration 'alice': Syntax error"
+        } else {
+            "Error loading ACL rule '+nosuch' for the user named 'alice': Unknown command or category name in ACL"
+        };
+        assert!(text.contains(want), "{text}");
+    }
 }
 
 #[test]
@@ -418,6 +488,12 @@ fn aclfile_round_trip_and_reference_file() {
         format!("-ERR {p}:2: Syntax error. {p}:3 should start with user keyword followed by the username. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\r\n")
     );
     assert_eq!(s(&c.cmds(&["ACL", "LIST"])), s(&before));
+    // A missing file is an error too.
+    std::fs::remove_file(&path).expect("remove acl file");
+    assert_eq!(
+        s(&c.cmds(&["ACL", "LOAD"])),
+        format!("-ERR Error loading ACLs, opening file '{p}': No such file or directory\r\n")
+    );
     // Without an aclfile, SAVE and LOAD are refused.
     let plain = ferrodis(&[]);
     let mut q = plain.client();

@@ -112,8 +112,9 @@ pub fn from_directives(dirs: &[Vec<String>], pubsub_all: bool) -> Result<Vec<Use
         for a in merged {
             u.apply(&a, pubsub_all).map_err(|e| {
                 format!(
-                    "Error in user declaration '{}': {}",
+                    "Error loading ACL rule '{}' for the user named '{}': {}",
                     String::from_utf8_lossy(&a),
+                    name,
                     e.text()
                 )
             })?;
@@ -121,4 +122,56 @@ pub fn from_directives(dirs: &[Vec<String>], pubsub_all: bool) -> Result<Vec<Use
         users.push(u);
     }
     Ok(users)
+}
+
+/// CONFIG REWRITE's `user` lines (Redis's `rewriteConfigUserOption`): the old ones are
+/// dropped; without an ACL file every user is written, in ACL LIST's form.
+pub fn rewrite_users(srv: &crate::server::Server, aclfile: &str, text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let is_user = t
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("user"));
+        if !is_user {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if aclfile.is_empty() {
+        let users: Vec<User> = srv
+            .acl
+            .all()
+            .iter()
+            .map(|c| c.user.read().clone())
+            .collect();
+        out.push_str(&String::from_utf8_lossy(&render(&users)));
+    }
+    out
+}
+
+/// Checks a configuration file's `user` directive as it is read (Redis's
+/// `ACLAppendUserForLoading`): `argv` is the whole directive. Unknown commands are let
+/// through (they fail at startup); the message names `argv[j]` for the failing merged
+/// rule `j`, as Redis 7.0 prints it.
+pub fn validate_directive(argv: &[String]) -> Result<(), String> {
+    let show = |j: usize| argv.get(j).cloned().unwrap_or_default();
+    let rest: Vec<&[u8]> = argv.iter().skip(2).map(|a| a.as_bytes()).collect();
+    let merged = merge_selectors(&rest)
+        .map_err(|e| format!("Error in user declaration '{}': {e}", show(0)))?;
+    let mut fake = User::new("fake", false);
+    for (j, a) in merged.iter().enumerate() {
+        match fake.apply(a, false) {
+            Ok(()) | Err(super::RuleError::NoEnt) => {}
+            Err(e) => {
+                return Err(format!(
+                    "Error in user declaration '{}': {}",
+                    show(j),
+                    e.text()
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -244,7 +244,8 @@ pub fn startup(srv: &crate::server::Server) -> Result<(), String> {
     }
     let pubsub_all = crate::commands::acl::pubsub_all(srv);
     if !dirs.is_empty() {
-        let users = file::from_directives(&dirs, pubsub_all)?;
+        let users = file::from_directives(&dirs, pubsub_all)
+            .map_err(|e| format!("{e}\nCritical error while loading ACLs. Exiting."))?;
         for u in users {
             srv.acl.put(u);
         }

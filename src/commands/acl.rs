@@ -336,8 +336,16 @@ pub fn save_to(srv: &Server, path: &str) -> std::io::Result<()> {
 
 /// Loads `path` into the registry (ACL LOAD and startup); returns Redis's error text.
 pub fn load_from(srv: &Server, path: &str) -> Result<Vec<Arc<UserCell>>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        // strerror's text, without Rust's " (os error N)".
+        let msg = e.to_string();
+        let msg = msg
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        format!("Error loading ACLs, opening file '{path}': {msg}")
+    })?;
     let users = file::parse(&text, path, pubsub_all(srv))?;
     Ok(srv.acl.replace_all(users))
 }
@@ -451,17 +459,20 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Records a denial in ACL LOG (`acllog-max-len` entries at most).
+/// Records a denial in ACL LOG (`acllog-max-len` entries at most). The client's
+/// `cmd=` in `client-info` is the command being run (`current`), as in Redis.
 pub fn log_denial(
-    ctx_srv: &Server,
+    srv: &Server,
     client: &crate::server::client::ClientState,
+    current: (&'static Command, Option<&'static Command>),
     d: Denied,
     context: &'static str,
     object: &[u8],
 ) {
-    let max = ctx_srv.config.read().int("acllog-max-len").max(0) as usize;
+    let max = srv.config.read().int("acllog-max-len").max(0) as usize;
     let now = crate::util::time::now_ms();
-    ctx_srv.acl.log_denial(
+    *client.info.last_cmd.lock() = Some(current);
+    srv.acl.log_denial(
         d,
         context,
         object,
@@ -491,7 +502,8 @@ pub fn check(
     args: &[&[u8]],
 ) -> Result<(), (Denied, usize)> {
     let cell = user_of(srv, client);
-    if cell.unrestricted.load(Ordering::Relaxed) {
+    // The AOF loader runs with every permission, as Redis's fake client (no user).
+    if cell.unrestricted.load(Ordering::Relaxed) || client.loader {
         return Ok(());
     }
     let u = cell.user.read();
@@ -523,7 +535,8 @@ pub fn script_denial(
     pos: usize,
 ) -> String {
     let object = denial_object(denied, cmd, parent, args, pos);
-    log_denial(ctx.srv, ctx.client, denied, "lua", &object);
+    let current = (ctx.cmd, None);
+    log_denial(ctx.srv, ctx.client, current, denied, "lua", &object);
     match denied {
         Denied::Cmd => "The user executing the script can't run this command or subcommand",
         Denied::Key => "The user executing the script can't access at least one of the keys mentioned in the command arguments",

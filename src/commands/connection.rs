@@ -84,6 +84,7 @@ fn check_credentials(
     }
     let max = ctx.srv.config.read().int("acllog-max-len").max(0) as usize;
     let now = crate::util::time::now_ms();
+    *ctx.client.info.last_cmd.lock() = Some((ctx.cmd, None));
     let context = if ctx.client.multi.is_some() || ctx.client.in_exec {
         "multi"
     } else if ctx.client.deny_blocking {

@@ -706,6 +706,7 @@ fn config_rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ));
     };
     let text = cfg.rewrite_text(&std::fs::read_to_string(&path).unwrap_or_default());
+    let text = crate::acl::file::rewrite_users(ctx.srv, &cfg.str("aclfile"), &text);
     let tmp = format!("{path}.tmp-{}", std::process::id());
     let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
     if let Err(e) = res {

@@ -410,7 +410,7 @@ fn acl_reject(
         "toplevel"
     };
     let object = crate::commands::acl::denial_object(denied, cmd, parent, args, pos);
-    crate::commands::acl::log_denial(srv, client, denied, context, &object);
+    crate::commands::acl::log_denial(srv, client, (cmd, parent), denied, context, &object);
     if client.in_exec {
         let reason = match denied {
             Denied::Cmd => "no permission to execute the command or subcommand",
