@@ -865,3 +865,41 @@ fn tls_directives_match_redis() {
         ours.plain.to_string()
     );
 }
+
+/// Pub/Sub deliveries and blocked clients' replies are written outside the request
+/// path (while idle or blocked): over TLS they must be flushed out of the TLS layer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_and_blocking_pops_over_tls() {
+    let certs = Certs::new();
+    let srv = ferrodis(true, &certs.server_args());
+    let cfg = client_config(&certs, Some("client"), BOTH);
+
+    let mut sub = connect(srv.tls, cfg.clone()).await.expect("handshake");
+    let subscribed = b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+    assert_eq!(
+        exchange(&mut sub, b"SUBSCRIBE ch\r\n", subscribed.len()).await,
+        subscribed
+    );
+    let mut blocked = connect(srv.tls, cfg.clone()).await.expect("handshake");
+    blocked
+        .write_all(b"BLPOP list 0\r\n")
+        .await
+        .expect("send BLPOP");
+    blocked.flush().await.expect("flush");
+
+    let mut plain = RawClient::connect(srv.plain);
+    // Wait until the BLPOP is blocked, then serve it and publish.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&plain.cmds(&["INFO", "clients"])).contains("blocked_clients:1")
+    {
+        assert!(Instant::now() < deadline, "BLPOP did not block");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(plain.cmds(&["PUBLISH", "ch", "hello"]), b":1\r\n");
+    assert_eq!(plain.cmds(&["RPUSH", "list", "v"]), b":1\r\n");
+
+    let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+    assert_eq!(exchange(&mut sub, b"", msg.len()).await, msg);
+    let popped = b"*2\r\n$4\r\nlist\r\n$1\r\nv\r\n";
+    assert_eq!(exchange(&mut blocked, b"", popped.len()).await, popped);
+}
