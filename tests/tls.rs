@@ -903,3 +903,54 @@ async fn pubsub_and_blocking_pops_over_tls() {
     let popped = b"*2\r\n$4\r\nlist\r\n$1\r\nv\r\n";
     assert_eq!(exchange(&mut blocked, b"", popped.len()).await, popped);
 }
+
+/// TLS session resumption: on by default (`tls-session-caching yes`), off with `no`,
+/// and not past `tls-session-cache-timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_caching_settings() {
+    use rustls::HandshakeKind;
+    async fn kinds(port: u16, cfg: Arc<rustls::ClientConfig>, pause_ms: u64) -> Vec<HandshakeKind> {
+        let mut out = Vec::new();
+        for i in 0..2 {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            }
+            let mut s = connect(port, cfg.clone()).await.expect("handshake");
+            // The session ticket comes after the handshake (TLS 1.3): read a reply.
+            assert_eq!(exchange(&mut s, b"PING\r\n", 7).await, b"+PONG\r\n");
+            out.push(s.get_ref().1.handshake_kind().expect("handshake done"));
+        }
+        out
+    }
+    let certs = Certs::new();
+    let srv = ferrodis(true, &certs.server_args());
+    let fresh = || client_config(&certs, Some("client"), BOTH);
+    assert_eq!(
+        kinds(srv.tls, fresh(), 0).await,
+        [HandshakeKind::Full, HandshakeKind::Resumed]
+    );
+    let mut plain = RawClient::connect(srv.plain);
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-session-cache-timeout", "1"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        kinds(srv.tls, fresh(), 1_300).await,
+        [HandshakeKind::Full, HandshakeKind::Full]
+    );
+    assert_eq!(
+        plain.cmds(&[
+            "CONFIG",
+            "SET",
+            "tls-session-cache-timeout",
+            "300",
+            "tls-session-caching",
+            "no"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        kinds(srv.tls, fresh(), 0).await,
+        [HandshakeKind::Full, HandshakeKind::Full]
+    );
+}

@@ -12,9 +12,10 @@
 //!   `!aNULL`, ...) as satisfied by rustls's suites, which are all forward-secret AEAD.
 //! - `tls-prefer-server-ciphers yes`: the server's suite order wins (rustls's
 //!   `ignore_client_order`).
-//! - `tls-session-caching` / `tls-session-cache-size`: a rustls in-memory session cache
-//!   of that many entries (0, "unlimited" for OpenSSL, keeps the default 20480);
-//!   `tls-session-cache-timeout` has no effect (rustls's cache is bounded by count).
+//! - `tls-session-caching` / `tls-session-cache-size` / `tls-session-cache-timeout`: a
+//!   rustls in-memory session cache of that many entries (0, "unlimited" for OpenSSL,
+//!   keeps the default 20480), whose entries are not resumed once older than the
+//!   timeout in seconds.
 //! - `tls-dh-params-file`: rustls has no finite-field DHE; the file must be readable
 //!   (as in Redis) but is otherwise unused.
 //! - `tls-key-file-pass` / `tls-client-key-file-pass`: encrypted private keys are
@@ -25,11 +26,14 @@
 
 use std::io::BufReader;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::server::{
+    NoServerSessionStorage, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use tokio_rustls::TlsAcceptor;
 
@@ -478,7 +482,11 @@ pub fn build(cfg: &Config) -> Result<ServerConfig, String> {
             n if n <= 0 => 20480,
             n => n as usize,
         };
-        ServerSessionMemoryCache::new(size)
+        let ttl = Duration::from_secs(cfg.int("tls-session-cache-timeout").max(0) as u64);
+        Arc::new(TimedSessions {
+            inner: ServerSessionMemoryCache::new(size),
+            ttl,
+        })
     } else {
         sc.send_tls13_tickets = 0;
         Arc::new(NoServerSessionStorage {})
@@ -486,9 +494,67 @@ pub fn build(cfg: &Config) -> Result<ServerConfig, String> {
     Ok(sc)
 }
 
+/// rustls's session cache with `tls-session-cache-timeout`: each stored value is
+/// prefixed with its creation time (milliseconds since the cache's epoch).
+#[derive(Debug)]
+struct TimedSessions {
+    inner: Arc<ServerSessionMemoryCache>,
+    ttl: Duration,
+}
+
+fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+impl TimedSessions {
+    fn fresh(&self, stored: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let stored = stored?;
+        let (at, value) = stored.split_at_checked(8)?;
+        let at = u64::from_le_bytes(at.try_into().ok()?);
+        (clock_ms().saturating_sub(at) < self.ttl.as_millis() as u64).then(|| value.to_vec())
+    }
+}
+
+impl StoresServerSessions for TimedSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let mut v = Vec::with_capacity(8 + value.len());
+        v.extend_from_slice(&clock_ms().to_le_bytes());
+        v.extend_from_slice(&value);
+        self.inner.put(key, v)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.fresh(self.inner.get(key))
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.fresh(self.inner.take(key))
+    }
+    fn can_cache(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_cache_timeout() {
+        let c = TimedSessions {
+            inner: ServerSessionMemoryCache::new(4),
+            ttl: Duration::from_secs(300),
+        };
+        assert!(c.put(b"k".to_vec(), b"v".to_vec()));
+        assert_eq!(c.get(b"k"), Some(b"v".to_vec()));
+        assert_eq!(c.take(b"k"), Some(b"v".to_vec()));
+        assert_eq!(c.get(b"k"), None);
+        let expired = TimedSessions {
+            inner: ServerSessionMemoryCache::new(4),
+            ttl: Duration::ZERO,
+        };
+        assert!(expired.put(b"k".to_vec(), b"v".to_vec()));
+        assert_eq!(expired.get(b"k"), None);
+    }
 
     #[test]
     fn protocol_lists() {
