@@ -650,6 +650,35 @@ async fn config_set_reloads_certificates_and_moves_the_port() {
         .is_err());
 }
 
+/// An encrypted private key (PKCS#8, as OpenSSL 3 writes it) with tls-key-file-pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_private_key() {
+    let certs = Certs::new();
+    let a = args(&[
+        "--tls-cert-file",
+        &certs.p("server.crt"),
+        "--tls-key-file",
+        &certs.p("server-enc.key"),
+        "--tls-key-file-pass",
+        "secret",
+        "--tls-ca-cert-file",
+        &certs.p("ca.crt"),
+    ]);
+    let srv = ferrodis(true, &a);
+    assert!(can_ping(srv.tls, client_config(&certs, Some("client"), BOTH)).await);
+    // CONFIG SET with a wrong password fails; the right one reloads.
+    let mut plain = RawClient::connect(srv.plain);
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-key-file-pass", "nope"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'tls-key-file-pass') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-key-file-pass", "secret"]),
+        b"+OK\r\n"
+    );
+    assert!(can_ping(srv.tls, client_config(&certs, Some("client"), BOTH)).await);
+}
+
 #[test]
 fn tls_port_can_be_enabled_at_runtime() {
     let certs = Certs::new();
@@ -781,26 +810,35 @@ fn bad_tls_configuration_fails_startup_like_redis() {
         // lines are Redis's.
         assert_eq!(tail, want, "{case:?}: ours {got:?}");
     }
-    // An encrypted key: refused with a clear reason (Redis decrypts it with
-    // tls-key-file-pass; rustls cannot).
-    let enc = args(&[
-        "--tls-cert-file",
-        &certs.p("server.crt"),
-        "--tls-key-file",
-        &certs.p("server-enc.key"),
-        "--tls-key-file-pass",
-        "secret",
-        "--tls-ca-cert-file",
-        &certs.p("ca.crt"),
-    ]);
-    let out = run_to_exit(common::ferrodis_bin(), &enc);
-    assert!(!out.status.success());
-    let got = messages(&out);
-    assert!(
-        got.iter()
-            .any(|m| m.starts_with("Failed to load private key: ") && m.contains("encrypted")),
-        "{got:?}"
-    );
+    // An encrypted key with a wrong or missing tls-key-file-pass.
+    for pass in ["wrong", ""] {
+        let enc = args(&[
+            "--tls-cert-file",
+            &certs.p("server.crt"),
+            "--tls-key-file",
+            &certs.p("server-enc.key"),
+            "--tls-key-file-pass",
+            pass,
+            "--tls-ca-cert-file",
+            &certs.p("ca.crt"),
+        ]);
+        for bin in [common::ferrodis_bin(), redis.as_str()] {
+            let out = run_to_exit(bin, &enc);
+            assert!(!out.status.success(), "{bin} with pass {pass:?}");
+            let got = messages(&out);
+            assert!(
+                got.iter().any(|m| m.starts_with(&format!(
+                    "Failed to load private key: {}: ",
+                    certs.p("server-enc.key")
+                ))),
+                "{bin}: {got:?}"
+            );
+            assert_eq!(
+                got.last().map(|s| s.as_str()),
+                Some("Failed to configure TLS. Check logs for more info.")
+            );
+        }
+    }
     // Nothing to listen on at all.
     let none = run_to_exit(common::ferrodis_bin(), &args(&["--tls-port", "0"]));
     assert!(!none.status.success());
