@@ -204,7 +204,7 @@ fn decrypt_pkcs8(text: &str, pass: &str) -> Result<PrivateKeyDer<'static>, Strin
         .find(end)
         .map(|i| from + i + end.len())
         .ok_or("unterminated PEM block")?;
-    let (label, der) = pkcs8::der::pem::decode_vec(text[from..to].as_bytes())
+    let (label, der) = pkcs8::der::pem::decode_vec(&text.as_bytes()[from..to])
         .map_err(|e| format!("bad PEM: {e}"))?;
     if label != "ENCRYPTED PRIVATE KEY" {
         return Err("no PEM private key found".into());
