@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::keyspace::blocking::Cancel;
 use crate::server::client::{ClientInfo, ReplyMode};
+use crate::server::pause::Kind;
 use crate::server::tracking::{self, flag};
 use crate::util::time::now_ms;
 
@@ -38,6 +39,8 @@ crate::commands! { static SUBCOMMANDS = [
     Command::new("caching", 3, CLIENT_FLAGS, client_caching).acl(CONN),
     Command::new("getredir", 2, CLIENT_FLAGS, client_getredir).acl(CONN),
     Command::new("trackinginfo", 2, CLIENT_FLAGS, client_trackinginfo).acl(CONN),
+    Command::new("pause", -3, ADMIN | CLIENT_FLAGS, client_pause).acl(ADMIN_CONN),
+    Command::new("unpause", 2, ADMIN | CLIENT_FLAGS, client_unpause).acl(ADMIN_CONN),
     Command::new("help", 2, LOADING | STALE | SENTINEL, client_help).acl(CONN),
 ]; }
 
@@ -196,6 +199,11 @@ fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Whether CLIENT KILL USER names an existing user.
+fn user_exists(ctx: &Ctx, name: &[u8]) -> bool {
+    ctx.srv.acl.get(name).is_some()
+}
+
 /// CLIENT KILL addr:port | CLIENT KILL <filter> <value> ...
 fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut addr: Option<String> = None;
@@ -204,6 +212,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut ty: Option<ClientType> = None;
     let mut user: Option<String> = None;
     let mut skipme = true;
+    let mut max_age: u64 = 0;
     let old_form = argv.len() == 3;
     if old_form {
         addr = Some(args::text(argv[2]));
@@ -229,13 +238,17 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             } else if args::is(opt, "laddr") {
                 laddr = Some(args::text(val));
             } else if args::is(opt, "user") {
-                if val != b"default" {
+                if !user_exists(ctx, val) {
                     return Err(RError::owned(format!(
                         "ERR No such user '{}'",
                         args::text(val)
                     )));
                 }
                 user = Some(args::text(val));
+            } else if args::is(opt, "maxage") {
+                // Redis 7.4: clients connected for more than this many seconds (0:
+                // no filter).
+                max_age = args::int(val)?.max(0) as u64;
             } else if args::is(opt, "skipme") {
                 if args::is(val, "yes") {
                     skipme = true;
@@ -253,7 +266,11 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let me = ctx.client.id;
     let mut killed = 0i64;
     let mut kill_self = false;
+    let now_secs = now_ms() / 1000;
     for c in ctx.srv.clients.snapshot() {
+        if max_age != 0 && now_secs.saturating_sub(c.created_ms / 1000) <= max_age {
+            continue;
+        }
         if addr.as_ref().is_some_and(|a| *a != c.addr.to_string()) {
             continue;
         }
@@ -295,6 +312,37 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if kill_self {
         ctx.client.close_after_reply = true;
     }
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: see `server::pause`.
+fn client_pause(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(RError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            args::text(argv[1])
+        )));
+    }
+    let ms = crate::util::num::parse_i64(argv[2])
+        .ok_or(RError::raw("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(RError::raw("ERR timeout is negative"));
+    }
+    let kind = match argv.get(3) {
+        None => Kind::All,
+        Some(a) if args::is(a, "all") => Kind::All,
+        Some(a) if args::is(a, "write") => Kind::Write,
+        Some(_) => return Err(RError::raw("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let end = now_ms().saturating_add(ms as u64);
+    ctx.srv.pause.pause(ctx.srv, kind, end);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.pause.unpause(ctx.srv);
+    ctx.out.ok();
     Ok(())
 }
 
@@ -611,6 +659,8 @@ fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             "      Kill connections authenticated by <username>.",
             "    * SKIPME (YES|NO)",
             "      Skip killing current connection (default: yes).",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",

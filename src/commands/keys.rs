@@ -104,6 +104,8 @@ fn lookup_notouch_generic<'t>(
         shard.hits += 1;
     } else {
         shard.misses += 1;
+        // An expired key is still there during CLIENT PAUSE (expiry suspended).
+        return None;
     }
     shard.dict.get(h, key)
 }

@@ -81,6 +81,12 @@ struct ScriptFlags {
 
 /// Splits a `#!` shebang off `body`: the flags, and the body with that line blanked
 /// (so line numbers in errors stay the same).
+/// Whether an EVAL body declares `#!lua flags=no-writes` (CLIENT PAUSE WRITE lets such
+/// scripts run).
+pub fn shebang_no_writes(body: &[u8]) -> bool {
+    parse_shebang(body).is_ok_and(|(f, _)| f.no_writes)
+}
+
 fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Option<Vec<u8>>), RError> {
     if !body.starts_with(b"#!") {
         return Ok((ScriptFlags::default(), None));
@@ -220,7 +226,11 @@ pub(crate) fn script_call(
     read_only: bool,
 ) -> Result<Vec<u8>, String> {
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let (cmd, _) = match ctx.srv.commands.resolve(&refs) {
+    if resp == 0 {
+        // redis.acl_check_cmd (see `scripting::bind_host_functions`).
+        return super::acl::script_acl_check(ctx, &refs);
+    }
+    let (cmd, parent) = match ctx.srv.commands.resolve(&refs) {
         Ok(c) => c,
         Err(e) if e.0.contains("wrong number of arguments") => {
             return Err("Wrong number of args calling Redis command from script".into())
@@ -229,6 +239,11 @@ pub(crate) fn script_call(
     };
     if cmd.has(NOSCRIPT) {
         return Err("This Redis command is not allowed from script".into());
+    }
+    if let Err((denied, pos)) = super::acl::check(ctx.srv, ctx.client, cmd, parent, &refs) {
+        return Err(super::acl::script_denial(
+            ctx, cmd, parent, &refs, denied, pos,
+        ));
     }
     if read_only && cmd.has(WRITE) {
         return Err("Write commands are not allowed from read-only scripts.".into());

@@ -6,8 +6,9 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
+    acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
+    latency, list, memory, multi, pubsub, scripting, server, set, slowlog, sort, stream, strings,
+    zset,
 };
 
 /// All commands, by lower-case name.
@@ -32,6 +33,8 @@ pub fn families() -> Vec<&'static [Command]> {
         &dump::COMMANDS,
         &aof::COMMANDS,
         &slowlog::COMMANDS,
+        &latency::COMMANDS,
+        &memory::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
         &set::COMMANDS,
@@ -41,6 +44,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &sort::COMMANDS,
         &stream::COMMANDS,
         &pubsub::COMMANDS,
+        &acl::COMMANDS,
     ]
 }
 
@@ -69,6 +73,19 @@ impl CommandTable {
         CommandTable { by_name }
     }
 
+    /// `rename-command from to` (validated when the configuration was read): the
+    /// command is known by `to` only, or by no name when `to` is empty. The command
+    /// keeps its own name in replies and statistics, as in Redis.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(cmd) = self.by_name.remove(from) {
+            if !to.is_empty() {
+                // A few names at startup, for the life of the process.
+                let to: &'static str = Box::leak(to.to_ascii_lowercase().into_boxed_str());
+                self.by_name.insert(to, cmd);
+            }
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&'static Command> {
         self.by_name.get(name).copied()
     }
@@ -77,7 +94,9 @@ impl CommandTable {
     pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
-            return None;
+            // Only names given by `rename-command` are this long.
+            let s = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+            return self.get(&s);
         }
         for (d, s) in buf.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();

@@ -150,6 +150,9 @@ pub struct Keyspace {
     pub snap: snapshot::Snapshot,
     /// What `Entry::lru` holds: LRU clock or LFU counter (see `lfu.rs`).
     pub access: lfu::Access,
+    /// Unix ms until which keys do not expire (CLIENT PAUSE): an expired key reads as
+    /// missing but stays until the pause ends. 0: no pause.
+    pub expire_paused_until: std::sync::atomic::AtomicU64,
 }
 
 /// Seconds clock, as Redis's LRU_CLOCK (INFO `lru_clock`).
@@ -192,6 +195,7 @@ impl Keyspace {
             tracking: AtomicBool::new(false),
             snap: snapshot::Snapshot::default(),
             access: lfu::Access::default(),
+            expire_paused_until: Default::default(),
         }
     }
 
@@ -257,7 +261,7 @@ fn wakes_waiters(v: &Value) -> bool {
 /// A key expired lazily during a command (to be propagated as a DEL and notified).
 pub struct ExpiredKey {
     pub db: usize,
-    pub key: Box<[u8]>,
+    pub key: dict::Key,
 }
 
 /// A keyspace event raised during a command (Redis's `notifyKeyspaceEvent`), published
@@ -441,6 +445,16 @@ impl<'a> Txn<'a> {
         let shard: &mut Shard = &mut self.guards[pos].1;
         let live = match shard.dict.get(h, key) {
             None => false,
+            Some(e)
+                if e.expire != 0
+                    && e.expire <= now
+                    && ks
+                        .expire_paused_until
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        > now =>
+            {
+                false
+            }
             Some(e) if e.expire != 0 && e.expire <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
                 ks.snap.preserve_in(&mut shard.dict, db, h, key);

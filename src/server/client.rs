@@ -39,6 +39,8 @@ pub struct ClientState {
     pub db: usize,
     pub authenticated: bool,
     pub user: String,
+    /// The ACL user (None: the default user), see `crate::acl`.
+    pub acl_user: Option<Arc<crate::acl::UserCell>>,
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written (QUIT, protocol errors,
     /// CLIENT KILL of oneself).
@@ -93,6 +95,7 @@ impl ClientState {
             db: 0,
             authenticated,
             user: "default".into(),
+            acl_user: None,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             last_cmd: None,
@@ -160,6 +163,8 @@ pub struct ClientInfo {
     pub queue: std::sync::OnceLock<std::sync::Weak<crate::server::pubsub::Subscriber>>,
     /// In MONITOR mode (flag `O`).
     pub monitor: AtomicBool,
+    /// Postponed by CLIENT PAUSE (flag `b`, as Redis's BLOCKED_POSTPONE).
+    pub paused: AtomicBool,
 }
 
 impl ClientInfo {
@@ -188,6 +193,7 @@ impl ClientInfo {
             tracking: Default::default(),
             queue: std::sync::OnceLock::new(),
             monitor: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -211,7 +217,7 @@ impl ClientInfo {
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
         }
-        if self.blocked.lock().is_some() {
+        if self.blocked.lock().is_some() || self.paused.load(Ordering::Relaxed) {
             f.push('b');
         }
         f.push_str(&self.tracking.list_flags());
@@ -239,8 +245,9 @@ impl ClientInfo {
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
+        let (obl, oll) = crate::server::obuf::obl_oll(omem);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -258,6 +265,8 @@ impl ClientInfo {
             16384u64.saturating_sub(qbuf),
             16384,
             qbuf,
+            obl,
+            oll,
             omem,
             16384 + omem + qbuf,
             cmd,

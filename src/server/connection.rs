@@ -16,7 +16,7 @@ use crate::protocol::parser::{decode_inline_token, inline_token_is_quoted};
 use crate::protocol::{Limits, Parsed, Parser, Proto, Reply};
 use crate::server::client::{ClientInfo, ClientState};
 use crate::server::dispatch::{execute, Gate};
-use crate::server::{blocking, log, pubsub, Server};
+use crate::server::{blocking, log, obuf, pause, pubsub, Server};
 use crate::util::time::now_ms;
 
 /// A client connection's byte stream: a `TcpStream`, or a TLS stream over one
@@ -35,6 +35,8 @@ struct Progress {
     /// Total buffer size needed to make progress on a partial command (0: unknown).
     hint: usize,
     commands: u64,
+    /// Stopped before a command the current CLIENT PAUSE holds (see `server::pause`).
+    paused: bool,
 }
 
 /// Parses and executes every complete command at the front of `input`.
@@ -54,9 +56,10 @@ fn process_input(
         unauthenticated: !client.authenticated,
     };
     let mut hint = 0;
+    let mut paused = false;
     // A blocked client processes nothing more until it is unblocked (Redis keeps the
     // rest of the input in the query buffer meanwhile).
-    while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
+    'commands: while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
         let rest = &input[pos..];
         match parser.parse(rest, limits) {
             Parsed::Command { consumed } => {
@@ -76,10 +79,18 @@ fn process_input(
                             .map(|&(s, e)| decode_inline_token(&rest[s..e]))
                             .collect();
                         let refs: Vec<&[u8]> = owned.iter().map(|v| v.as_slice()).collect();
+                        if srv.pause.active() && pause::must_wait(srv, client, &refs) {
+                            paused = true;
+                            break 'commands;
+                        }
                         execute(srv, client, out, &refs, &mut gate);
                     } else {
                         argv.clear();
                         argv.extend(parser.spans().iter().map(|&(s, e)| &rest[s..e]));
+                        if srv.pause.active() && pause::must_wait(srv, client, &argv) {
+                            paused = true;
+                            break 'commands;
+                        }
                         execute(srv, client, out, &argv, &mut gate);
                     }
                 }
@@ -111,12 +122,13 @@ fn process_input(
         consumed: pos,
         hint,
         commands,
+        paused,
     }
 }
 
 /// Serves one client until it disconnects, is killed, times out or breaks the protocol.
 pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientInfo>) {
-    let authenticated = srv.hot.requirepass.read().is_none();
+    let authenticated = srv.acl.default_is_open();
     let mut client = ClientState::new(info.clone(), authenticated);
     pubsub::attach_queue(&mut client);
     let mut parser = Parser::new();
@@ -125,6 +137,10 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
     let mut start = 0usize; // consumed prefix of `input` not yet drained
                             // After a blocked command ends, commands already buffered run before reading more.
     let mut need_read = true;
+    // This client's place among clients postponed by CLIENT PAUSE.
+    let mut pause_ticket: Option<pause::Ticket> = None;
+    // client-output-buffer-limit state for the replies (see `server::obuf`).
+    let mut obuf_state = obuf::State::default();
 
     loop {
         // Make room for the next read.
@@ -189,6 +205,10 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
 
         let progress = process_input(&srv, &mut client, &mut parser, &input[start..], &mut out);
         start += progress.consumed;
+        if !progress.paused {
+            // The postponed command ran: the next postponed client may go.
+            pause_ticket = None;
+        }
         if progress.commands > 0 {
             srv.stats
                 .total_commands_processed
@@ -216,7 +236,7 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
         if let Some(w) = client.waiter.take() {
             // Blocked: send what earlier pipelined commands replied, then wait.
             durable(&srv, &mut client).await;
-            if !flush(&srv, &mut stream, &mut out).await {
+            if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
                 break;
             }
             let pending = input.len() - start;
@@ -247,8 +267,25 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
             need_read = false;
         }
         durable(&srv, &mut client).await;
-        if !flush(&srv, &mut stream, &mut out).await {
+        if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
             break;
+        }
+        if progress.paused {
+            // Postponed by CLIENT PAUSE: no reply until the pause ends.
+            if !pause::wait(
+                &srv,
+                &client,
+                &mut pause_ticket,
+                &mut stream,
+                &mut input,
+                start,
+            )
+            .await
+            {
+                break;
+            }
+            need_read = false;
+            continue;
         }
         info.last_interaction_ms.store(now_ms(), Ordering::Relaxed);
         if client.close_after_reply {
@@ -271,17 +308,48 @@ async fn durable(srv: &Server, client: &mut ClientState) {
     }
 }
 
-/// Writes the pending replies; false if the connection is gone.
-async fn flush<S: Stream>(srv: &Server, stream: &mut S, out: &mut Reply) -> bool {
+/// Writes the pending replies; false if the connection is gone (or must close: over
+/// `client-output-buffer-limit`).
+async fn flush<S: Stream>(
+    srv: &Server,
+    stream: &mut S,
+    out: &mut Reply,
+    info: &ClientInfo,
+    limit: &mut obuf::State,
+) -> bool {
     if !out.buf.is_empty() {
+        if !obuf::check(srv, info, limit, out.buf.len()) {
+            return false;
+        }
+        let big = out.buf.len() as u64 > obuf::REPLY_CHUNK;
+        if big {
+            // Visible in CLIENT LIST while the client reads it.
+            info.omem.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+        }
         srv.stats
             .net_output_bytes
             .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
         srv.stats
             .total_error_replies
             .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-        // `flush` sends what a TLS stream still buffers (a no-op for TCP).
-        if stream.write_all(&out.buf).await.is_err() || stream.flush().await.is_err() {
+        // CLIENT KILL also ends a write the client does not read. `flush` sends what a
+        // TLS stream still buffers (a no-op for TCP).
+        let written = tokio::select! {
+            r = async {
+                stream.write_all(&out.buf).await?;
+                stream.flush().await
+            } => r.is_ok(),
+            _ = info.kill_notify.notified() => false,
+        };
+        if big {
+            let n = out.buf.len() as u64;
+            let _ = info
+                .omem
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(n))
+                });
+        }
+        if !written {
             return false;
         }
         out.buf.clear();

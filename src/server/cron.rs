@@ -26,7 +26,9 @@ fn run(srv: Arc<Server>) {
         let period = Duration::from_secs(1) / hz;
         let started = Instant::now();
         let budget = period * EXPIRE_CPU_PCT / 100;
-        let stats = if srv.active_expire.load(Ordering::Relaxed) {
+        // No active expiry during CLIENT PAUSE (see `server::pause`).
+        let stats = if srv.active_expire.load(Ordering::Relaxed) && !srv.pause.suspends_expiry(&srv)
+        {
             active_expire_cycle_full(
                 &srv.ks,
                 &mut cursor,
@@ -87,6 +89,8 @@ fn run(srv: Arc<Server>) {
         } else {
             Default::default()
         };
+        srv.latency
+            .add_if_needed("expire-cycle", started.elapsed().as_millis() as u64);
         crate::server::tracking::broadcast(&srv, None);
         crate::persistence::aof::cron(&srv);
         // Save points and scheduled BGSAVEs.

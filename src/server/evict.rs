@@ -208,6 +208,10 @@ pub fn before_command(srv: &Server, denyoom: bool) -> Option<&'static str> {
     if max == 0 {
         return None;
     }
+    // Nothing is evicted during CLIENT PAUSE (as Redis's performEvictions).
+    if srv.pause.active() && srv.pause.suspends_expiry(srv) {
+        return None;
+    }
     before_command_slow(srv, denyoom, max)
 }
 
@@ -249,16 +253,21 @@ fn evict(srv: &Server, need: u64) -> bool {
         let Some((db, key)) = picked else {
             break;
         };
+        let del_started = Instant::now();
         if let Some(bytes) = evict_key(srv, policy, db, &key) {
             freed += bytes;
             any = true;
         }
+        srv.latency
+            .add_if_needed("eviction-del", del_started.elapsed().as_millis() as u64);
         if started.elapsed() > BUDGET {
             // The next command continues.
             any = true;
             break;
         }
     }
+    srv.latency
+        .add_if_needed("eviction-cycle", started.elapsed().as_millis() as u64);
     let _ = ev
         .used
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {

@@ -8,11 +8,15 @@ pub mod connection;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
+pub mod latency;
 pub mod listener;
 pub mod log;
+pub mod metrics;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod obuf;
+pub mod pause;
 pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
@@ -111,6 +115,14 @@ pub struct Server {
     pub evict: evict::Evictor,
     /// TLS: the context for `tls-port` connections and that port's listeners.
     pub tls: tls::Tls,
+    /// CLIENT PAUSE (see `pause`).
+    pub pause: pause::Pause,
+    /// INFO `client_recent_max_output_buffer` (see `obuf`).
+    pub obuf_peak: obuf::Peak,
+    /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
+    pub latency: &'static latency::Monitor,
+    /// ACL users and ACL LOG (see `crate::acl`).
+    pub acl: crate::acl::Acl,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -138,12 +150,16 @@ impl Server {
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
         };
         let script_state = Arc::new(crate::scripting::RunState::default());
+        let mut commands = CommandTable::new();
+        for (from, to) in &config.renames {
+            commands.rename(from, to);
+        }
         Arc::new_cyclic(|me| Server {
             me: me.clone(),
             ks: Keyspace::new(databases),
             config: RwLock::new(config),
             hot,
-            commands: CommandTable::new(),
+            commands,
             clients: Registry::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -169,13 +185,18 @@ impl Server {
             monitors: Default::default(),
             slowlog: Default::default(),
             evict: Default::default(),
+            pause: Default::default(),
+            obuf_peak: Default::default(),
+            latency: latency::global(),
             aof: Default::default(),
             tls: Default::default(),
+            acl: Default::default(),
         })
         .init()
     }
 
     fn init(self: Arc<Server>) -> Arc<Server> {
+        crate::memory::record_startup();
         self.refresh_hot();
         self
     }
@@ -225,13 +246,27 @@ impl Server {
         self.slowlog
             .max_len
             .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        self.latency.configure(
+            c.int("latency-monitor-threshold"),
+            c.bool("latency-tracking"),
+            &c.str("latency-tracking-info-percentiles"),
+        );
         drop(c);
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
         let pass = c.str("requirepass");
-        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        let pass = if pass.is_empty() { None } else { Some(pass) };
+        let mut cur = h.requirepass.write();
+        if *cur != pass {
+            // requirepass is the default user's password (Redis's updateRequirePass).
+            self.acl.set_default_password(pass.as_deref());
+            *cur = pass;
+        }
+        drop(cur);
+        let obl = c.str("client-output-buffer-limit");
+        self.pubsub.set_limits(pubsub::Limits::parse(&obl));
         self.pubsub
-            .set_limits(pubsub::Limits::parse(&c.str("client-output-buffer-limit")));
+            .set_normal_limits(pubsub::Limits::parse_class(&obl, "normal"));
         let events = crate::config::keyspace_events_from_str(&c.str("notify-keyspace-events"));
         self.ks
             .notify_flags

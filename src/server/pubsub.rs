@@ -62,9 +62,15 @@ impl Limits {
     /// The pubsub class out of a `client-output-buffer-limit` value
     /// (`normal 0 0 0 slave ... pubsub 33554432 8388608 60`).
     pub fn parse(value: &str) -> Limits {
+        Limits::parse_class(value, "pubsub")
+    }
+
+    /// One class (`normal`, `slave`, `pubsub`) out of a `client-output-buffer-limit`
+    /// value.
+    pub fn parse_class(value: &str, class: &str) -> Limits {
         let parts: Vec<&str> = value.split_whitespace().collect();
         for c in parts.chunks(4) {
-            if c.len() == 4 && c[0].eq_ignore_ascii_case("pubsub") {
+            if c.len() == 4 && c[0].eq_ignore_ascii_case(class) {
                 let n = |s: &str| crate::config::parse_memory(s).unwrap_or(0);
                 return Limits {
                     hard: n(c[1]),
@@ -83,6 +89,9 @@ pub struct Hub {
     hard: AtomicU64,
     soft: AtomicU64,
     soft_secs: AtomicU64,
+    /// The normal class's limits (`server::obuf`), for what non-subscribers receive
+    /// through their queue (MONITOR lines, tracking invalidations).
+    normal: [AtomicU64; 3],
 }
 
 impl Default for Hub {
@@ -92,6 +101,7 @@ impl Default for Hub {
             hard: AtomicU64::new(32 * 1024 * 1024),
             soft: AtomicU64::new(8 * 1024 * 1024),
             soft_secs: AtomicU64::new(60),
+            normal: Default::default(),
         }
     }
 }
@@ -103,6 +113,21 @@ impl Hub {
         self.hard.store(l.hard, Ordering::Relaxed);
         self.soft.store(l.soft, Ordering::Relaxed);
         self.soft_secs.store(l.soft_secs, Ordering::Relaxed);
+    }
+
+    /// Caches the normal class's limits.
+    pub fn set_normal_limits(&self, l: Limits) {
+        self.normal[0].store(l.hard, Ordering::Relaxed);
+        self.normal[1].store(l.soft, Ordering::Relaxed);
+        self.normal[2].store(l.soft_secs, Ordering::Relaxed);
+    }
+
+    pub fn normal_limits(&self) -> Limits {
+        Limits {
+            hard: self.normal[0].load(Ordering::Relaxed),
+            soft: self.normal[1].load(Ordering::Relaxed),
+            soft_secs: self.normal[2].load(Ordering::Relaxed),
+        }
     }
 
     pub fn limits(&self) -> Limits {
@@ -149,6 +174,24 @@ impl Hub {
                 !s.is_empty()
             });
         }
+    }
+
+    /// The subscriptions of client `id`, of every kind (ACL: clients whose user loses
+    /// a channel are disconnected).
+    pub fn subscriptions_of(&self, id: u64) -> Vec<(Kind, Box<[u8]>)> {
+        let maps = self.maps.read();
+        let mut out = Vec::new();
+        for (kind, map) in [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .zip(maps.iter())
+        {
+            for (name, subs) in map.iter() {
+                if subs.contains_key(&id) {
+                    out.push((kind, name.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Number of distinct channels (or patterns, or shard channels) with subscribers
@@ -300,12 +343,12 @@ impl Subscriber {
     /// array (sent with `>` to a RESP3 client, like messages) for client tracking, or,
     /// with `raw`, bytes sent as they are (MONITOR lines). Output buffer limits apply
     /// as for Pub/Sub when the client is a subscriber (Redis's pubsub class); others
-    /// are in the unlimited normal class.
+    /// are in the normal class (MONITOR clients too, as in Redis).
     pub fn push(&self, encoded: &[u8], raw: bool, hub: &Hub) {
         let limits = if self.info.pubsub.any() {
             hub.limits()
         } else {
-            Limits::default()
+            hub.normal_limits()
         };
         let resp3 = !raw && self.info.resp.load(Ordering::Relaxed) == 3;
         self.enqueue_as(encoded, resp3, &limits);
@@ -365,6 +408,16 @@ impl Subscriber {
 
 /// Redis's `checkClientOutputBufferLimits`: over the hard limit, or over the soft
 /// limit for more than `soft_secs` seconds in a row (`now`: Unix seconds).
+pub(crate) fn over_limits_since(soft_since: &mut u64, used: u64, l: &Limits, now: u64) -> bool {
+    let mut q = Queue {
+        soft_since: *soft_since,
+        ..Default::default()
+    };
+    let over = over_limits(&mut q, used, l, now);
+    *soft_since = q.soft_since;
+    over
+}
+
 fn over_limits(q: &mut Queue, used: u64, l: &Limits, now: u64) -> bool {
     let hard = l.hard > 0 && used >= l.hard;
     let mut soft = l.soft > 0 && used >= l.soft;

@@ -311,6 +311,42 @@ impl RawClient {
         self.cmd(&a)
     }
 
+    /// Waits up to `ms` for the server to close the connection (unread replies
+    /// before the close are skipped): true if it did.
+    pub fn closed_within(&mut self, ms: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_millis(ms);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.writer.set_read_timeout(Some(left)).ok();
+            let r = match self.reader.fill_buf() {
+                Ok([]) => Some(true),
+                Ok(b) => {
+                    let n = b.len();
+                    self.reader.consume(n);
+                    None
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Some(false)
+                }
+                Err(_) => Some(true),
+            };
+            if let Some(closed) = r {
+                self.writer
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .ok();
+                return closed;
+            }
+        }
+    }
+
     /// Waits up to `ms` for a reply: `None` if nothing arrived in that time.
     pub fn poll_reply(&mut self, ms: u64) -> Option<Vec<u8>> {
         self.writer
