@@ -170,3 +170,24 @@ fn runtime_changes_apply_to_new_connections() {
         );
     }
 }
+
+#[test]
+fn a_default_user_password_set_with_acl_lifts_protection() {
+    let [ours, theirs] = both(&["--bind", "127.0.0.1 127.0.0.2"]);
+    let mut replies = Vec::new();
+    for p in [ours.1, theirs.1] {
+        let mut admin = common::RawClient::connect(p);
+        let r = vec![
+            admin.cmds(&["ACL", "SETUSER", "default", ">pw"]),
+            talk(OTHER, OTHER, p, b"PING\r\n").0,
+            admin.cmds(&["AUTH", "pw"]),
+            admin.cmds(&["ACL", "SETUSER", "default", "nopass"]),
+            talk(OTHER, OTHER, p, b"").0,
+        ];
+        replies.push(r);
+    }
+    assert_eq!(replies[0][1], b"-NOAUTH Authentication required.\r\n");
+    assert!(replies[0][4].starts_with(b"-DENIED"));
+    let shown = |r: &Vec<Vec<u8>>| r.iter().map(|b| show(b)).collect::<Vec<_>>();
+    assert_eq!(shown(&replies[0]), shown(&replies[1]));
+}
