@@ -82,8 +82,10 @@ fn info_stat(port: u16, field: &str) -> String {
 fn non_loopback_client_is_denied_like_redis() {
     // bind * : every interface, as in the situation protected mode exists for.
     let [ours, theirs] = both(&["--bind", "*"]);
-    let (o, o_closed) = talk(OTHER, LOCAL, ours.1, b"PING\r\n");
-    let (t, t_closed) = talk(OTHER, LOCAL, theirs.1, b"PING\r\n");
+    // Nothing sent: the server speaks first, and closing a socket with unread input
+    // would reset the connection (racing with the client's read of the text).
+    let (o, o_closed) = talk(OTHER, LOCAL, ours.1, b"");
+    let (t, t_closed) = talk(OTHER, LOCAL, theirs.1, b"");
     assert!(
         t.starts_with(b"-DENIED Redis is running in protected mode"),
         "reference: {}",
@@ -105,8 +107,8 @@ fn binding_a_loopback_address_does_not_lift_protection() {
     // Redis 7.0 applies protected mode whatever the bind: a server bound to
     // 127.0.0.1 and 127.0.0.2 still refuses the client from 127.0.0.2.
     let [ours, theirs] = both(&["--bind", "127.0.0.1 127.0.0.2"]);
-    let (o, _) = talk(OTHER, OTHER, ours.1, b"PING\r\n");
-    let (t, _) = talk(OTHER, OTHER, theirs.1, b"PING\r\n");
+    let (o, _) = talk(OTHER, OTHER, ours.1, b"");
+    let (t, _) = talk(OTHER, OTHER, theirs.1, b"");
     assert!(t.starts_with(b"-DENIED"), "reference: {}", show(&t));
     assert_eq!(show(&o), show(&t));
     // The same client from 127.0.0.1 to 127.0.0.2 is fine.
@@ -144,7 +146,7 @@ fn runtime_changes_apply_to_new_connections() {
     let [ours, theirs] = both(&["--bind", "127.0.0.1 127.0.0.2"]);
     for p in [ours.1, theirs.1] {
         let mut admin = common::RawClient::connect(p);
-        assert!(talk(OTHER, OTHER, p, b"PING\r\n").0.starts_with(b"-DENIED"));
+        assert!(talk(OTHER, OTHER, p, b"").0.starts_with(b"-DENIED"));
         assert_eq!(
             admin.cmds(&["CONFIG", "SET", "protected-mode", "no"]),
             b"+OK\r\n"
@@ -157,7 +159,7 @@ fn runtime_changes_apply_to_new_connections() {
             admin.cmds(&["CONFIG", "SET", "protected-mode", "yes"]),
             b"+OK\r\n"
         );
-        assert!(talk(OTHER, OTHER, p, b"PING\r\n").0.starts_with(b"-DENIED"));
+        assert!(talk(OTHER, OTHER, p, b"").0.starts_with(b"-DENIED"));
         assert_eq!(
             admin.cmds(&["CONFIG", "SET", "requirepass", "pw"]),
             b"+OK\r\n"
@@ -167,4 +169,25 @@ fn runtime_changes_apply_to_new_connections() {
             b"-NOAUTH Authentication required.\r\n"
         );
     }
+}
+
+#[test]
+fn a_default_user_password_set_with_acl_lifts_protection() {
+    let [ours, theirs] = both(&["--bind", "127.0.0.1 127.0.0.2"]);
+    let mut replies = Vec::new();
+    for p in [ours.1, theirs.1] {
+        let mut admin = common::RawClient::connect(p);
+        let r = vec![
+            admin.cmds(&["ACL", "SETUSER", "default", ">pw"]),
+            talk(OTHER, OTHER, p, b"PING\r\n").0,
+            admin.cmds(&["AUTH", "pw"]),
+            admin.cmds(&["ACL", "SETUSER", "default", "nopass"]),
+            talk(OTHER, OTHER, p, b"").0,
+        ];
+        replies.push(r);
+    }
+    assert_eq!(replies[0][1], b"-NOAUTH Authentication required.\r\n");
+    assert!(replies[0][4].starts_with(b"-DENIED"));
+    let shown = |r: &Vec<Vec<u8>>| r.iter().map(|b| show(b)).collect::<Vec<_>>();
+    assert_eq!(shown(&replies[0]), shown(&replies[1]));
 }

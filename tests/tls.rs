@@ -650,6 +650,35 @@ async fn config_set_reloads_certificates_and_moves_the_port() {
         .is_err());
 }
 
+/// An encrypted private key (PKCS#8, as OpenSSL 3 writes it) with tls-key-file-pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_private_key() {
+    let certs = Certs::new();
+    let a = args(&[
+        "--tls-cert-file",
+        &certs.p("server.crt"),
+        "--tls-key-file",
+        &certs.p("server-enc.key"),
+        "--tls-key-file-pass",
+        "secret",
+        "--tls-ca-cert-file",
+        &certs.p("ca.crt"),
+    ]);
+    let srv = ferrodis(true, &a);
+    assert!(can_ping(srv.tls, client_config(&certs, Some("client"), BOTH)).await);
+    // CONFIG SET with a wrong password fails; the right one reloads.
+    let mut plain = RawClient::connect(srv.plain);
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-key-file-pass", "nope"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'tls-key-file-pass') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-key-file-pass", "secret"]),
+        b"+OK\r\n"
+    );
+    assert!(can_ping(srv.tls, client_config(&certs, Some("client"), BOTH)).await);
+}
+
 #[test]
 fn tls_port_can_be_enabled_at_runtime() {
     let certs = Certs::new();
@@ -781,26 +810,35 @@ fn bad_tls_configuration_fails_startup_like_redis() {
         // lines are Redis's.
         assert_eq!(tail, want, "{case:?}: ours {got:?}");
     }
-    // An encrypted key: refused with a clear reason (Redis decrypts it with
-    // tls-key-file-pass; rustls cannot).
-    let enc = args(&[
-        "--tls-cert-file",
-        &certs.p("server.crt"),
-        "--tls-key-file",
-        &certs.p("server-enc.key"),
-        "--tls-key-file-pass",
-        "secret",
-        "--tls-ca-cert-file",
-        &certs.p("ca.crt"),
-    ]);
-    let out = run_to_exit(common::ferrodis_bin(), &enc);
-    assert!(!out.status.success());
-    let got = messages(&out);
-    assert!(
-        got.iter()
-            .any(|m| m.starts_with("Failed to load private key: ") && m.contains("encrypted")),
-        "{got:?}"
-    );
+    // An encrypted key with a wrong or missing tls-key-file-pass.
+    for pass in ["wrong", ""] {
+        let enc = args(&[
+            "--tls-cert-file",
+            &certs.p("server.crt"),
+            "--tls-key-file",
+            &certs.p("server-enc.key"),
+            "--tls-key-file-pass",
+            pass,
+            "--tls-ca-cert-file",
+            &certs.p("ca.crt"),
+        ]);
+        for bin in [common::ferrodis_bin(), redis.as_str()] {
+            let out = run_to_exit(bin, &enc);
+            assert!(!out.status.success(), "{bin} with pass {pass:?}");
+            let got = messages(&out);
+            assert!(
+                got.iter().any(|m| m.starts_with(&format!(
+                    "Failed to load private key: {}: ",
+                    certs.p("server-enc.key")
+                ))),
+                "{bin}: {got:?}"
+            );
+            assert_eq!(
+                got.last().map(|s| s.as_str()),
+                Some("Failed to configure TLS. Check logs for more info.")
+            );
+        }
+    }
     // Nothing to listen on at all.
     let none = run_to_exit(common::ferrodis_bin(), &args(&["--tls-port", "0"]));
     assert!(!none.status.success());
@@ -863,5 +901,94 @@ fn tls_directives_match_redis() {
     assert_eq!(
         info_field(&o.cmds(&["INFO", "server"]), "tcp_port"),
         ours.plain.to_string()
+    );
+}
+
+/// Pub/Sub deliveries and blocked clients' replies are written outside the request
+/// path (while idle or blocked): over TLS they must be flushed out of the TLS layer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_and_blocking_pops_over_tls() {
+    let certs = Certs::new();
+    let srv = ferrodis(true, &certs.server_args());
+    let cfg = client_config(&certs, Some("client"), BOTH);
+
+    let mut sub = connect(srv.tls, cfg.clone()).await.expect("handshake");
+    let subscribed = b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+    assert_eq!(
+        exchange(&mut sub, b"SUBSCRIBE ch\r\n", subscribed.len()).await,
+        subscribed
+    );
+    let mut blocked = connect(srv.tls, cfg.clone()).await.expect("handshake");
+    blocked
+        .write_all(b"BLPOP list 0\r\n")
+        .await
+        .expect("send BLPOP");
+    blocked.flush().await.expect("flush");
+
+    let mut plain = RawClient::connect(srv.plain);
+    // Wait until the BLPOP is blocked, then serve it and publish.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&plain.cmds(&["INFO", "clients"])).contains("blocked_clients:1")
+    {
+        assert!(Instant::now() < deadline, "BLPOP did not block");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(plain.cmds(&["PUBLISH", "ch", "hello"]), b":1\r\n");
+    assert_eq!(plain.cmds(&["RPUSH", "list", "v"]), b":1\r\n");
+
+    let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+    assert_eq!(exchange(&mut sub, b"", msg.len()).await, msg);
+    let popped = b"*2\r\n$4\r\nlist\r\n$1\r\nv\r\n";
+    assert_eq!(exchange(&mut blocked, b"", popped.len()).await, popped);
+}
+
+/// TLS session resumption: on by default (`tls-session-caching yes`), off with `no`,
+/// and not past `tls-session-cache-timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_caching_settings() {
+    use rustls::HandshakeKind;
+    async fn kinds(port: u16, cfg: Arc<rustls::ClientConfig>, pause_ms: u64) -> Vec<HandshakeKind> {
+        let mut out = Vec::new();
+        for i in 0..2 {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            }
+            let mut s = connect(port, cfg.clone()).await.expect("handshake");
+            // The session ticket comes after the handshake (TLS 1.3): read a reply.
+            assert_eq!(exchange(&mut s, b"PING\r\n", 7).await, b"+PONG\r\n");
+            out.push(s.get_ref().1.handshake_kind().expect("handshake done"));
+        }
+        out
+    }
+    let certs = Certs::new();
+    let srv = ferrodis(true, &certs.server_args());
+    let fresh = || client_config(&certs, Some("client"), BOTH);
+    assert_eq!(
+        kinds(srv.tls, fresh(), 0).await,
+        [HandshakeKind::Full, HandshakeKind::Resumed]
+    );
+    let mut plain = RawClient::connect(srv.plain);
+    assert_eq!(
+        plain.cmds(&["CONFIG", "SET", "tls-session-cache-timeout", "1"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        kinds(srv.tls, fresh(), 1_300).await,
+        [HandshakeKind::Full, HandshakeKind::Full]
+    );
+    assert_eq!(
+        plain.cmds(&[
+            "CONFIG",
+            "SET",
+            "tls-session-cache-timeout",
+            "300",
+            "tls-session-caching",
+            "no"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        kinds(srv.tls, fresh(), 0).await,
+        [HandshakeKind::Full, HandshakeKind::Full]
     );
 }

@@ -194,10 +194,9 @@ async fn admit<S: Stream>(
         return;
     }
     let protected = srv.config.read().bool("protected-mode");
-    // Redis 7.0: protected mode applies whatever `bind` says, when the default user has
-    // no password (requirepass unset).
-    if protected && srv.hot.requirepass.read().is_none() && !is_local_for_protected_mode(peer.ip())
-    {
+    // Redis 7.0: protected mode applies whatever `bind` says, when the default user is
+    // `nopass` (no requirepass, no `ACL SETUSER default >password`).
+    if protected && srv.acl.default.user.read().nopass && !is_local_for_protected_mode(peer.ip()) {
         srv.stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);

@@ -12,24 +12,29 @@
 //!   `!aNULL`, ...) as satisfied by rustls's suites, which are all forward-secret AEAD.
 //! - `tls-prefer-server-ciphers yes`: the server's suite order wins (rustls's
 //!   `ignore_client_order`).
-//! - `tls-session-caching` / `tls-session-cache-size`: a rustls in-memory session cache
-//!   of that many entries (0, "unlimited" for OpenSSL, keeps the default 20480);
-//!   `tls-session-cache-timeout` has no effect (rustls's cache is bounded by count).
+//! - `tls-session-caching` / `tls-session-cache-size` / `tls-session-cache-timeout`: a
+//!   rustls in-memory session cache of that many entries (0, "unlimited" for OpenSSL,
+//!   keeps the default 20480), whose entries are not resumed once older than the
+//!   timeout in seconds.
 //! - `tls-dh-params-file`: rustls has no finite-field DHE; the file must be readable
 //!   (as in Redis) but is otherwise unused.
-//! - `tls-key-file-pass` / `tls-client-key-file-pass`: encrypted private keys are
-//!   refused with a clear error (decrypt them with `openssl pkey`).
+//! - `tls-key-file-pass` / `tls-client-key-file-pass`: encrypted PKCS#8 keys (what
+//!   OpenSSL 3 writes) are decrypted; the legacy `Proc-Type: 4,ENCRYPTED` PEM form is
+//!   refused with a clear error saying how to convert it.
 //! - `tls-replication`, `tls-cluster`, `tls-client-cert-file`, `tls-client-key-file`:
 //!   Ferrodis has no replication or cluster bus yet; the client certificate and key are
 //!   loaded and checked as Redis does, and otherwise unused.
 
 use std::io::BufReader;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::server::{
+    NoServerSessionStorage, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use tokio_rustls::TlsAcceptor;
 
@@ -170,22 +175,49 @@ fn load_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
     let fail = |why: String| format!("Failed to load private key: {path}: {why}");
     let pem = read_file(path).map_err(fail)?;
     let text = String::from_utf8_lossy(&pem);
-    if text.contains("ENCRYPTED") {
-        let which = if pass.is_empty() {
-            "the key is encrypted and no password is configured"
-        } else {
-            "the key is encrypted"
-        };
-        return Err(fail(format!(
-            "{which}; Ferrodis does not support encrypted private keys \
-             (tls-key-file-pass): decrypt it with `openssl pkey -in KEY -out KEY.plain`"
-        )));
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return decrypt_pkcs8(&text, pass).map_err(fail);
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(fail(
+            "legacy encrypted PEM keys are not supported: convert the key to PKCS#8 \
+             (`openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out KEY.p8`)"
+                .into(),
+        ));
     }
     match rustls_pemfile::private_key(&mut BufReader::new(&pem[..])) {
         Ok(Some(k)) => Ok(k),
         Ok(None) => Err(fail("no PEM private key found".into())),
         Err(e) => Err(fail(e.to_string())),
     }
+}
+
+/// An encrypted PKCS#8 key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, what OpenSSL 3
+/// writes with a cipher: PBES2 with PBKDF2 or scrypt and AES-CBC) decrypted with
+/// `tls-key-file-pass`.
+fn decrypt_pkcs8(text: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
+    use pkcs8::der::Decode;
+    let begin = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    let end = "-----END ENCRYPTED PRIVATE KEY-----";
+    let from = text.find(begin).ok_or("no PEM private key found")?;
+    let to = text[from..]
+        .find(end)
+        .map(|i| from + i + end.len())
+        .ok_or("unterminated PEM block")?;
+    let (label, der) = pkcs8::der::pem::decode_vec(&text.as_bytes()[from..to])
+        .map_err(|e| format!("bad PEM: {e}"))?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return Err("no PEM private key found".into());
+    }
+    let info =
+        pkcs8::EncryptedPrivateKeyInfo::from_der(&der).map_err(|e| format!("bad key: {e}"))?;
+    if pass.is_empty() {
+        return Err("the key is encrypted and tls-key-file-pass is not set".into());
+    }
+    let plain = info
+        .decrypt(pass)
+        .map_err(|_| "bad decrypt (wrong tls-key-file-pass?)".to_string())?;
+    Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()))
 }
 
 fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
@@ -478,7 +510,11 @@ pub fn build(cfg: &Config) -> Result<ServerConfig, String> {
             n if n <= 0 => 20480,
             n => n as usize,
         };
-        ServerSessionMemoryCache::new(size)
+        let ttl = Duration::from_secs(cfg.int("tls-session-cache-timeout").max(0) as u64);
+        Arc::new(TimedSessions {
+            inner: ServerSessionMemoryCache::new(size),
+            ttl,
+        })
     } else {
         sc.send_tls13_tickets = 0;
         Arc::new(NoServerSessionStorage {})
@@ -486,9 +522,67 @@ pub fn build(cfg: &Config) -> Result<ServerConfig, String> {
     Ok(sc)
 }
 
+/// rustls's session cache with `tls-session-cache-timeout`: each stored value is
+/// prefixed with its creation time (milliseconds since the cache's epoch).
+#[derive(Debug)]
+struct TimedSessions {
+    inner: Arc<ServerSessionMemoryCache>,
+    ttl: Duration,
+}
+
+fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+impl TimedSessions {
+    fn fresh(&self, stored: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let stored = stored?;
+        let (at, value) = stored.split_at_checked(8)?;
+        let at = u64::from_le_bytes(at.try_into().ok()?);
+        (clock_ms().saturating_sub(at) < self.ttl.as_millis() as u64).then(|| value.to_vec())
+    }
+}
+
+impl StoresServerSessions for TimedSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let mut v = Vec::with_capacity(8 + value.len());
+        v.extend_from_slice(&clock_ms().to_le_bytes());
+        v.extend_from_slice(&value);
+        self.inner.put(key, v)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.fresh(self.inner.get(key))
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.fresh(self.inner.take(key))
+    }
+    fn can_cache(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_cache_timeout() {
+        let c = TimedSessions {
+            inner: ServerSessionMemoryCache::new(4),
+            ttl: Duration::from_secs(300),
+        };
+        assert!(c.put(b"k".to_vec(), b"v".to_vec()));
+        assert_eq!(c.get(b"k"), Some(b"v".to_vec()));
+        assert_eq!(c.take(b"k"), Some(b"v".to_vec()));
+        assert_eq!(c.get(b"k"), None);
+        let expired = TimedSessions {
+            inner: ServerSessionMemoryCache::new(4),
+            ttl: Duration::ZERO,
+        };
+        assert!(expired.put(b"k".to_vec(), b"v".to_vec()));
+        assert_eq!(expired.get(b"k"), None);
+    }
 
     #[test]
     fn protocol_lists() {
