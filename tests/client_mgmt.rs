@@ -431,6 +431,8 @@ fn timeout_closes_idle_clients_but_not_blocked_or_subscribed_ones() {
         blocked.send_raw(&common::encode(&[b"BLPOP", b"nolist", b"0"]));
         let mut sub = srv.client();
         sub.cmds(&["SUBSCRIBE", "ch"]);
+        let mut mon = srv.client();
+        assert_eq!(mon.cmds(&["MONITOR"]), b"+OK\r\n");
         // Redis checks idle clients in its cron: allow a few seconds.
         assert!(
             idle.closed_within(5000),
@@ -453,6 +455,8 @@ fn timeout_closes_idle_clients_but_not_blocked_or_subscribed_ones() {
             "{}",
             srv.name
         );
+        // The monitor is still there: it sees the commands.
+        assert!(mon.read_reply().starts_with(b"+"), "{}", srv.name);
     });
 }
 

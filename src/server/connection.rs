@@ -147,8 +147,9 @@ pub async fn serve(srv: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo
             input.reserve(READ_CHUNK);
         }
         if need_read {
-            // Subscribers are exempt from the idle timeout, as in Redis.
-            let timeout = if client.pubsub.active() {
+            // Subscribers and MONITOR clients are exempt from the idle timeout, as in
+            // Redis.
+            let timeout = if client.pubsub.active() || info.monitor.load(Ordering::Relaxed) {
                 0
             } else {
                 srv.hot.timeout_secs.load(Ordering::Relaxed)
