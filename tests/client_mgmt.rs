@@ -660,3 +660,52 @@ fn pause_drops_the_command_of_a_client_that_leaves() {
         );
     });
 }
+
+#[test]
+fn normal_soft_output_limit_needs_to_last() {
+    both(&[], |srv| {
+        let mut admin = srv.client();
+        assert_eq!(
+            admin.cmds(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 0 100kb 1"
+            ]),
+            b"+OK\r\n"
+        );
+        let big = "y".repeat(200 * 1024);
+        let mut c = srv.client();
+        // Over the soft limit once: fine. Over it again and again for more than a
+        // second: closed.
+        let expect = format!("${}\r\n{big}\r\n", big.len()).into_bytes();
+        assert_eq!(c.cmds(&["ECHO", &big]), expect, "{}", srv.name);
+        let started = Instant::now();
+        let mut answered = 1;
+        loop {
+            c.send_raw(&common::encode(&[b"ECHO", big.as_bytes()]));
+            let r = c.read_reply();
+            if r.is_empty() {
+                break;
+            }
+            answered += 1;
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "{}: never closed",
+                srv.name
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{}: closed at once",
+            srv.name
+        );
+        assert!(answered >= 3, "{}", srv.name);
+        // Small replies never reach it.
+        let mut d = srv.client();
+        for _ in 0..3 {
+            assert_eq!(d.cmds(&["PING"]), b"+PONG\r\n");
+        }
+    });
+}
