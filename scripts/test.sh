@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs every Ferrodis test. On a fresh Debian 12 machine (as root, like CI) it first
 # installs what the tests need: the reference redis-server and redis-tools
-# (redis-cli, redis-benchmark), a C toolchain (jemalloc is built from source), and
-# and checks that the Rust toolchain is present. When everything is present it installs
+# (redis-cli, redis-benchmark), a C toolchain (jemalloc is built from source), the
+# openssl command-line tool (tests/tls.rs makes its certificates with it) and iproute2
+# (`ss`: tests/keepalive.rs reads accepted sockets' keepalive timers), and
+# checks that the Rust toolchain is present. When everything is present it installs
 # nothing and goes straight to the tests.
 #
 # Steps: cargo test --all-targets (debug profile: fast to build on 2 cores; no test
 # needs release speed) and cargo test --doc, then a redis-cli smoke run and a short
 # redis-benchmark against a freshly started ferrodis-server, which must finish without
-# an error reply. Then scripts/docker-check.sh (the Docker image's build and run steps
+# an error reply. Then the performance guard (bench/regression-check.sh: a release
+# build measured side by side with redis-server, failing below ratio floors). Then scripts/docker-check.sh (the Docker image's build and run steps
 # reproduced without Docker) and examples/run-all.sh (the Node.js examples, each with its
 # own test; installs Node.js, npm and PostgreSQL when missing).
 #
@@ -29,7 +32,7 @@ ROOT=$(pwd)
 # ---------------------------------------------------------------- dependencies
 
 if command -v dpkg-query >/dev/null; then
-    apt_install redis-server redis-tools build-essential
+    apt_install redis-server redis-tools build-essential python3 util-linux openssl iproute2
 fi
 
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -39,7 +42,7 @@ if ! command -v cargo >/dev/null; then
     die "cargo is missing: install the Rust toolchain (rustup) first"
 fi
 
-for tool in cargo cc make redis-server redis-cli redis-benchmark; do
+for tool in cargo cc make redis-server redis-cli redis-benchmark python3 taskset openssl ss; do
     command -v "$tool" >/dev/null || die "'$tool' is still missing after installation"
 done
 [ -f /etc/redis/redis.conf ] || die "/etc/redis/redis.conf is missing (package redis-server)"
@@ -119,6 +122,14 @@ status=0; wait "$SERVER_PID" || status=$?
 SERVER_PID=
 [ "$status" -eq 0 ] || die "ferrodis-server exited with status $status on SIGTERM"
 grep -q "ready to exit" "$WORK/server.log" || die "no shutdown message in the server log"
+
+# ---------------------------------------------------------------- performance guard
+# A short side-by-side run against redis-server (release build) with ratio floors
+# (bench/regression-check.sh; the full figures are in BENCHMARKS.md).
+say "cargo build --release (for the performance guard)"
+cargo build --release --bin ferrodis-server
+say "bench/regression-check.sh"
+bench/regression-check.sh "$ROOT/target/release/ferrodis-server"
 
 # ---------------------------------------------------------------- Docker image
 say "scripts/docker-check.sh (Dockerfile, entry point and docker-compose.yml, without Docker)"

@@ -215,7 +215,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("tcp-backlog", &[], Int, "511", false),
     d("tcp-keepalive", &[], Int, "300", true),
     d("timeout", &[], Int, "0", true),
-    d("tls-auth-clients", &[], Bool, "yes", true),
+    d("tls-auth-clients", &[], Enum(&["no", "yes", "optional"]), "yes", true),
     d("tls-ca-cert-dir", &[], Str, "", true),
     d("tls-ca-cert-file", &[], Str, "", true),
     d("tls-cert-file", &[], Str, "", true),
@@ -295,6 +295,7 @@ fn int_range(name: &str) -> (i64, i64) {
         "maxmemory-samples" => (1, i32::MAX as i64),
         "active-expire-effort" => (1, 10),
         "slowlog-log-slower-than" => (-1, i64::MAX),
+        "tls-session-cache-size" | "tls-session-cache-timeout" => (0, i32::MAX as i64),
         _ => (i64::MIN, i64::MAX),
     }
 }

@@ -61,7 +61,16 @@ fn main() {
     let port = config.int("port") as u16;
     let bind = config.str("bind");
     let backlog = config.int("tcp-backlog") as i32;
+    let tls_wanted = ferrodis::server::tls::wanted(&config);
     let srv = Server::new(config);
+    if tls_wanted {
+        let built = srv.tls.configure(&srv.config.read());
+        if let Err(e) = built {
+            log::warning(&e);
+            log::warning(ferrodis::server::tls::STARTUP_FAILED);
+            std::process::exit(1);
+        }
+    }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.
     if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
         log::warning(&format!("Can't start the AOF thread: {e}"));
@@ -102,27 +111,50 @@ fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
-    let listeners = match listener::bind_all(&bind, port, backlog) {
-        Ok(l) => l,
-        Err(e) => {
+    let tls_port = srv.config.read().int("tls-port") as u16;
+    if port == 0 && tls_port == 0 {
+        // As Redis (no unix socket support): nothing to listen on.
+        log::warning("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
+    // `port 0`: no plain TCP listener (a TLS-only server), as in Redis.
+    let listeners = if port == 0 {
+        Vec::new()
+    } else {
+        match listener::bind_all(&bind, port, backlog) {
+            Ok(l) => l,
+            Err(e) => {
+                log::warning(&e);
+                return 1;
+            }
+        }
+    };
+    if tls_port != 0 {
+        if let Err(e) = listener::start_tls(&srv, &bind, backlog, tls_port) {
             log::warning(&e);
             return 1;
         }
-    };
+    }
     let actual = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
         .map(|a| a.port())
         .unwrap_or(port);
-    srv.port.store(actual as u64, Ordering::Relaxed);
-    log::notice(&format!("Running mode=standalone, port={actual}."));
+    // INFO's tcp_port and this line show the TLS port on a TLS-only server, as Redis.
+    let shown = if actual != 0 {
+        actual as u64
+    } else {
+        srv.tls.port.load(Ordering::Relaxed)
+    };
+    srv.port.store(shown, Ordering::Relaxed);
+    log::notice(&format!("Running mode=standalone, port={shown}."));
     log::notice("Server initialized");
     // Clients may connect while the dataset loads: they get -LOADING until it is in.
     if ferrodis::persistence::has_data_to_load(&srv) {
         srv.persistence.loading.store(true, Ordering::SeqCst);
     }
     for l in listeners {
-        tokio::spawn(listener::accept_loop(srv.clone(), l));
+        tokio::spawn(listener::accept_loop(srv.clone(), l, false));
     }
     let s = srv.clone();
     let load = tokio::task::spawn_blocking(move || ferrodis::persistence::load_at_startup(&s));

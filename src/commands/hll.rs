@@ -38,9 +38,7 @@ const CORRUPT: RError = RError::raw("INVALIDOBJ Corrupted HLL object detected");
 #[allow(unreachable_patterns)]
 fn hll_ref(v: &Value) -> Result<&[u8], RError> {
     let b: &[u8] = match v {
-        Value::Str(StrValue::Emb(b)) => b,
-        Value::Str(StrValue::Raw(b)) => b,
-        Value::Str(StrValue::Int(_)) => return Err(NOT_HLL),
+        Value::Str(s) => s.as_bytes().ok_or(NOT_HLL)?,
         _ => return Err(errors::WRONGTYPE),
     };
     if hll::is_valid(b) {

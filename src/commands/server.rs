@@ -523,6 +523,12 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .set(name, std::slice::from_ref(value), true)
             .map_err(|reason| set_failed(name, &reason))?;
     }
+    let names: Vec<&str> = pairs
+        .iter()
+        .filter_map(|(n, _)| crate::config::find(n).map(|d| d.name))
+        .collect();
+    crate::server::tls::apply_config(ctx.srv, &names, &new_cfg)
+        .map_err(|(name, reason)| set_failed(&name, &reason))?;
     let loglevel = new_cfg.str("loglevel");
     *ctx.srv.config.write() = new_cfg;
     ctx.srv.refresh_hot();

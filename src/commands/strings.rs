@@ -106,7 +106,7 @@ pub fn str_mut(v: &mut Value) -> Result<&mut StrValue, RError> {
 /// (Redis's `createStringObject`: embstr up to 44 bytes, raw above).
 pub fn plain_string(b: &[u8]) -> StrValue {
     if b.len() <= EMBSTR_LIMIT {
-        StrValue::Emb(b.into())
+        StrValue::emb(b)
     } else {
         StrValue::raw(b.to_vec())
     }

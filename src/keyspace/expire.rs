@@ -79,7 +79,7 @@ pub fn active_expire_cycle_with_fields(
 }
 
 /// Keys removed from a shard by the active expiry cycle, with their entries.
-pub type Removed = [(Box<[u8]>, super::Entry)];
+pub type Removed = [(super::dict::Key, super::Entry)];
 
 /// [`active_expire_cycle_with_fields`], also calling `locked(db, keys)` with the keys
 /// removed from a shard while that shard is still locked (the AOF's `DEL`s must be
@@ -163,7 +163,7 @@ pub fn active_expire_cycle_full(
             stats.sampled += sampled as u64;
             stats.expired += expired as u64;
             for (k, _value) in removed {
-                on_expired(db, k);
+                on_expired(db, k.into());
             }
             if start.elapsed() >= budget {
                 stats.timed_out = true;

@@ -261,7 +261,7 @@ fn wakes_waiters(v: &Value) -> bool {
 /// A key expired lazily during a command (to be propagated as a DEL and notified).
 pub struct ExpiredKey {
     pub db: usize,
-    pub key: Box<[u8]>,
+    pub key: dict::Key,
 }
 
 /// A keyspace event raised during a command (Redis's `notifyKeyspaceEvent`), published

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 use crate::commands::Ctx;
 use crate::keyspace::blocking::Cancel;
@@ -155,9 +154,9 @@ pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK
 /// to `input` (processed once it is unblocked, as Redis does); `pending` is how many
 /// unprocessed bytes `input` already held, to enforce the query buffer limit. Pub/Sub
 /// messages for `sub` (a RESP3 subscriber may block) are written meanwhile.
-pub async fn wait(
+pub async fn wait<S: crate::server::connection::Stream>(
     srv: &Server,
-    stream: &mut TcpStream,
+    stream: &mut S,
     input: &mut Vec<u8>,
     pending: usize,
     w: &Arc<Waiter>,

@@ -18,6 +18,7 @@ pub mod pause;
 pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
+pub mod tls;
 pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -114,6 +115,8 @@ pub struct Server {
     pub pause: pause::Pause,
     /// INFO `client_recent_max_output_buffer` (see `obuf`).
     pub obuf_peak: obuf::Peak,
+    /// TLS: the context for `tls-port` connections and that port's listeners.
+    pub tls: tls::Tls,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -179,6 +182,7 @@ impl Server {
             pause: Default::default(),
             obuf_peak: Default::default(),
             aof: Default::default(),
+            tls: Default::default(),
         })
         .init()
     }

@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use crate::commands::table::full_name;
 use crate::commands::Command;
@@ -591,9 +590,9 @@ pub async fn ready(sub: Option<&Subscriber>) {
 
 /// Writes what is queued for `sub` to the socket; false if the connection is gone or
 /// was killed meanwhile (e.g. for exceeding the output buffer limit).
-pub async fn write_queued(
+pub async fn write_queued<S: crate::server::connection::Stream>(
     srv: &Server,
-    stream: &mut TcpStream,
+    stream: &mut S,
     sub: Option<&Subscriber>,
     info: &ClientInfo,
 ) -> bool {
@@ -604,7 +603,7 @@ pub async fn write_queued(
         return !info.killed.load(Ordering::Relaxed);
     }
     let ok = tokio::select! {
-        r = stream.write_all(&buf) => r.is_ok(),
+        r = async { stream.write_all(&buf).await?; stream.flush().await } => r.is_ok(),
         _ = info.kill_notify.notified() => false,
     };
     if ok {

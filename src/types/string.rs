@@ -6,9 +6,12 @@
 //! * `raw`: a longer string, or one that was modified in place (APPEND, SETRANGE,
 //!   SETBIT), which is then kept with spare capacity so repeated appends are amortised.
 //!
-//! Strings that were never modified are stored in one exactly-sized allocation
-//! ([`StrValue::Emb`]) whatever their length; the reported encoding follows Redis's
-//! rule from the length. Only modified strings pay for a growable buffer.
+//! Strings that were never modified are stored inside the value itself when they fit
+//! ([`StrValue::Inline`], up to [`INLINE_MAX`] bytes: no heap allocation at all, which
+//! is most of the difference in bytes per key for small cached values, counters and
+//! tokens), otherwise in one exactly-sized allocation ([`StrValue::Emb`]) whatever their
+//! length; the reported encoding follows Redis's rule from the length. Only modified
+//! strings pay for a growable buffer.
 //!
 //! The distinction between embstr and raw is only visible through OBJECT ENCODING, but
 //! clients and test suites look at it, so it is tracked exactly as Redis does.
@@ -18,9 +21,38 @@ use crate::util::num::parse_i64;
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 pub const EMBSTR_LIMIT: usize = 44;
 
+/// Longest string kept inside the value (the 24-byte `Value` minus the tag and a
+/// length byte).
+pub const INLINE_MAX: usize = 22;
+
+/// A short string stored in place: `len` bytes of `buf` are the string.
+#[derive(Clone, Copy)]
+pub struct InlineStr {
+    len: u8,
+    buf: [u8; INLINE_MAX],
+}
+
+impl InlineStr {
+    /// `None` if `b` is longer than [`INLINE_MAX`].
+    fn new(b: &[u8]) -> Option<InlineStr> {
+        let mut buf = [0u8; INLINE_MAX];
+        buf.get_mut(..b.len())?.copy_from_slice(b);
+        Some(InlineStr {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..(self.len as usize).min(INLINE_MAX)]
+    }
+}
+
 #[derive(Clone)]
 pub enum StrValue {
     Int(i64),
+    /// An unmodified string of at most [`INLINE_MAX`] bytes, stored in place (`embstr`).
+    Inline(InlineStr),
     /// An unmodified string, exactly sized (`embstr` up to 44 bytes, `raw` above).
     Emb(Box<[u8]>),
     /// A string modified in place, with spare capacity (always `raw`).
@@ -36,7 +68,26 @@ impl StrValue {
                 return StrValue::Int(n);
             }
         }
-        StrValue::Emb(b.into())
+        StrValue::emb(b)
+    }
+
+    /// An unmodified string without trying the integer encoding: in place when short,
+    /// otherwise one exactly-sized allocation.
+    pub fn emb(b: &[u8]) -> StrValue {
+        match InlineStr::new(b) {
+            Some(s) => StrValue::Inline(s),
+            None => StrValue::Emb(b.into()),
+        }
+    }
+
+    /// The stored bytes, for values not kept as an integer (HLL reads them in place).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            StrValue::Int(_) => None,
+            StrValue::Inline(s) => Some(s.bytes()),
+            StrValue::Emb(b) => Some(b),
+            StrValue::Raw(v) => Some(v),
+        }
     }
 
     /// A raw (mutable) string, as produced by APPEND/SETRANGE on a new key.
@@ -47,6 +98,7 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
+            StrValue::Inline(_) => "embstr",
             StrValue::Emb(b) if b.len() <= EMBSTR_LIMIT => "embstr",
             StrValue::Emb(_) | StrValue::Raw(_) => "raw",
         }
@@ -54,7 +106,7 @@ impl StrValue {
 
     pub fn heap_size(&self) -> usize {
         match self {
-            StrValue::Int(_) => 0,
+            StrValue::Int(_) | StrValue::Inline(_) => 0,
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
@@ -64,6 +116,7 @@ impl StrValue {
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(n) => itoa::Buffer::new().format(*n).len(),
+            StrValue::Inline(s) => s.len as usize,
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.len(),
         }
@@ -80,6 +133,7 @@ impl StrValue {
                 let mut b = itoa::Buffer::new();
                 f(b.format(*n).as_bytes())
             }
+            StrValue::Inline(s) => f(s.bytes()),
             StrValue::Emb(b) => f(b),
             StrValue::Raw(v) => f(v),
         }
@@ -94,6 +148,7 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(n) => Some(*n),
+            StrValue::Inline(s) => parse_i64(s.bytes()),
             StrValue::Emb(b) => parse_i64(b),
             StrValue::Raw(v) => parse_i64(v),
         }
@@ -127,5 +182,32 @@ mod tests {
         s.make_raw().push(b'3');
         assert_eq!(s.to_vec(), b"123");
         assert_eq!(s.encoding(), "raw");
+    }
+
+    #[test]
+    fn inline_strings() {
+        for n in [
+            0,
+            1,
+            INLINE_MAX,
+            INLINE_MAX + 1,
+            EMBSTR_LIMIT,
+            EMBSTR_LIMIT + 1,
+        ] {
+            let b: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            let s = StrValue::from_bytes(&b);
+            assert_eq!(matches!(s, StrValue::Inline(_)), n <= INLINE_MAX, "len {n}");
+            assert_eq!(s.to_vec(), b);
+            assert_eq!(s.len(), n);
+            assert_eq!(s.as_bytes(), Some(&b[..]));
+            assert_eq!(s.heap_size() == 0, n <= INLINE_MAX);
+            let enc = if n <= EMBSTR_LIMIT { "embstr" } else { "raw" };
+            assert_eq!(s.encoding(), enc);
+        }
+        assert_eq!(std::mem::size_of::<StrValue>(), 24);
+        let mut s = StrValue::from_bytes(b"0042");
+        assert_eq!(s.as_i64(), None, "not canonical, as string2ll");
+        s.make_raw().extend_from_slice(b"x");
+        assert_eq!(s.to_vec(), b"0042x");
     }
 }
