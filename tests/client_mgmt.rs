@@ -709,3 +709,58 @@ fn normal_soft_output_limit_needs_to_last() {
         }
     });
 }
+
+#[test]
+fn pause_write_holds_scripts_unless_they_declare_no_writes() {
+    both(&[], |srv| {
+        let mut admin = srv.client();
+        let mut a = srv.client();
+        let mut b = srv.client();
+        let mut c = srv.client();
+        let sha = admin.cmds(&["SCRIPT", "LOAD", "return 1"]);
+        let sha = String::from_utf8_lossy(&sha[5..45]).into_owned();
+        let nw = admin.cmds(&["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"]);
+        let nw = String::from_utf8_lossy(&nw[5..45]).into_owned();
+        assert_eq!(
+            admin.cmds(&[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=lib\nredis.register_function('f', function() return 3 end)\n\
+                 redis.register_function{function_name='ro', callback=function() return 4 end, flags={'no-writes'}}"
+            ]),
+            b"$3\r\nlib\r\n"
+        );
+        assert_eq!(
+            admin.cmds(&["CLIENT", "PAUSE", "60000", "WRITE"]),
+            b"+OK\r\n"
+        );
+        a.send_raw(&common::encode(&[b"EVAL", b"return 1", b"0"]));
+        b.send_raw(&common::encode(&[b"EVALSHA", sha.as_bytes(), b"0"]));
+        c.send_raw(&common::encode(&[b"FCALL", b"f", b"0"]));
+        assert_eq!(a.poll_reply(300), None, "{}: EVAL answered", srv.name);
+        assert_eq!(b.poll_reply(50), None, "{}: EVALSHA answered", srv.name);
+        assert_eq!(c.poll_reply(50), None, "{}: FCALL answered", srv.name);
+        // PFCOUNT may write (a cached count): held too.
+        let mut d = srv.client();
+        d.send_raw(&common::encode(&[b"PFCOUNT", b"hll"]));
+        assert_eq!(d.poll_reply(50), None, "{}: PFCOUNT answered", srv.name);
+        assert_eq!(
+            admin.cmds(&["EVALSHA", &nw, "0"]),
+            b":2\r\n",
+            "{}",
+            srv.name
+        );
+        assert_eq!(admin.cmds(&["FCALL", "ro", "0"]), b":4\r\n", "{}", srv.name);
+        assert_eq!(
+            admin.cmds(&["FCALL_RO", "ro", "0"]),
+            b":4\r\n",
+            "{}",
+            srv.name
+        );
+        assert_eq!(admin.cmds(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+        assert_eq!(a.read_reply(), b":1\r\n");
+        assert_eq!(b.read_reply(), b":1\r\n");
+        assert_eq!(c.read_reply(), b":3\r\n");
+        assert_eq!(d.read_reply(), b":0\r\n");
+    });
+}
