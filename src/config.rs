@@ -239,6 +239,9 @@ pub static DIRECTIVES: &[Directive] = &[
     d("unixsocket", &[], Str, "", false),
     // Ferrodis extension: I/O worker threads; 0 = one per available core.
     d("worker-threads", &[], Int, "0", false),
+    // Ferrodis extension: Prometheus metrics endpoint (`GET /metrics`); 0 = off.
+    d("metrics-port", &[], Int, "0", false),
+    d("metrics-bind", &[], Str, "127.0.0.1", false),
     d("unixsocketperm", &[], Special, "0", false),
     d("zset-max-listpack-entries", &["zset-max-ziplist-entries"], Int, "128", true),
     d("zset-max-listpack-value", &["zset-max-ziplist-value"], Mem, "64", true),
@@ -286,7 +289,10 @@ pub fn find(name: &str) -> Option<&'static Directive> {
 /// Integer ranges Redis enforces, as (min, max).
 fn int_range(name: &str) -> (i64, i64) {
     match name {
-        "port" | "tls-port" | "cluster-port" | "replica-announce-port" => (0, 65535),
+        "port" | "tls-port" | "cluster-port" | "replica-announce-port" | "metrics-port" => {
+            (0, 65535)
+        }
+        "latency-monitor-threshold" => (0, i64::MAX),
         "databases" | "maxclients" => (1, i32::MAX as i64),
         "hz" => (0, i32::MAX as i64),
         "worker-threads" => (0, 1024),
@@ -352,6 +358,9 @@ pub struct Config {
     values: HashMap<&'static str, String, ahash::RandomState>,
     /// `rename-command` directives from the configuration file (old name, new name).
     pub renames: Vec<(String, String)>,
+    /// `user` directives from the configuration file: each directive's arguments
+    /// (name, rules...), applied at startup by `crate::acl::startup`.
+    pub users: Vec<Vec<String>>,
     /// Path of the configuration file, if one was given (for INFO `config_file`).
     pub file: Option<String>,
 }
@@ -365,6 +374,7 @@ impl Default for Config {
         let mut c = Config {
             values,
             renames: Vec::new(),
+            users: Vec::new(),
             file: None,
         };
         if let Ok(cwd) = std::env::current_dir() {
@@ -538,6 +548,11 @@ impl Config {
                     }
                     continue;
                 }
+                "user" if argv.len() >= 2 => {
+                    crate::acl::file::validate_directive(&argv).map_err(err)?;
+                    self.users.push(argv[1..].to_vec());
+                    continue;
+                }
                 "loadmodule" => {
                     return Err(err("Modules are not supported by Ferrodis".into()));
                 }
@@ -708,6 +723,26 @@ impl Config {
                     if let Some(v) = current.get(class) {
                         out.push(format!("{class} {} {} {}", v[0], v[1], v[2]));
                     }
+                }
+                Ok(out.join(" "))
+            }
+            "latency-tracking-info-percentiles" => {
+                // Numbers between 0 and 100 separated by single spaces (Redis splits
+                // on each space, so an empty item is invalid).
+                let items: Vec<&str> = args
+                    .iter()
+                    .filter(|a| !a.is_empty())
+                    .flat_map(|a| a.split(' '))
+                    .collect();
+                let mut out = Vec::new();
+                for it in items {
+                    let v: f64 = it
+                        .parse()
+                        .map_err(|_| "Invalid latency-tracking-info-percentiles parameters")?;
+                    if !(0.0..=100.0).contains(&v) {
+                        return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                    }
+                    out.push(crate::server::latency::fmt_percentile(v));
                 }
                 Ok(out.join(" "))
             }

@@ -10,6 +10,7 @@
 //! * [`persistence`]: the RDB format, DUMP/RESTORE payloads, snapshots.
 //! * [`config`]: `redis.conf` directives.
 
+pub mod acl;
 pub mod commands;
 pub mod config;
 pub mod keyspace;

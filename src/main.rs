@@ -71,6 +71,12 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if let Err(e) = ferrodis::acl::startup(&srv) {
+        for line in e.lines() {
+            log::warning(line);
+        }
+        std::process::exit(1);
+    }
     // The AOF's writer thread (fsync, rewrites); idle until the AOF is on.
     if let Err(e) = ferrodis::persistence::aof::spawn_writer(&srv) {
         log::warning(&format!("Can't start the AOF thread: {e}"));
@@ -155,6 +161,14 @@ async fn run(srv: Arc<Server>, bind: String, port: u16, backlog: i32) -> i32 {
     }
     for l in listeners {
         tokio::spawn(listener::accept_loop(srv.clone(), l, false));
+    }
+    match ferrodis::server::metrics::start(&srv).await {
+        Ok(Some(addr)) => log::notice(&format!("Metrics endpoint on http://{addr}/metrics")),
+        Ok(None) => {}
+        Err(e) => {
+            log::warning(&e);
+            return 1;
+        }
     }
     let s = srv.clone();
     let load = tokio::task::spawn_blocking(move || ferrodis::persistence::load_at_startup(&s));

@@ -40,3 +40,126 @@ pub fn rss() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// Bytes in physically resident pages of the allocator (`allocator_resident`).
+pub fn resident_memory() -> u64 {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        let _ = epoch::advance();
+        stats::resident::read().map(|v| v as u64).unwrap_or(0)
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        0
+    }
+}
+
+/// `used_memory` when the server had started (INFO `used_memory_startup`).
+static STARTUP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Remembers the memory in use once the server's state exists (first call only).
+pub fn record_startup() {
+    let _ = STARTUP.compare_exchange(
+        0,
+        used_memory(),
+        std::sync::atomic::Ordering::Relaxed,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// See [`record_startup`].
+pub fn startup_memory() -> u64 {
+    STARTUP.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The allocator's name and version (INFO `mem_allocator`).
+pub fn allocator_name() -> String {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        let v = tikv_jemalloc_ctl::version::read().unwrap_or("5.3.0");
+        // "5.3.0-0-g54eaed1d..." → "jemalloc-5.3.0", as Redis prints it.
+        format!("jemalloc-{}", v.split('-').next().unwrap_or(v))
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        "libc".to_string()
+    }
+}
+
+/// jemalloc's `malloc_stats_print` report (MEMORY MALLOC-STATS).
+pub fn malloc_stats() -> String {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        unsafe extern "C" fn write_cb(opaque: *mut libc::c_void, msg: *const libc::c_char) {
+            if opaque.is_null() || msg.is_null() {
+                return;
+            }
+            // SAFETY: `opaque` is the `Vec<u8>` passed below, alive for the whole
+            // call; `msg` is a NUL-terminated string from jemalloc.
+            let out = unsafe { &mut *(opaque as *mut Vec<u8>) };
+            out.extend_from_slice(unsafe { std::ffi::CStr::from_ptr(msg) }.to_bytes());
+        }
+        let mut out: Vec<u8> = Vec::new();
+        // SAFETY: the callback only appends to `out`; a null options string prints
+        // everything, as Redis's MEMORY MALLOC-STATS does.
+        unsafe {
+            tikv_jemalloc_sys::malloc_stats_print(
+                Some(write_cb),
+                (&mut out as *mut Vec<u8>).cast(),
+                std::ptr::null(),
+            );
+        }
+        if !out.is_empty() {
+            return String::from_utf8_lossy(&out).into_owned();
+        }
+        "Stats not supported for the current allocator".to_string()
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        "Stats not supported for the current allocator".to_string()
+    }
+}
+
+/// Purges dirty pages of every arena (`arena.<MALLCTL_ARENAS_ALL>.purge`, as Redis's
+/// `jemalloc_purge`). False if jemalloc refused.
+pub fn purge() -> bool {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        // MALLCTL_ARENAS_ALL is 4096 in jemalloc 5.
+        let name = b"arena.4096.purge\0";
+        // SAFETY: a NUL-terminated control name; purge reads and writes nothing, so
+        // every pointer argument is null and the length 0, as jemalloc requires.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        rc == 0
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        true
+    }
+}
+
+/// jemalloc's size class for an allocation of `n` bytes (0 for nothing allocated):
+/// 8, 16, 32, 48, 64, 80, ... then four classes per doubling.
+pub fn size_class(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return n.div_ceil(16) * 16;
+    }
+    let pow = usize::BITS - (n - 1).leading_zeros(); // 2^pow >= n
+    let step = 1usize << (pow - 3);
+    n.div_ceil(step) * step
+}

@@ -661,7 +661,7 @@ fn config_get_all_matches_reference() {
     let f = common::ferrodis(&[]);
     let r = common::redis(&[]);
     // Ferrodis's own directives (extensions Redis does not have).
-    const FERRODIS_ONLY: &[&str] = &["worker-threads"];
+    const FERRODIS_ONLY: &[&str] = &["worker-threads", "metrics-port", "metrics-bind"];
     let fm: std::collections::BTreeMap<_, _> =
         flat_pairs(&f.client().cmds(&["CONFIG", "GET", "*"]))
             .into_iter()

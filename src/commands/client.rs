@@ -201,8 +201,7 @@ fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 /// Whether CLIENT KILL USER names an existing user.
 fn user_exists(ctx: &Ctx, name: &[u8]) -> bool {
-    let _ = ctx.srv;
-    name == b"default"
+    ctx.srv.acl.get(name).is_some()
 }
 
 /// CLIENT KILL addr:port | CLIENT KILL <filter> <value> ...

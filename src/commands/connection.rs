@@ -70,29 +70,48 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against the only user Ferrodis has, `default`,
-/// whose password is `requirepass` (no password: any password is accepted, as for
-/// Redis's `nopass` default user).
-fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Checks a username/password pair against the ACL users (Redis's
+/// `ACLCheckUserCredentials`): the user exists, is enabled, and is `nopass` or has the
+/// password. A failure is logged in ACL LOG (reason `auth`).
+fn check_credentials(
+    ctx: &mut Ctx,
+    user: &[u8],
+    pass: &[u8],
+) -> Option<std::sync::Arc<crate::acl::UserCell>> {
+    let cell = ctx.srv.acl.get(user);
+    if let Some(c) = cell.filter(|c| c.user.read().check_password(pass)) {
+        return Some(c);
     }
-    match ctx.srv.hot.requirepass.read().as_deref() {
-        None => true,
-        Some(p) => constant_time_eq(p.as_bytes(), pass),
-    }
+    let max = ctx.srv.config.read().int("acllog-max-len").max(0) as usize;
+    let now = crate::util::time::now_ms();
+    *ctx.client.info.last_cmd.lock() = Some((ctx.cmd, None));
+    let context = if ctx.client.multi.is_some() || ctx.client.in_exec {
+        "multi"
+    } else if ctx.client.deny_blocking {
+        "lua"
+    } else {
+        "toplevel"
+    };
+    ctx.srv.acl.log_denial(
+        crate::acl::Denied::Auth,
+        context,
+        b"auth",
+        user,
+        ctx.client.info.describe(now),
+        now,
+        max,
+    );
+    None
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn login(ctx: &mut Ctx, user: &[u8]) {
+fn login(ctx: &mut Ctx, cell: std::sync::Arc<crate::acl::UserCell>) {
     ctx.client.authenticated = true;
-    let name = String::from_utf8_lossy(user).into_owned();
+    let name = cell.name();
+    ctx.client.acl_user = if std::sync::Arc::ptr_eq(&cell, &ctx.srv.acl.default) {
+        None
+    } else {
+        Some(cell)
+    };
     ctx.client.user = name.clone();
     *ctx.client.info.user.lock() = name;
 }
@@ -103,17 +122,17 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(errors::SYNTAX);
     }
     let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
-        if ctx.srv.hot.requirepass.read().is_none() {
+        if ctx.srv.acl.default.user.read().nopass {
             return Err(RError::raw("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
         (b"default", argv[1])
     } else {
         (argv[1], argv[2])
     };
-    if !check_credentials(ctx, user, pass) {
+    let Some(cell) = check_credentials(ctx, user, pass) else {
         return Err(WRONGPASS);
-    }
-    login(ctx, user);
+    };
+    login(ctx, cell);
     ctx.out.ok();
     Ok(())
 }
@@ -159,10 +178,10 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         j += 1;
     }
     if let Some((user, pass)) = creds {
-        if !check_credentials(ctx, user, pass) {
+        let Some(cell) = check_credentials(ctx, user, pass) else {
             return Err(WRONGPASS);
-        }
-        login(ctx, user);
+        };
+        login(ctx, cell);
     }
     if !ctx.client.authenticated {
         return Err(RError::raw("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -207,8 +226,9 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.info.no_evict.store(false, Ordering::Relaxed);
     ctx.client.info.no_touch.store(false, Ordering::Relaxed);
     ctx.client.user = "default".into();
+    ctx.client.acl_user = None;
     *ctx.client.info.user.lock() = "default".into();
-    ctx.client.authenticated = ctx.srv.hot.requirepass.read().is_none();
+    ctx.client.authenticated = ctx.srv.acl.default_is_open();
     super::pubsub::reset(ctx);
     super::client::reset_state(ctx);
     ctx.out.simple("RESET");

@@ -4,13 +4,13 @@
 
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, RError};
 use crate::config::notify;
-use crate::keyspace::{Entry, Txn};
+use crate::keyspace::{lazyfree, Entry, Txn};
 
 crate::commands! { pub static COMMANDS = [
     Command::new("del", -2, WRITE, del)
         .keys(1, -1, 1)
         .acl(&["keyspace", "write", "slow"]),
-    Command::new("unlink", -2, WRITE | FAST, del)
+    Command::new("unlink", -2, WRITE | FAST, unlink)
         .keys(1, -1, 1)
         .acl(&["keyspace", "write", "fast"]),
     Command::new("exists", -2, READONLY | FAST, exists)
@@ -135,10 +135,23 @@ pub(crate) fn db_arg(arg: &[u8], databases: usize) -> Result<usize, RError> {
 
 /// DEL and UNLINK (values are small enough to be freed inline).
 fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    remove_keys(ctx, argv, false)
+}
+
+/// UNLINK: DEL whose big values are freed by the lazyfree thread.
+fn unlink(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    remove_keys(ctx, argv, true)
+}
+
+fn remove_keys(ctx: &mut Ctx, argv: &[&[u8]], unlink: bool) -> CmdResult {
     let db = ctx.db();
     let mut n = 0;
     for k in &argv[1..] {
-        if ctx.txn.remove(db, k).is_some() {
+        if let Some(e) = ctx.txn.remove(db, k) {
+            // The config is read only for a value worth freeing in the background.
+            let lazy = e.value.free_effort() > lazyfree::THRESHOLD
+                && (unlink || ctx.srv.config.read().bool("lazyfree-lazy-user-del"));
+            lazyfree::free_if(lazy, e.value);
             ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }

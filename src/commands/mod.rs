@@ -7,6 +7,7 @@
 //! errors, locking the right shards), `COMMAND INFO/DOCS/GETKEYS` and ACL categories
 //! are all driven by this table, so a new family only adds entries.
 
+pub mod acl;
 pub mod aof;
 pub mod args;
 pub mod bits;
@@ -21,7 +22,9 @@ pub mod hash;
 pub mod hll;
 pub mod introspection;
 pub mod keys;
+pub mod latency;
 pub mod list;
+pub mod memory;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -254,6 +257,8 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency histogram (INFO latencystats, LATENCY HISTOGRAM).
+    pub latency: crate::server::latency::Histogram,
 }
 
 /// One entry of the command table.
@@ -300,6 +305,7 @@ impl Command {
                 usec: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                latency: crate::server::latency::Histogram::new(),
             },
         }
     }

@@ -226,7 +226,11 @@ pub(crate) fn script_call(
     read_only: bool,
 ) -> Result<Vec<u8>, String> {
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let (cmd, _) = match ctx.srv.commands.resolve(&refs) {
+    if resp == 0 {
+        // redis.acl_check_cmd (see `scripting::bind_host_functions`).
+        return super::acl::script_acl_check(ctx, &refs);
+    }
+    let (cmd, parent) = match ctx.srv.commands.resolve(&refs) {
         Ok(c) => c,
         Err(e) if e.0.contains("wrong number of arguments") => {
             return Err("Wrong number of args calling Redis command from script".into())
@@ -235,6 +239,11 @@ pub(crate) fn script_call(
     };
     if cmd.has(NOSCRIPT) {
         return Err("This Redis command is not allowed from script".into());
+    }
+    if let Err((denied, pos)) = super::acl::check(ctx.srv, ctx.client, cmd, parent, &refs) {
+        return Err(super::acl::script_denial(
+            ctx, cmd, parent, &refs, denied, pos,
+        ));
     }
     if read_only && cmd.has(WRITE) {
         return Err("Write commands are not allowed from read-only scripts.".into());

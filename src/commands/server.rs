@@ -264,33 +264,7 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
     }
 
     if sel.wants("memory") {
-        let used = crate::memory::used_memory();
-        let peak = srv.mem_peak.fetch_max(used, Ordering::Relaxed).max(used);
-        let rss = crate::memory::rss();
-        let active = crate::memory::active_memory();
-        let total = total_system_memory();
-        let maxmemory = cfg.int("maxmemory").max(0) as u64;
-        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let peak_perc = if peak == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / peak as f64
-        };
-        sections.push(format!(
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{peak_perc:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{used}\r\nallocator_active:{active}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\nused_memory_scripts_human:0B\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
-            bytes_to_human(used),
-            bytes_to_human(rss),
-            bytes_to_human(peak),
-            bytes_to_human(total),
-            bytes_to_human(maxmemory),
-            cfg.str("maxmemory-policy"),
-            ratio(active, used),
-            active as i64 - used as i64,
-            ratio(rss, active),
-            rss as i64 - active as i64,
-            ratio(rss, used),
-            rss as i64 - used as i64,
-        ));
+        sections.push(info_memory(srv, &cfg));
     }
 
     if sel.wants("persistence") {
@@ -371,7 +345,7 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
     }
 
     if sel.wants("latencystats") {
-        sections.push("# Latencystats\r\n".to_string());
+        sections.push(info_latencystats(srv));
     }
 
     if sel.wants("cluster") {
@@ -391,6 +365,142 @@ pub fn info_string(srv: &Server, argv: &[&[u8]]) -> String {
 
     let _ = sel.everything;
     sections.join("\r\n")
+}
+
+/// INFO memory (every field of Redis 7.0's section; see `commands::memory::mem_stats`).
+fn info_memory(srv: &Server, cfg: &crate::config::Config) -> String {
+    let m = super::memory::mem_stats(srv);
+    let total_sys = total_system_memory();
+    let maxmemory = cfg.int("maxmemory").max(0) as u64;
+    let h = bytes_to_human;
+    let (afr, afb) = m.frag();
+    let (arr, arb) = m.rss_frag();
+    let (ror, rob) = m.rss_overhead();
+    let (mfr, mfb) = m.total_frag();
+    let mut s = String::from("# Memory\r\n");
+    let mut kv = |k: &str, v: String| {
+        s.push_str(k);
+        s.push(':');
+        s.push_str(&v);
+        s.push_str("\r\n");
+    };
+    kv("used_memory", m.total.to_string());
+    kv("used_memory_human", h(m.total));
+    kv("used_memory_rss", m.rss.to_string());
+    kv("used_memory_rss_human", h(m.rss));
+    kv("used_memory_peak", m.peak.to_string());
+    kv("used_memory_peak_human", h(m.peak));
+    kv("used_memory_peak_perc", format!("{:.2}%", m.peak_perc));
+    kv("used_memory_overhead", m.overhead_total.to_string());
+    kv("used_memory_startup", m.startup.to_string());
+    kv("used_memory_dataset", m.dataset.to_string());
+    kv(
+        "used_memory_dataset_perc",
+        format!("{:.2}%", m.dataset_perc),
+    );
+    kv("allocator_allocated", m.allocated.to_string());
+    kv("allocator_active", m.active.to_string());
+    kv("allocator_resident", m.resident.to_string());
+    kv("total_system_memory", total_sys.to_string());
+    kv("total_system_memory_human", h(total_sys));
+    kv("used_memory_lua", m.lua_vm.to_string());
+    kv("used_memory_vm_eval", m.lua_vm.to_string());
+    kv("used_memory_lua_human", h(m.lua_vm));
+    kv("used_memory_scripts_eval", m.lua_caches.to_string());
+    kv("number_of_cached_scripts", "0".into());
+    kv(
+        "number_of_functions",
+        srv.functions
+            .functions_count
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    kv(
+        "number_of_libraries",
+        srv.functions
+            .libraries_count
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    kv("used_memory_vm_functions", "0".into());
+    kv("used_memory_vm_total", m.lua_vm.to_string());
+    kv("used_memory_vm_total_human", h(m.lua_vm));
+    kv("used_memory_functions", m.functions_caches.to_string());
+    kv(
+        "used_memory_scripts",
+        (m.lua_caches + m.functions_caches).to_string(),
+    );
+    kv(
+        "used_memory_scripts_human",
+        h(m.lua_caches + m.functions_caches),
+    );
+    kv("maxmemory", maxmemory.to_string());
+    kv("maxmemory_human", h(maxmemory));
+    kv("maxmemory_policy", cfg.str("maxmemory-policy"));
+    kv("allocator_frag_ratio", format!("{afr:.2}"));
+    kv("allocator_frag_bytes", afb.to_string());
+    kv("allocator_rss_ratio", format!("{arr:.2}"));
+    kv("allocator_rss_bytes", arb.to_string());
+    kv("rss_overhead_ratio", format!("{ror:.2}"));
+    kv("rss_overhead_bytes", rob.to_string());
+    kv("mem_fragmentation_ratio", format!("{mfr:.2}"));
+    kv("mem_fragmentation_bytes", mfb.to_string());
+    // The AOF buffer is not counted against maxmemory, as in Redis.
+    kv("mem_not_counted_for_evict", m.aof_buffer.to_string());
+    kv("mem_replication_backlog", "0".into());
+    kv("mem_total_replication_buffers", "0".into());
+    kv("mem_clients_slaves", "0".into());
+    kv("mem_clients_normal", m.clients_normal.to_string());
+    kv("mem_cluster_links", "0".into());
+    kv("mem_aof_buffer", m.aof_buffer.to_string());
+    kv("mem_allocator", crate::memory::allocator_name());
+    kv("active_defrag_running", "0".into());
+    kv(
+        "lazyfree_pending_objects",
+        crate::keyspace::lazyfree::pending().to_string(),
+    );
+    kv(
+        "lazyfreed_objects",
+        crate::keyspace::lazyfree::freed().to_string(),
+    );
+    s
+}
+
+/// INFO latencystats: `latency_percentiles_usec_<cmd>:p50=...` for every command with
+/// recorded latencies, percentiles from `latency-tracking-info-percentiles`.
+pub fn info_latencystats(srv: &Server) -> String {
+    let mut s = String::from("# Latencystats\r\n");
+    let ps = srv.latency.percentiles.read().clone();
+    let names: Vec<String> = ps
+        .iter()
+        .map(|&p| crate::server::latency::fmt_percentile(p))
+        .collect();
+    let mut one = |c: &Command, parent: Option<&Command>| {
+        let h = &c.stats.latency;
+        if h.total() == 0 {
+            return;
+        }
+        let vals: Vec<i64> = ps.iter().map(|&p| h.value_at_percentile(p)).collect();
+        let _ = write!(
+            s,
+            "latency_percentiles_usec_{}:",
+            safe_info(&super::table::full_name(c, parent))
+        );
+        for (i, (n, v)) in names.iter().zip(vals).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "p{n}={:.3}", v as f64 / 1000.0);
+        }
+        s.push_str("\r\n");
+    };
+    for c in srv.commands.all() {
+        one(c, None);
+        for sub in c.subcommands {
+            one(sub, Some(c));
+        }
+    }
+    s
 }
 
 /// INFO replaces characters that would break its line format.
@@ -546,11 +656,13 @@ fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 /// CONFIG RESETSTAT: zeroes the counters INFO reports.
 pub fn reset_stats(srv: &Server) {
+    crate::keyspace::lazyfree::reset_stats();
     let zero = |c: &Command| {
         c.stats.calls.store(0, Ordering::Relaxed);
         c.stats.usec.store(0, Ordering::Relaxed);
         c.stats.rejected.store(0, Ordering::Relaxed);
         c.stats.failed.store(0, Ordering::Relaxed);
+        c.stats.latency.reset();
     };
     for c in srv.commands.all() {
         zero(c);
@@ -594,6 +706,7 @@ fn config_rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ));
     };
     let text = cfg.rewrite_text(&std::fs::read_to_string(&path).unwrap_or_default());
+    let text = crate::acl::file::rewrite_users(ctx.srv, &cfg.str("aclfile"), &text);
     let tmp = format!("{path}.tmp-{}", std::process::id());
     let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
     if let Err(e) = res {

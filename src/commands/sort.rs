@@ -677,6 +677,7 @@ fn compare(a: &Item, b: &Item, o: &Opts, store: bool) -> Ordering {
 
 fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
     let mut o = parse_opts(argv, readonly)?;
+    super::acl::check_sort_patterns(ctx, argv)?;
     let db = ctx.db();
 
     // The source: a list, set or sorted set (a missing key is an empty list).

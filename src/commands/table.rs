@@ -6,8 +6,9 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 
 use super::{Command, RError};
 use crate::commands::{
-    aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys, list,
-    multi, pubsub, scripting, server, set, slowlog, sort, stream, strings, zset,
+    acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
+    latency, list, memory, multi, pubsub, scripting, server, set, slowlog, sort, stream, strings,
+    zset,
 };
 
 /// All commands, by lower-case name.
@@ -32,6 +33,8 @@ pub fn families() -> Vec<&'static [Command]> {
         &dump::COMMANDS,
         &aof::COMMANDS,
         &slowlog::COMMANDS,
+        &latency::COMMANDS,
+        &memory::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
         &set::COMMANDS,
@@ -41,6 +44,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &sort::COMMANDS,
         &stream::COMMANDS,
         &pubsub::COMMANDS,
+        &acl::COMMANDS,
     ]
 }
 

@@ -162,7 +162,9 @@ pub fn active_expire_cycle_full(
             };
             stats.sampled += sampled as u64;
             stats.expired += expired as u64;
-            for (k, _value) in removed {
+            let lazy = ks.lazy_expire.load(std::sync::atomic::Ordering::Relaxed);
+            for (k, e) in removed {
+                super::lazyfree::free_if(lazy, e.value);
                 on_expired(db, k.into());
             }
             if start.elapsed() >= budget {

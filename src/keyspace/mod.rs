@@ -21,6 +21,7 @@
 pub mod blocking;
 pub mod dict;
 pub mod expire;
+pub mod lazyfree;
 pub mod lfu;
 pub mod snapshot;
 pub mod watch;
@@ -143,6 +144,8 @@ pub struct Keyspace {
     /// `notify-keyspace-events` as flags (`config::notify::*`), read on every event
     /// site so that disabled notifications cost one relaxed load.
     pub notify_flags: AtomicU32,
+    /// `lazyfree-lazy-expire`: big expired values go to the lazyfree thread.
+    pub lazy_expire: AtomicBool,
     /// Whether changed keys are collected for client-side caching invalidation (some
     /// client uses CLIENT TRACKING, or tracked keys remain): see `server::tracking`.
     pub tracking: AtomicBool,
@@ -192,6 +195,7 @@ impl Keyspace {
             gate: RwLock::new(()),
             hasher: ahash::RandomState::new(),
             notify_flags: AtomicU32::new(0),
+            lazy_expire: AtomicBool::new(false),
             tracking: AtomicBool::new(false),
             snap: snapshot::Snapshot::default(),
             access: lfu::Access::default(),
@@ -472,6 +476,7 @@ impl<'a> Txn<'a> {
                     }
                     self.expired.push(ExpiredKey { db, key: k });
                     self.notify(crate::config::notify::EXPIRED, "expired", db, key);
+                    lazyfree::free_if(ks.lazy_expire.load(Ordering::Relaxed), old.value);
                 }
                 false
             }

@@ -496,6 +496,17 @@ fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Resu
             Err(redis_error("ERR RESP version must be 2 or 3."))
         }
     })?;
+    // redis.acl_check_cmd: the host answers an ACL check when asked with protocol 0.
+    let sl = slot.clone();
+    let acl_check = lua.create_function(move |lua, args: MultiValue| {
+        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, 0, h))?;
+        if ok {
+            Ok(v)
+        } else {
+            Err(raised(&v))
+        }
+    })?;
+    redis.raw_set("acl_check_cmd", acl_check)?;
     redis.raw_set("call", call)?;
     redis.raw_set("pcall", pcall)?;
     redis.raw_set("setresp", setresp)
@@ -582,10 +593,6 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|_, _: MultiValue| Ok(false))?,
     )?;
     t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    t.raw_set(
-        "acl_check_cmd",
-        lua.create_function(|_, _: MultiValue| Ok(true))?,
-    )?;
     for (name, v) in [
         ("LOG_DEBUG", 0),
         ("LOG_VERBOSE", 1),

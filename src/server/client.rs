@@ -39,6 +39,8 @@ pub struct ClientState {
     pub db: usize,
     pub authenticated: bool,
     pub user: String,
+    /// The ACL user (None: the default user), see `crate::acl`.
+    pub acl_user: Option<Arc<crate::acl::UserCell>>,
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written (QUIT, protocol errors,
     /// CLIENT KILL of oneself).
@@ -93,6 +95,7 @@ impl ClientState {
             db: 0,
             authenticated,
             user: "default".into(),
+            acl_user: None,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             last_cmd: None,

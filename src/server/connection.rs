@@ -128,7 +128,7 @@ fn process_input(
 
 /// Serves one client until it disconnects, is killed, times out or breaks the protocol.
 pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientInfo>) {
-    let authenticated = srv.hot.requirepass.read().is_none();
+    let authenticated = srv.acl.default_is_open();
     let mut client = ClientState::new(info.clone(), authenticated);
     pubsub::attach_queue(&mut client);
     let mut parser = Parser::new();
@@ -333,10 +333,13 @@ async fn flush<S: Stream>(
         srv.stats
             .total_error_replies
             .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-        // CLIENT KILL also ends a write the client does not read. `flush` sends what
-        // a TLS stream still buffers (a no-op for TCP).
+        // CLIENT KILL also ends a write the client does not read. `flush` sends what a
+        // TLS stream still buffers (a no-op for TCP).
         let written = tokio::select! {
-            r = async { stream.write_all(&out.buf).await?; stream.flush().await } => r.is_ok(),
+            r = async {
+                stream.write_all(&out.buf).await?;
+                stream.flush().await
+            } => r.is_ok(),
             _ = info.kill_notify.notified() => false,
         };
         if big {

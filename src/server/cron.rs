@@ -89,6 +89,8 @@ fn run(srv: Arc<Server>) {
         } else {
             Default::default()
         };
+        srv.latency
+            .add_if_needed("expire-cycle", started.elapsed().as_millis() as u64);
         crate::server::tracking::broadcast(&srv, None);
         crate::persistence::aof::cron(&srv);
         // Save points and scheduled BGSAVEs.

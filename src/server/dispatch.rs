@@ -176,6 +176,11 @@ fn run<'a>(
         out.error("NOAUTH Authentication required.");
         return;
     }
+    // ACL: command, key and channel permissions (one load for unrestricted users).
+    if let Err((denied, pos)) = crate::commands::acl::check(srv, client, cmd, parent, args) {
+        acl_reject(srv, client, out, cmd, parent, args, denied, pos);
+        return;
+    }
     // While the dataset loads only `loading` commands run, and only those that need no
     // keys (the loader has the keyspace to itself).
     if srv.persistence.loading.load(Ordering::Relaxed)
@@ -366,6 +371,7 @@ fn run<'a>(
     if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
         crate::server::slowlog::record(srv, client, args, usec);
     }
+    crate::server::latency::after_command(srv, cmd, usec, client.waiter.is_some());
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
     cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
     if failed {
@@ -381,6 +387,44 @@ fn run<'a>(
     if srv.monitors.active() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
         crate::server::monitor::feed(srv, client.db, Some(&client.info.addr), args);
     }
+}
+
+/// Rejects a call the client's ACL user may not make (Redis's processCommand, or
+/// EXEC's re-check when the rules changed after queueing), logging it in ACL LOG.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+fn acl_reject(
+    srv: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    cmd: &'static crate::commands::Command,
+    parent: Option<&'static crate::commands::Command>,
+    args: &[&[u8]],
+    denied: crate::acl::Denied,
+    pos: usize,
+) {
+    use crate::acl::Denied;
+    let context = if client.multi.is_some() || client.in_exec {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    let object = crate::commands::acl::denial_object(denied, cmd, parent, args, pos);
+    crate::commands::acl::log_denial(srv, client, (cmd, parent), denied, context, &object);
+    if client.in_exec {
+        let reason = match denied {
+            Denied::Cmd => "no permission to execute the command or subcommand",
+            Denied::Key => "no permission to touch the specified keys",
+            Denied::Channel => "no permission to access one of the channels used as arguments",
+            Denied::Auth => "no permission",
+        };
+        out.error(&format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"));
+        return;
+    }
+    multi::flag_error(client);
+    cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    let name = crate::commands::table::full_name(cmd, parent);
+    out.error(&crate::acl::denial_error(denied, &name));
 }
 
 /// Hook for each `redis.call` a script makes, after it ran on the script's view

@@ -240,6 +240,7 @@ fn evict(srv: &Server, need: u64) -> bool {
         return true;
     };
     let policy = ev.policy();
+    let lazy = srv.config.read().bool("lazyfree-lazy-eviction");
     let started = Instant::now();
     let mut freed = 0u64;
     let mut any = false;
@@ -253,16 +254,21 @@ fn evict(srv: &Server, need: u64) -> bool {
         let Some((db, key)) = picked else {
             break;
         };
-        if let Some(bytes) = evict_key(srv, policy, db, &key) {
+        let del_started = Instant::now();
+        if let Some(bytes) = evict_key(srv, policy, db, &key, lazy) {
             freed += bytes;
             any = true;
         }
+        srv.latency
+            .add_if_needed("eviction-del", del_started.elapsed().as_millis() as u64);
         if started.elapsed() > BUDGET {
             // The next command continues.
             any = true;
             break;
         }
     }
+    srv.latency
+        .add_if_needed("eviction-cycle", started.elapsed().as_millis() as u64);
     let _ = ev
         .used
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
@@ -363,7 +369,7 @@ fn random_key(srv: &Server, policy: Policy) -> Option<(usize, Box<[u8]>)> {
 
 /// Deletes `key` (if it still qualifies) as an eviction: `evicted` event, client
 /// tracking invalidation, INFO counter. Returns an estimate of the bytes freed.
-fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8]) -> Option<u64> {
+fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) -> Option<u64> {
     let mut txn = Txn::shared(&srv.ks, now_ms());
     txn.lock_keys(db, std::iter::once(key));
     let bytes = {
@@ -371,9 +377,16 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8]) -> Option<u64>
         if policy.volatile() && e.expire() == 0 {
             return None;
         }
-        key.len() as u64 + e.value.heap_size() as u64 + 64
+        let key_heap = if key.len() > crate::keyspace::dict::Key::INLINE {
+            key.len()
+        } else {
+            0
+        };
+        key_heap as u64 + e.value.heap_size() as u64 + 64
     };
-    txn.remove(db, key)?;
+    let old = txn.remove(db, key)?;
+    // With lazyfree-lazy-eviction the memory is returned a little later, as in Redis.
+    crate::keyspace::lazyfree::free_if(lazy, old.value);
     // Propagated as DEL (keys the lookup found expired too), under the shard lock.
     if srv.aof.on.load(Ordering::Relaxed) {
         let mut ops: Vec<crate::server::propagate::Op> = txn

@@ -8,8 +8,10 @@ pub mod connection;
 pub mod cron;
 pub mod dispatch;
 pub mod evict;
+pub mod latency;
 pub mod listener;
 pub mod log;
+pub mod metrics;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
@@ -111,12 +113,16 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// `maxmemory` and eviction.
     pub evict: evict::Evictor,
+    /// TLS: the context for `tls-port` connections and that port's listeners.
+    pub tls: tls::Tls,
     /// CLIENT PAUSE (see `pause`).
     pub pause: pause::Pause,
     /// INFO `client_recent_max_output_buffer` (see `obuf`).
     pub obuf_peak: obuf::Peak,
-    /// TLS: the context for `tls-port` connections and that port's listeners.
-    pub tls: tls::Tls,
+    /// The latency monitor and latency-tracking settings (LATENCY, INFO latencystats).
+    pub latency: &'static latency::Monitor,
+    /// ACL users and ACL LOG (see `crate::acl`).
+    pub acl: crate::acl::Acl,
     /// This server, for starting background jobs from a `&Server` (see [`Server::arc`]).
     me: std::sync::Weak<Server>,
 }
@@ -181,13 +187,16 @@ impl Server {
             evict: Default::default(),
             pause: Default::default(),
             obuf_peak: Default::default(),
+            latency: latency::global(),
             aof: Default::default(),
             tls: Default::default(),
+            acl: Default::default(),
         })
         .init()
     }
 
     fn init(self: Arc<Server>) -> Arc<Server> {
+        crate::memory::record_startup();
         self.refresh_hot();
         self
     }
@@ -237,11 +246,23 @@ impl Server {
         self.slowlog
             .max_len
             .store(c.int("slowlog-max-len").max(0) as u64, Ordering::Relaxed);
+        self.latency.configure(
+            c.int("latency-monitor-threshold"),
+            c.bool("latency-tracking"),
+            &c.str("latency-tracking-info-percentiles"),
+        );
         drop(c);
         crate::persistence::refresh_deny(self);
         let c = self.config.read();
         let pass = c.str("requirepass");
-        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass) };
+        let pass = if pass.is_empty() { None } else { Some(pass) };
+        let mut cur = h.requirepass.write();
+        if *cur != pass {
+            // requirepass is the default user's password (Redis's updateRequirePass).
+            self.acl.set_default_password(pass.as_deref());
+            *cur = pass;
+        }
+        drop(cur);
         let obl = c.str("client-output-buffer-limit");
         self.pubsub.set_limits(pubsub::Limits::parse(&obl));
         self.pubsub
@@ -250,6 +271,9 @@ impl Server {
         self.ks
             .notify_flags
             .store(events.unwrap_or(0), Ordering::Relaxed);
+        self.ks
+            .lazy_expire
+            .store(c.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
     }
 
     /// Asks the main task to shut down.

@@ -92,6 +92,14 @@ pub(crate) fn redacted(args: &[&[u8]]) -> Vec<bool> {
                 *x = true;
             }
         }
+    } else if name.eq_ignore_ascii_case(b"acl")
+        && args.len() >= 3
+        && args[1].eq_ignore_ascii_case(b"setuser")
+    {
+        // ACL SETUSER: the user name and every rule (passwords among them).
+        for x in r.iter_mut().skip(2) {
+            *x = true;
+        }
     } else if name.eq_ignore_ascii_case(b"hello") && args.len() >= 2 {
         let ver = crate::util::num::parse_i64(args[1]);
         if !matches!(ver, Some(2..=3)) {

@@ -176,6 +176,24 @@ impl Hub {
         }
     }
 
+    /// The subscriptions of client `id`, of every kind (ACL: clients whose user loses
+    /// a channel are disconnected).
+    pub fn subscriptions_of(&self, id: u64) -> Vec<(Kind, Box<[u8]>)> {
+        let maps = self.maps.read();
+        let mut out = Vec::new();
+        for (kind, map) in [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .zip(maps.iter())
+        {
+            for (name, subs) in map.iter() {
+                if subs.contains_key(&id) {
+                    out.push((kind, name.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Number of distinct channels (or patterns, or shard channels) with subscribers
     /// (INFO `pubsub_channels`, PUBSUB NUMPAT, ...).
     pub fn count(&self, kind: Kind) -> usize {

@@ -68,6 +68,22 @@ impl Value {
         }
     }
 
+    /// How much work freeing the value is, as Redis's `lazyfreeGetFreeEffort` counts
+    /// it: 1 for a string or a compact (single-buffer) collection, otherwise about one
+    /// unit per element allocation.
+    pub fn free_effort(&self) -> usize {
+        let compact = matches!(self.encoding(), "listpack" | "intset" | "ziplist");
+        match self {
+            Value::Str(_) => 1,
+            _ if compact => 1,
+            Value::List(v) => v.len(),
+            Value::Hash(v) => v.len(),
+            Value::Set(v) => v.len(),
+            Value::ZSet(v) => v.len(),
+            Value::Stream(v) => usize::try_from(v.len()).unwrap_or(usize::MAX),
+        }
+    }
+
     /// Approximate heap bytes owned by the value (for MEMORY USAGE and accounting).
     pub fn heap_size(&self) -> usize {
         match self {

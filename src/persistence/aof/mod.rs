@@ -266,6 +266,7 @@ impl Aof {
             return Ok(());
         };
         let mut done = 0usize;
+        let write_started = std::time::Instant::now();
         let result = loop {
             if done == data.len() {
                 break Ok(());
@@ -277,6 +278,20 @@ impl Aof {
                 Err(e) => break Err(e),
             }
         };
+        // Latency monitor events, named as Redis's flushAppendOnlyFile names them.
+        let ms = write_started.elapsed().as_millis() as u64;
+        let lat = crate::server::latency::global();
+        lat.add_if_needed(
+            if self.fsync_in_progress.load(Ordering::Relaxed) {
+                "aof-write-pending-fsync"
+            } else if self.rewrite_in_progress.load(Ordering::Relaxed) {
+                "aof-write-active-child"
+            } else {
+                "aof-write-alone"
+            },
+            ms,
+        );
+        lat.add_if_needed("aof-write", ms);
         match result {
             Ok(()) => {
                 io.incr_size += data.len() as u64;
@@ -329,8 +344,15 @@ impl Aof {
         let file = self.io.lock().file.clone();
         if let Some(f) = file {
             self.fsync_in_progress.store(true, Ordering::Relaxed);
+            let fsync_started = std::time::Instant::now();
             let r = f.sync_data();
             self.fsync_in_progress.store(false, Ordering::Relaxed);
+            if self.policy() == FSYNC_ALWAYS {
+                crate::server::latency::global().add_if_needed(
+                    "aof-fsync-always",
+                    fsync_started.elapsed().as_millis() as u64,
+                );
+            }
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = r {
                 let msg = strerror(&e);

@@ -1,0 +1,96 @@
+//! Lazy freeing (`keyspace/lazyfree.rs`): UNLINK hands a big value to the background
+//! thread, DEL does so only with `lazyfree-lazy-user-del yes`, expiry with
+//! `lazyfree-lazy-expire yes`, eviction with `lazyfree-lazy-eviction yes`; small values
+//! are always freed in place. Observed through INFO's `lazyfreed_objects`, which Redis
+//! reports the same way.
+
+mod common;
+
+use common::{ferrodis, RawClient};
+
+fn lazyfreed(c: &mut RawClient) -> u64 {
+    let info = String::from_utf8_lossy(&c.cmds(&["INFO", "memory"])).to_string();
+    info.lines()
+        .find_map(|l| l.strip_prefix("lazyfreed_objects:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO memory has lazyfreed_objects")
+}
+
+/// Waits until the background thread has freed `want` objects in all.
+fn wait_freed(c: &mut RawClient, want: u64) {
+    for _ in 0..400 {
+        if lazyfreed(c) >= want {
+            assert_eq!(
+                lazyfreed(c),
+                want,
+                "more objects freed lazily than expected"
+            );
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!(
+        "lazyfreed_objects did not reach {want} (at {})",
+        lazyfreed(c)
+    );
+}
+
+/// A hash-table set of `n` members under `key`, sent as one pipelined SADD.
+fn big_set(c: &mut RawClient, key: &str, n: usize) {
+    let members: Vec<String> = (0..n).map(|i| format!("member-{i}")).collect();
+    let mut args = vec!["SADD", key];
+    args.extend(members.iter().map(|s| s.as_str()));
+    assert_eq!(c.cmds(&args), format!(":{n}\r\n").into_bytes());
+    assert_eq!(c.cmds(&["OBJECT", "ENCODING", key]), b"$9\r\nhashtable\r\n");
+}
+
+#[test]
+fn unlink_del_expire_and_eviction_free_big_values_lazily() {
+    let srv = ferrodis(&[]);
+    let mut c = srv.client();
+    assert_eq!(lazyfreed(&mut c), 0);
+
+    // UNLINK: a big value goes to the thread, a small one does not.
+    big_set(&mut c, "big", 5000);
+    c.cmds(&["SET", "small", "v"]);
+    c.cmds(&["SADD", "smallset", "a", "b", "c"]);
+    assert_eq!(
+        c.cmds(&["UNLINK", "big", "small", "smallset", "missing"]),
+        b":3\r\n"
+    );
+    wait_freed(&mut c, 1);
+    assert_eq!(c.cmds(&["EXISTS", "big"]), b":0\r\n");
+
+    // DEL frees in place by default (Redis 7.0's lazyfree-lazy-user-del no) ...
+    big_set(&mut c, "big", 5000);
+    assert_eq!(c.cmds(&["DEL", "big"]), b":1\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(lazyfreed(&mut c), 1);
+    // ... and like UNLINK with lazyfree-lazy-user-del yes.
+    c.cmds(&["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]);
+    big_set(&mut c, "big", 5000);
+    assert_eq!(c.cmds(&["DEL", "big"]), b":1\r\n");
+    wait_freed(&mut c, 2);
+
+    // Expiry (found by a lookup) with lazyfree-lazy-expire yes.
+    c.cmds(&["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]);
+    big_set(&mut c, "volatile", 5000);
+    assert_eq!(c.cmds(&["PEXPIRE", "volatile", "1"]), b":1\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(c.cmds(&["EXISTS", "volatile"]), b":0\r\n");
+    wait_freed(&mut c, 3);
+
+    // CONFIG RESETSTAT clears the counter, as Redis's lazyfreeResetStats.
+    assert_eq!(c.cmds(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    assert_eq!(lazyfreed(&mut c), 0);
+
+    // Eviction with lazyfree-lazy-eviction yes: the only key is a big set.
+    big_set(&mut c, "victim", 20000);
+    c.cmds(&["CONFIG", "SET", "lazyfree-lazy-eviction", "yes"]);
+    c.cmds(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    c.cmds(&["CONFIG", "SET", "maxmemory", "1"]);
+    c.cmds(&["SET", "trigger", "x"]);
+    c.cmds(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(c.cmds(&["EXISTS", "victim"]), b":0\r\n");
+    wait_freed(&mut c, 1);
+}
