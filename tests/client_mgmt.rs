@@ -431,6 +431,8 @@ fn timeout_closes_idle_clients_but_not_blocked_or_subscribed_ones() {
         blocked.send_raw(&common::encode(&[b"BLPOP", b"nolist", b"0"]));
         let mut sub = srv.client();
         sub.cmds(&["SUBSCRIBE", "ch"]);
+        let mut mon = srv.client();
+        assert_eq!(mon.cmds(&["MONITOR"]), b"+OK\r\n");
         // Redis checks idle clients in its cron: allow a few seconds.
         assert!(
             idle.closed_within(5000),
@@ -453,6 +455,8 @@ fn timeout_closes_idle_clients_but_not_blocked_or_subscribed_ones() {
             "{}",
             srv.name
         );
+        // The monitor is still there: it sees the commands.
+        assert!(mon.read_reply().starts_with(b"+"), "{}", srv.name);
     });
 }
 
@@ -654,5 +658,109 @@ fn pause_drops_the_command_of_a_client_that_leaves() {
             "{}",
             srv.name
         );
+    });
+}
+
+#[test]
+fn normal_soft_output_limit_needs_to_last() {
+    both(&[], |srv| {
+        let mut admin = srv.client();
+        assert_eq!(
+            admin.cmds(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 0 100kb 1"
+            ]),
+            b"+OK\r\n"
+        );
+        let big = "y".repeat(200 * 1024);
+        let mut c = srv.client();
+        // Over the soft limit once: fine. Over it again and again for more than a
+        // second: closed.
+        let expect = format!("${}\r\n{big}\r\n", big.len()).into_bytes();
+        assert_eq!(c.cmds(&["ECHO", &big]), expect, "{}", srv.name);
+        let started = Instant::now();
+        let mut answered = 1;
+        loop {
+            c.send_raw(&common::encode(&[b"ECHO", big.as_bytes()]));
+            let r = c.read_reply();
+            if r.is_empty() {
+                break;
+            }
+            answered += 1;
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "{}: never closed",
+                srv.name
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{}: closed at once",
+            srv.name
+        );
+        assert!(answered >= 3, "{}", srv.name);
+        // Small replies never reach it.
+        let mut d = srv.client();
+        for _ in 0..3 {
+            assert_eq!(d.cmds(&["PING"]), b"+PONG\r\n");
+        }
+    });
+}
+
+#[test]
+fn pause_write_holds_scripts_unless_they_declare_no_writes() {
+    both(&[], |srv| {
+        let mut admin = srv.client();
+        let mut a = srv.client();
+        let mut b = srv.client();
+        let mut c = srv.client();
+        let sha = admin.cmds(&["SCRIPT", "LOAD", "return 1"]);
+        let sha = String::from_utf8_lossy(&sha[5..45]).into_owned();
+        let nw = admin.cmds(&["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"]);
+        let nw = String::from_utf8_lossy(&nw[5..45]).into_owned();
+        assert_eq!(
+            admin.cmds(&[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=lib\nredis.register_function('f', function() return 3 end)\n\
+                 redis.register_function{function_name='ro', callback=function() return 4 end, flags={'no-writes'}}"
+            ]),
+            b"$3\r\nlib\r\n"
+        );
+        assert_eq!(
+            admin.cmds(&["CLIENT", "PAUSE", "60000", "WRITE"]),
+            b"+OK\r\n"
+        );
+        a.send_raw(&common::encode(&[b"EVAL", b"return 1", b"0"]));
+        b.send_raw(&common::encode(&[b"EVALSHA", sha.as_bytes(), b"0"]));
+        c.send_raw(&common::encode(&[b"FCALL", b"f", b"0"]));
+        assert_eq!(a.poll_reply(300), None, "{}: EVAL answered", srv.name);
+        assert_eq!(b.poll_reply(50), None, "{}: EVALSHA answered", srv.name);
+        assert_eq!(c.poll_reply(50), None, "{}: FCALL answered", srv.name);
+        // PFCOUNT may write (a cached count): held too.
+        let mut d = srv.client();
+        d.send_raw(&common::encode(&[b"PFCOUNT", b"hll"]));
+        assert_eq!(d.poll_reply(50), None, "{}: PFCOUNT answered", srv.name);
+        assert_eq!(
+            admin.cmds(&["EVALSHA", &nw, "0"]),
+            b":2\r\n",
+            "{}",
+            srv.name
+        );
+        assert_eq!(admin.cmds(&["FCALL", "ro", "0"]), b":4\r\n", "{}", srv.name);
+        assert_eq!(
+            admin.cmds(&["FCALL_RO", "ro", "0"]),
+            b":4\r\n",
+            "{}",
+            srv.name
+        );
+        assert_eq!(admin.cmds(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+        assert_eq!(a.read_reply(), b":1\r\n");
+        assert_eq!(b.read_reply(), b":1\r\n");
+        assert_eq!(c.read_reply(), b":3\r\n");
+        assert_eq!(d.read_reply(), b":0\r\n");
     });
 }

@@ -20,12 +20,19 @@ fn lazyfreed(c: &mut RawClient) -> u64 {
 fn wait_freed(c: &mut RawClient, want: u64) {
     for _ in 0..400 {
         if lazyfreed(c) >= want {
-            assert_eq!(lazyfreed(c), want, "more objects freed lazily than expected");
+            assert_eq!(
+                lazyfreed(c),
+                want,
+                "more objects freed lazily than expected"
+            );
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    panic!("lazyfreed_objects did not reach {want} (at {})", lazyfreed(c));
+    panic!(
+        "lazyfreed_objects did not reach {want} (at {})",
+        lazyfreed(c)
+    );
 }
 
 /// A hash-table set of `n` members under `key`, sent as one pipelined SADD.
@@ -47,7 +54,10 @@ fn unlink_del_expire_and_eviction_free_big_values_lazily() {
     big_set(&mut c, "big", 5000);
     c.cmds(&["SET", "small", "v"]);
     c.cmds(&["SADD", "smallset", "a", "b", "c"]);
-    assert_eq!(c.cmds(&["UNLINK", "big", "small", "smallset", "missing"]), b":3\r\n");
+    assert_eq!(
+        c.cmds(&["UNLINK", "big", "small", "smallset", "missing"]),
+        b":3\r\n"
+    );
     wait_freed(&mut c, 1);
     assert_eq!(c.cmds(&["EXISTS", "big"]), b":0\r\n");
 

@@ -18,7 +18,7 @@ use crate::scripting::functions::{FLAG_NAMES, NO_WRITES};
 const ALLOW_OOM: u8 = 2;
 
 crate::commands! { pub static COMMANDS = [
-    Command::new("fcall", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, fcall)
+    Command::new("fcall", -3, NOSCRIPT | STALE | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLE_KEYS, fcall)
         .getkeys(eval_keys)
         .lock(Lock::Exclusive)
         .acl(&["slow", "scripting"]),

@@ -17,11 +17,11 @@ use super::{args, flags::*, CmdResult, Command, Ctx, Lock, RError};
 use crate::protocol::{Proto, Reply};
 
 crate::commands! { pub static COMMANDS = [
-    Command::new("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, eval)
+    Command::new("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLE_KEYS, eval)
         .getkeys(eval_keys)
         .lock(Lock::Exclusive)
         .acl(&["slow", "scripting"]),
-    Command::new("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS, evalsha)
+    Command::new("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLE_KEYS, evalsha)
         .getkeys(eval_keys)
         .lock(Lock::Exclusive)
         .acl(&["slow", "scripting"]),

@@ -152,8 +152,9 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
             input.reserve(READ_CHUNK);
         }
         if need_read {
-            // Subscribers are exempt from the idle timeout, as in Redis.
-            let timeout = if client.pubsub.active() {
+            // Subscribers and MONITOR clients are exempt from the idle timeout, as in
+            // Redis.
+            let timeout = if client.pubsub.active() || info.monitor.load(Ordering::Relaxed) {
                 0
             } else {
                 srv.hot.timeout_secs.load(Ordering::Relaxed)
