@@ -46,6 +46,81 @@ pub fn category(name: &str) -> Option<u32> {
         .map(|i| 1 << i)
 }
 
+/// Redis 7.0.15 commands Ferrodis does not have (cluster, replication, modules,
+/// MIGRATE...), with their ACL categories. ACL LIST / GETUSER describe a user by the
+/// categories that best fit its commands, counting every command of each category
+/// (`ACLDescribeSelectorCommandRules`); counting these too keeps the descriptions equal
+/// to Redis's.
+pub static PHANTOMS: &[(&str, &[&str])] = &[
+    ("asking", &["fast", "connection"]),
+    ("cluster", &["slow"]),
+    ("cluster|addslots", &["admin", "slow", "dangerous"]),
+    ("cluster|addslotsrange", &["admin", "slow", "dangerous"]),
+    ("cluster|bumpepoch", &["admin", "slow", "dangerous"]),
+    (
+        "cluster|count-failure-reports",
+        &["admin", "slow", "dangerous"],
+    ),
+    ("cluster|countkeysinslot", &["slow"]),
+    ("cluster|delslots", &["admin", "slow", "dangerous"]),
+    ("cluster|delslotsrange", &["admin", "slow", "dangerous"]),
+    ("cluster|failover", &["admin", "slow", "dangerous"]),
+    ("cluster|flushslots", &["admin", "slow", "dangerous"]),
+    ("cluster|forget", &["admin", "slow", "dangerous"]),
+    ("cluster|getkeysinslot", &["slow"]),
+    ("cluster|help", &["slow"]),
+    ("cluster|info", &["slow"]),
+    ("cluster|keyslot", &["slow"]),
+    ("cluster|links", &["slow"]),
+    ("cluster|meet", &["admin", "slow", "dangerous"]),
+    ("cluster|myid", &["slow"]),
+    ("cluster|nodes", &["slow"]),
+    ("cluster|replicas", &["admin", "slow", "dangerous"]),
+    ("cluster|replicate", &["admin", "slow", "dangerous"]),
+    ("cluster|reset", &["admin", "slow", "dangerous"]),
+    ("cluster|saveconfig", &["admin", "slow", "dangerous"]),
+    ("cluster|set-config-epoch", &["admin", "slow", "dangerous"]),
+    ("cluster|setslot", &["admin", "slow", "dangerous"]),
+    ("cluster|shards", &["slow"]),
+    ("cluster|slaves", &["admin", "slow", "dangerous"]),
+    ("cluster|slots", &["slow"]),
+    ("failover", &["admin", "slow", "dangerous"]),
+    ("lolwut", &["read", "fast"]),
+    ("migrate", &["keyspace", "write", "slow", "dangerous"]),
+    ("module", &["slow"]),
+    ("module|help", &["slow"]),
+    ("module|list", &["admin", "slow", "dangerous"]),
+    ("module|load", &["admin", "slow", "dangerous"]),
+    ("module|loadex", &["admin", "slow", "dangerous"]),
+    ("module|unload", &["admin", "slow", "dangerous"]),
+    ("psync", &["admin", "slow", "dangerous"]),
+    ("readonly", &["fast", "connection"]),
+    ("readwrite", &["fast", "connection"]),
+    ("replconf", &["admin", "slow", "dangerous"]),
+    ("replicaof", &["admin", "slow", "dangerous"]),
+    (
+        "restore-asking",
+        &["keyspace", "write", "slow", "dangerous"],
+    ),
+    ("role", &["admin", "fast", "dangerous"]),
+    ("script|debug", &["slow", "scripting"]),
+    ("slaveof", &["admin", "slow", "dangerous"]),
+    ("sync", &["admin", "slow", "dangerous"]),
+    ("wait", &["slow", "connection"]),
+];
+
+/// The category bits of each [`PHANTOMS`] entry.
+pub fn phantom_cats() -> Vec<u32> {
+    PHANTOMS
+        .iter()
+        .map(|(_, cats)| {
+            cats.iter()
+                .filter_map(|c| category(c))
+                .fold(0, |a, b| a | b)
+        })
+        .collect()
+}
+
 /// One command of the index.
 pub struct Entry {
     pub cmd: &'static Command,

@@ -60,6 +60,9 @@ pub struct Selector {
     /// One bit per command id, plus a last bit: "future commands" (set by `+@all`).
     pub allowed: Vec<bool>,
     pub all_commands: bool,
+    /// The state of each `index::PHANTOMS` command (Redis commands Ferrodis lacks), as
+    /// category rules leave it: only for describing the user as Redis does.
+    pub phantoms: Vec<bool>,
     /// Allowed first arguments of otherwise denied commands (`+select|0`), by id.
     pub firstargs: Vec<(usize, Vec<String>)>,
     pub all_keys: bool,
@@ -73,6 +76,7 @@ impl Selector {
         Selector {
             allowed: vec![false; index().len() + 1],
             all_commands: false,
+            phantoms: vec![false; index::PHANTOMS.len()],
             firstargs: Vec::new(),
             all_keys: false,
             patterns: Vec::new(),
@@ -115,11 +119,19 @@ impl Selector {
                 self.change_perm(ix, id, v);
             }
         }
+        for (c, p) in index::phantom_cats().iter().zip(self.phantoms.iter_mut()) {
+            if c & cat != 0 {
+                *p = v;
+            }
+        }
     }
 
     fn set_all(&mut self, v: bool) {
         for b in &mut self.allowed {
             *b = v;
+        }
+        for p in &mut self.phantoms {
+            *p = v;
         }
         self.all_commands = v;
         self.firstargs.clear();
@@ -266,8 +278,19 @@ impl Selector {
         }
     }
 
-    fn count_category(&self, ix: &Index, cat: u32) -> (usize, usize) {
+    /// Commands of category `cat` allowed / not allowed, counting the Redis commands
+    /// Ferrodis lacks (`index::PHANTOMS`, category bits in `phantoms`) too.
+    fn count_category(&self, ix: &Index, cat: u32, phantoms: &[u32]) -> (usize, usize) {
         let (mut on, mut off) = (0, 0);
+        for (c, &is_on) in phantoms.iter().zip(&self.phantoms) {
+            if c & cat != 0 {
+                if is_on {
+                    on += 1;
+                } else {
+                    off += 1;
+                }
+            }
+        }
         for (id, e) in ix.entries.iter().enumerate() {
             if e.cats & cat != 0 && !e.newer {
                 if self.allowed[id] {
@@ -294,6 +317,9 @@ impl Selector {
             fake.set_all(true);
         }
         let mut temp = self.clone();
+        // The commands Redis has and Ferrodis lacks count as the user's category rules
+        // left them (`Selector::phantoms`, carried by `temp`).
+        let phantoms = index::phantom_cats();
         let mut applied = [false; 21];
         loop {
             let mut best: Option<usize> = None;
@@ -303,7 +329,7 @@ impl Selector {
                     continue;
                 }
                 let cat = index::category(name).unwrap_or(0);
-                let (on, off) = temp.count_category(ix, cat);
+                let (on, off) = temp.count_category(ix, cat, &phantoms);
                 let (diff, same) = if additive { (off, on) } else { (on, off) };
                 if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
                     best = Some(j);
