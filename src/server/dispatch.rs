@@ -175,6 +175,22 @@ fn run<'a>(
                 return;
             }
             multi::flag_error(client);
+            // A known command with the wrong arity is a rejected call of it (Redis's
+            // rejectCommand); unknown commands and subcommands count nowhere.
+            if let Some(c) = srv.commands.lookup(args[0]) {
+                let sub = args.get(1).and_then(|n| {
+                    c.subcommands
+                        .iter()
+                        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(n))
+                });
+                match sub {
+                    Some(s) => s.stats.rejected.fetch_add(1, Ordering::Relaxed),
+                    None if c.subcommands.is_empty() => {
+                        c.stats.rejected.fetch_add(1, Ordering::Relaxed)
+                    }
+                    None => 0,
+                };
+            }
             out.error(&e.0);
             return;
         }
