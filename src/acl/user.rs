@@ -126,6 +126,22 @@ impl Selector {
         }
     }
 
+    /// Sets the [`index::PHANTOMS`] entries named `name` (a container also sets its
+    /// subcommands); false if there are none.
+    fn set_phantom(&mut self, name: &str, v: bool) -> bool {
+        let mut found = false;
+        for ((p, _), on) in index::PHANTOMS.iter().zip(self.phantoms.iter_mut()) {
+            let sub = p
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('|'));
+            if sub {
+                *on = v;
+                found = true;
+            }
+        }
+        found
+    }
+
     fn set_all(&mut self, v: bool) {
         for b in &mut self.allowed {
             *b = v;
@@ -222,6 +238,15 @@ impl Selector {
                 if !self.channels.contains(&pat) {
                     self.channels.push(pat);
                 }
+                Ok(())
+            }
+            // A Redis command Ferrodis lacks (`+cluster`, `-wait`): accepted as Redis
+            // accepts it and remembered for the descriptions; it can never run here.
+            Some(b'+') | Some(b'-')
+                if op.get(1) != Some(&b'@')
+                    && ix.by_name(&lower[1..]).is_none()
+                    && self.set_phantom(&lower[1..], op[0] == b'+') =>
+            {
                 Ok(())
             }
             Some(b'+') if op.get(1) != Some(&b'@') => {
@@ -350,6 +375,16 @@ impl Selector {
             self.describe_single(ix, &mut fake, &mut rules, id);
             for &k in &ix.entries[id].children {
                 self.describe_single(ix, &mut fake, &mut rules, k);
+            }
+        }
+        // Redis commands Ferrodis lacks that the user's rules named (`-cluster`).
+        for (i, (name, _)) in index::PHANTOMS.iter().enumerate() {
+            let user = self.phantoms.get(i).copied().unwrap_or(false);
+            if fake.phantoms.get(i).copied() != Some(user) {
+                rules.push(if user { '+' } else { '-' });
+                rules.push_str(name);
+                rules.push(' ');
+                fake.set_phantom(name, user);
             }
         }
         rules.pop();

@@ -127,10 +127,19 @@ pub fn execute<'a>(
     let errors_before = out.errors;
     run(srv, client, out, args, gate);
     if out.errors > errors_before {
-        crate::commands::server::record_errors(
-            out.last_error_code.as_deref(),
-            out.errors - errors_before,
-        );
+        // EXEC's queued commands counted their own errors (they ran through here):
+        // EXEC adds one only when its own reply is an error (EXECABORT...).
+        let exec = args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
+        if !exec {
+            crate::commands::server::record_errors(
+                out.last_error_code.as_deref(),
+                out.errors - errors_before,
+            );
+        } else if out.buf.get(reply_start) == Some(&b'-') {
+            crate::commands::server::record_errors(out.last_error_code.as_deref(), 1);
+        }
     }
     // CLIENT REPLY OFF/SKIP: drop what the command wrote (the command itself may have
     // switched the mode, e.g. CLIENT REPLY ON replies OK).
@@ -166,6 +175,22 @@ fn run<'a>(
                 return;
             }
             multi::flag_error(client);
+            // A known command with the wrong arity is a rejected call of it (Redis's
+            // rejectCommand); unknown commands and subcommands count nowhere.
+            if let Some(c) = srv.commands.lookup(args[0]) {
+                let sub = args.get(1).and_then(|n| {
+                    c.subcommands
+                        .iter()
+                        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(n))
+                });
+                match sub {
+                    Some(s) => s.stats.rejected.fetch_add(1, Ordering::Relaxed),
+                    None if c.subcommands.is_empty() => {
+                        c.stats.rejected.fetch_add(1, Ordering::Relaxed)
+                    }
+                    None => 0,
+                };
+            }
             out.error(&e.0);
             return;
         }

@@ -77,10 +77,23 @@ pub fn intercept<'a>(
     }
     if runs_inside_multi(cmd, parent) {
         if cmd.name == "exec" {
+            let reply_start = out.buf.len();
+            let started = std::time::Instant::now();
             exec(srv, client, out, gate);
+            let usec = started.elapsed().as_micros() as u64;
+            crate::server::latency::after_command(srv, cmd, usec, false);
             cmd.stats
                 .calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            cmd.stats
+                .usec
+                .fetch_add(usec, std::sync::atomic::Ordering::Relaxed);
+            // EXECABORT (or a BUSY abort) is a failed EXEC, as in Redis.
+            if out.buf.get(reply_start) == Some(&b'-') {
+                cmd.stats
+                    .failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             client.last_cmd = Some((cmd, None));
             return true;
         }
