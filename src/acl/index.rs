@@ -102,11 +102,9 @@ pub static PHANTOMS: &[(&str, &[&str])] = &[
         "restore-asking",
         &["keyspace", "write", "slow", "dangerous"],
     ),
-    ("role", &["admin", "fast", "dangerous"]),
     ("script|debug", &["slow", "scripting"]),
     ("slaveof", &["admin", "slow", "dangerous"]),
     ("sync", &["admin", "slow", "dangerous"]),
-    ("wait", &["slow", "connection"]),
 ];
 
 /// The category bits of each [`PHANTOMS`] entry.

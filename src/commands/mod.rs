@@ -27,6 +27,7 @@ pub mod list;
 pub mod memory;
 pub mod multi;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;

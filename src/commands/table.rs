@@ -7,8 +7,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 use super::{Command, RError};
 use crate::commands::{
     acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
-    latency, list, memory, multi, pubsub, scripting, server, set, slowlog, sort, stream, strings,
-    zset,
+    latency, list, memory, multi, pubsub, replication, scripting, server, set, slowlog, sort,
+    stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -45,6 +45,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &stream::COMMANDS,
         &pubsub::COMMANDS,
         &acl::COMMANDS,
+        &replication::COMMANDS,
     ]
 }
 

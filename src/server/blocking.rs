@@ -132,8 +132,16 @@ pub fn timeout_reply(out: &mut Reply) {
 
 /// [`timeout_reply`] for the blocked command `argv`: WAITAOF (blocked with no keys
 /// until its timeout, waiting for replicas there are none of) answers
-/// `[numlocal acknowledged, 0]`, the local count being its second stored argument.
+/// `[numlocal acknowledged, 0]`, the local count being its second stored argument;
+/// WAIT answers the number of replicas that acknowledged, 0.
 pub fn timeout_reply_for(out: &mut Reply, argv: &[Box<[u8]>]) {
+    if argv
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"wait"))
+    {
+        out.int(0);
+        return;
+    }
     if argv
         .first()
         .is_some_and(|a| a.eq_ignore_ascii_case(b"waitaof"))
