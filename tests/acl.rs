@@ -514,3 +514,33 @@ impl Eof for RawClient {
         self.read_reply()
     }
 }
+
+/// A failed AUTH / HELLO AUTH is logged with the command name as the client sent it
+/// (Redis's `addACLLogEntry` takes `argv[0]`): the same objects as the reference's.
+#[test]
+fn auth_failures_logged_with_the_command_as_sent() {
+    let objects = |srv: &common::ServerProc| -> Vec<Vec<String>> {
+        let mut c = srv.client();
+        ok(c.cmds(&["ACL", "SETUSER", "u", "on", ">p", "+@all", "~*"]));
+        ok(c.cmds(&["ACL", "LOG", "RESET"]));
+        assert!(s(&c.cmds(&["AuTh", "u", "wrong"])).starts_with("-WRONGPASS"));
+        assert!(s(&c.cmds(&["hello", "2", "AUTH", "u", "nope"])).starts_with("-WRONGPASS"));
+        assert!(s(&c.cmds(&["AUTH", "nosuchuser", "x"])).starts_with("-WRONGPASS"));
+        let (_, log) = split_elements(&c.cmds(&["ACL", "LOG"]));
+        log.iter()
+            .map(|e| {
+                let f = strings(e);
+                f.chunks(2)
+                    .filter(|kv| {
+                        matches!(kv[0].as_str(), "reason" | "context" | "object" | "username")
+                    })
+                    .map(|kv| format!("{}={}", kv[0], kv[1]))
+                    .collect()
+            })
+            .collect()
+    };
+    let fer = objects(&ferrodis(&[]));
+    let reference = objects(&redis(&[]));
+    assert_eq!(fer.len(), 3, "{fer:?}");
+    assert_eq!(fer, reference);
+}

@@ -72,9 +72,11 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// Checks a username/password pair against the ACL users (Redis's
 /// `ACLCheckUserCredentials`): the user exists, is enabled, and is `nopass` or has the
-/// password. A failure is logged in ACL LOG (reason `auth`).
+/// password. A failure is logged in ACL LOG (reason `auth`, object the command name as
+/// the client sent it, as Redis's `addACLLogEntry` takes `argv[0]`).
 fn check_credentials(
     ctx: &mut Ctx,
+    object: &[u8],
     user: &[u8],
     pass: &[u8],
 ) -> Option<std::sync::Arc<crate::acl::UserCell>> {
@@ -95,7 +97,7 @@ fn check_credentials(
     ctx.srv.acl.log_denial(
         crate::acl::Denied::Auth,
         context,
-        b"auth",
+        object,
         user,
         ctx.client.info.describe(now),
         now,
@@ -129,7 +131,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         (argv[1], argv[2])
     };
-    let Some(cell) = check_credentials(ctx, user, pass) else {
+    let Some(cell) = check_credentials(ctx, argv[0], user, pass) else {
         return Err(WRONGPASS);
     };
     login(ctx, cell);
@@ -178,7 +180,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         j += 1;
     }
     if let Some((user, pass)) = creds {
-        let Some(cell) = check_credentials(ctx, user, pass) else {
+        let Some(cell) = check_credentials(ctx, argv[0], user, pass) else {
             return Err(WRONGPASS);
         };
         login(ctx, cell);
