@@ -140,12 +140,7 @@ pub fn rewrite_users(srv: &crate::server::Server, aclfile: &str, text: &str) -> 
         }
     }
     if aclfile.is_empty() {
-        let users: Vec<User> = srv
-            .acl
-            .all()
-            .iter()
-            .map(|c| c.user.read().clone())
-            .collect();
+        let users = srv.acl.snapshot();
         out.push_str(&String::from_utf8_lossy(&render(&users)));
     }
     out

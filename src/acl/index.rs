@@ -8,30 +8,8 @@ use std::sync::OnceLock;
 use crate::commands::docs::{self, KeySpec};
 use crate::commands::{table, Command};
 
-/// Redis's ACL categories, in `ACL CAT`'s order.
-pub const CATEGORIES: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
+/// Redis's ACL categories, in `ACL CAT`'s order (the command table's list).
+pub use crate::commands::introspection::ACL_CATEGORIES as CATEGORIES;
 
 /// Key access the ACL checks: read, write.
 pub const READ: u8 = 1;
@@ -107,16 +85,9 @@ pub static PHANTOMS: &[(&str, &[&str])] = &[
     ("sync", &["admin", "slow", "dangerous"]),
 ];
 
-/// The category bits of each [`PHANTOMS`] entry.
-pub fn phantom_cats() -> Vec<u32> {
-    PHANTOMS
-        .iter()
-        .map(|(_, cats)| {
-            cats.iter()
-                .filter_map(|c| category(c))
-                .fold(0, |a, b| a | b)
-        })
-        .collect()
+/// The category bits of each [`PHANTOMS`] entry (computed once, with the index).
+pub fn phantom_cats() -> &'static [u32] {
+    &index().phantom_cats
 }
 
 /// One command of the index.
@@ -152,6 +123,8 @@ pub struct Index {
     by_name: HashMap<String, usize>,
     /// Top-level command ids, in the order rules are described.
     pub top: Vec<usize>,
+    /// The category bits of each [`PHANTOMS`] entry.
+    phantom_cats: Vec<u32>,
 }
 
 fn access_of(spec: &KeySpec) -> u8 {
@@ -173,6 +146,14 @@ impl Index {
             by_ptr: HashMap::new(),
             by_name: HashMap::new(),
             top: Vec::new(),
+            phantom_cats: PHANTOMS
+                .iter()
+                .map(|(_, cats)| {
+                    cats.iter()
+                        .filter_map(|c| category(c))
+                        .fold(0, |a, b| a | b)
+                })
+                .collect(),
         };
         let mut all: Vec<&'static Command> = table::families().into_iter().flatten().collect();
         all.sort_by_key(|c| c.name);

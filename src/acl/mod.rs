@@ -121,6 +121,11 @@ impl Acl {
         self.users.read().values().cloned().collect()
     }
 
+    /// A copy of every user (ACL SAVE, CONFIG REWRITE's user lines).
+    pub fn snapshot(&self) -> Vec<User> {
+        self.all().iter().map(|c| c.user.read().clone()).collect()
+    }
+
     /// Adds or replaces a user (the default user is changed in place).
     pub fn put(&self, u: User) -> Arc<UserCell> {
         let name = u.name.as_bytes().to_vec();

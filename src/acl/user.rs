@@ -345,7 +345,7 @@ impl Selector {
         // The commands Redis has and Ferrodis lacks count as the user's category rules
         // left them (`Selector::phantoms`, carried by `temp`).
         let phantoms = index::phantom_cats();
-        let mut applied = [false; 21];
+        let mut applied = [false; index::CATEGORIES.len()];
         loop {
             let mut best: Option<usize> = None;
             let (mut mindiff, mut maxsame) = (usize::MAX, 0);
@@ -354,7 +354,7 @@ impl Selector {
                     continue;
                 }
                 let cat = index::category(name).unwrap_or(0);
-                let (on, off) = temp.count_category(ix, cat, &phantoms);
+                let (on, off) = temp.count_category(ix, cat, phantoms);
                 let (diff, same) = if additive { (off, on) } else { (on, off) };
                 if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
                     best = Some(j);

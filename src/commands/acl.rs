@@ -322,12 +322,7 @@ fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 /// Writes every user to `path` (a temporary file renamed over it, as Redis does).
 pub fn save_to(srv: &Server, path: &str) -> std::io::Result<()> {
-    let users: Vec<User> = srv
-        .acl
-        .all()
-        .iter()
-        .map(|c| c.user.read().clone())
-        .collect();
+    let users = srv.acl.snapshot();
     let text = file::render(&users);
     let tmp = format!("{path}.tmp-{}", std::process::id());
     std::fs::write(&tmp, &text)?;
