@@ -11,26 +11,10 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{redis_server_bin, spawn_listening, TmpDir};
-
-struct Proc(std::process::Child, u16, #[allow(dead_code)] TmpDir);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{redis_server_bin, start_proc, Proc};
 
 fn start(bin: &str, extra: &[&str]) -> Proc {
-    let dir = TmpDir::new("keepalive");
-    let mut a = vec!["--save", ""];
-    if bin.contains("redis-server") {
-        a.extend(["--appendonly", "no"]);
-    }
-    a.extend(extra);
-    let (child, port) = spawn_listening(bin, dir.path(), &a);
-    Proc(child, port, dir)
+    start_proc(bin, "keepalive", extra)
 }
 
 /// A connected client that has completed one PING.

@@ -10,28 +10,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{redis_server_bin, show, spawn_listening, TmpDir};
+use common::{redis_server_bin, show, start_proc, Proc};
 use socket2::{Domain, Socket, Type};
 
-/// A server process killed when dropped.
-struct Proc(std::process::Child, u16, #[allow(dead_code)] TmpDir);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(bin: &str, extra: &[&str]) -> Proc {
-    let dir = TmpDir::new("protected");
-    let mut a = vec!["--save", ""];
-    if bin.contains("redis-server") {
-        a.extend(["--appendonly", "no"]);
-    }
-    a.extend(extra);
-    let (child, port) = spawn_listening(bin, dir.path(), &a);
-    Proc(child, port, dir)
+    start_proc(bin, "protected", extra)
 }
 
 /// Both servers, with the same arguments.

@@ -201,15 +201,8 @@ fn start(bin: &str, with_plain: bool, extra: &[String]) -> Srv {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn server");
-    let deadline = Instant::now() + Duration::from_secs(20);
     let probe = if with_plain { plain } else { tls };
-    while std::net::TcpStream::connect(("127.0.0.1", probe)).is_err() {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{bin} exited during startup: {st}");
-        }
-        assert!(Instant::now() < deadline, "{bin} did not listen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_listening(bin, &mut child, probe);
     Srv {
         child,
         plain,

@@ -117,6 +117,13 @@ pub fn spawn_listening(bin: &str, dir: &std::path::Path, extra: &[&str]) -> (Chi
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn server");
+    wait_listening(bin, &mut child, port);
+    (child, port)
+}
+
+/// Waits (20 s at most) until `child` accepts connections on `port`; panics if it
+/// exits first.
+pub fn wait_listening(bin: &str, child: &mut Child, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -125,7 +132,28 @@ pub fn spawn_listening(bin: &str, dir: &std::path::Path, extra: &[&str]) -> (Chi
         assert!(Instant::now() < deadline, "{bin} did not listen");
         std::thread::sleep(Duration::from_millis(10));
     }
-    (child, port)
+}
+
+/// A server process (child, port, its directory) killed when dropped.
+pub struct Proc(pub Child, pub u16, pub TmpDir);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` (Ferrodis or redis-server) without persistence in a fresh directory.
+pub fn start_proc(bin: &str, tag: &str, extra: &[&str]) -> Proc {
+    let dir = TmpDir::new(tag);
+    let mut a = vec!["--save", ""];
+    if bin.contains("redis-server") {
+        a.extend(["--appendonly", "no"]);
+    }
+    a.extend(extra);
+    let (child, port) = spawn_listening(bin, dir.path(), &a);
+    Proc(child, port, dir)
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
