@@ -72,10 +72,13 @@ impl Value {
     /// it: 1 for a string or a compact (single-buffer) collection, otherwise about one
     /// unit per element allocation.
     pub fn free_effort(&self) -> usize {
-        let compact = matches!(self.encoding(), "listpack" | "intset" | "ziplist");
+        if matches!(self, Value::Str(_))
+            || matches!(self.encoding(), "listpack" | "intset" | "ziplist")
+        {
+            return 1;
+        }
         match self {
             Value::Str(_) => 1,
-            _ if compact => 1,
             Value::List(v) => v.len(),
             Value::Hash(v) => v.len(),
             Value::Set(v) => v.len(),
