@@ -402,6 +402,9 @@ fn maxclients_refuses_connections_over_the_limit() {
     both(&[], |srv| {
         let mut a = srv.client();
         let mut b = srv.client();
+        // Both accepted by the server before the limit changes (a connect returns
+        // before the server's accept loop has registered the client).
+        assert_eq!(b.cmds(&["PING"]), b"+PONG\r\n");
         // Lowered below the number connected: those stay, new ones are refused.
         assert_eq!(a.cmds(&["CONFIG", "SET", "maxclients", "1"]), b"+OK\r\n");
         let mut c = srv.client();
@@ -410,7 +413,14 @@ fn maxclients_refuses_connections_over_the_limit() {
         assert_eq!(b.cmds(&["PING"]), b"+PONG\r\n");
         drop(b);
         assert_eq!(a.cmds(&["CONFIG", "SET", "maxclients", "2"]), b"+OK\r\n");
-        std::thread::sleep(Duration::from_millis(200));
+        // Until the server has seen b and c go (CLIENT LIST shows only a).
+        for _ in 0..500 {
+            let list = a.cmds(&["CLIENT", "LIST"]);
+            if list.windows(3).filter(|w| w == b"id=").count() == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let mut d = srv.client();
         assert_eq!(d.cmds(&["PING"]), b"+PONG\r\n");
         assert!(a
