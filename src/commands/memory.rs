@@ -33,11 +33,16 @@ crate::commands! { static SUBCOMMANDS = [
 const DEFAULT_SAMPLES: usize = 5;
 
 /// Bytes one key costs besides its value: the chain node and the bucket pointer
-/// (amortized), the key's own allocation.
-pub fn key_overhead(key_len: usize) -> usize {
+/// (amortized), the key's own allocation when it does not fit in the node.
+pub fn key_overhead(key: &[u8]) -> usize {
+    let key_heap = if crate::keyspace::dict::Key::fits_inline(key) {
+        0
+    } else {
+        crate::memory::size_class(key.len())
+    };
     crate::memory::size_class(std::mem::size_of::<Node<Entry>>())
         + std::mem::size_of::<usize>()
-        + crate::memory::size_class(key_len)
+        + key_heap
 }
 
 /// Estimated heap bytes of a value, sampling at most `samples` elements of a big
@@ -143,7 +148,7 @@ fn usage(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match ctx.txn.peek(db, key) {
         None => ctx.out.null(),
         Some(e) => {
-            let n = key_overhead(key.len()) + value_size(&e.value, samples);
+            let n = key_overhead(key) + value_size(&e.value, samples);
             ctx.out.int(n as i64);
         }
     }

@@ -34,7 +34,11 @@ pub type Removed<V> = Vec<(Key, V)>;
 /// key less, and one pointer chase less per lookup.
 ///
 /// Layout: byte 15 is the inline length (0..=15) or [`HEAP`]; a heap key keeps its
-/// pointer in bytes 0..8 and its length in bytes 8..15 (56 bits).
+/// pointer in bytes 0..8 and its length in bytes 8..15 (56 bits). Any other value of
+/// byte 15 means a 16-byte key stored whole, its last byte doing double duty as the
+/// tag: a 16-byte key fits in place unless it ends in a byte 0..=15 or 0xFF, so the
+/// common `prefix:%012d` shape (`key:000000012345`, redis-benchmark's keys) takes no
+/// allocation either.
 pub struct Key {
     repr: [u8; 16],
 }
@@ -47,14 +51,22 @@ unsafe impl Send for Key {}
 unsafe impl Sync for Key {}
 
 impl Key {
-    /// Longest key stored in place.
+    /// Longest key always stored in place.
     pub const INLINE: usize = 15;
+
+    /// Whether `b` is stored in place (no heap allocation).
+    #[inline]
+    pub fn fits_inline(b: &[u8]) -> bool {
+        b.len() <= Key::INLINE || (b.len() == 16 && b[15] > 15 && b[15] != HEAP)
+    }
 
     pub fn new(b: &[u8]) -> Key {
         let mut repr = [0u8; 16];
         if b.len() <= Key::INLINE {
             repr[..b.len()].copy_from_slice(b);
             repr[15] = b.len() as u8;
+        } else if Key::fits_inline(b) {
+            repr.copy_from_slice(b);
         } else {
             let boxed: Box<[u8]> = b.into();
             let len = boxed.len() as u64;
@@ -94,12 +106,14 @@ impl std::ops::Deref for Key {
     #[inline]
     fn deref(&self) -> &[u8] {
         let tag = self.repr[15];
-        if tag == HEAP {
+        if (tag as usize) <= Key::INLINE {
+            &self.repr[..tag as usize]
+        } else if tag == HEAP {
             let (ptr, len) = self.heap_parts();
             // SAFETY: `ptr`/`len` came from a live `Box<[u8]>` this key owns.
             unsafe { std::slice::from_raw_parts(ptr, len) }
         } else {
-            &self.repr[..(tag as usize).min(Key::INLINE)]
+            &self.repr
         }
     }
 }
@@ -473,11 +487,23 @@ mod tests {
 
     #[test]
     fn keys_inline_and_on_the_heap() {
-        for n in [0usize, 1, 14, 15, 16, 17, 300, 70_000] {
-            let b: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+        let mut cases: Vec<Vec<u8>> = [0usize, 1, 14, 15, 16, 17, 300, 70_000]
+            .iter()
+            .map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect())
+            .collect();
+        // 16-byte keys: in place unless the last byte looks like a tag (0..=15, 0xFF).
+        for last in [0u8, 1, 15, 16, b'0', b'9', 0xFE, 0xFF] {
+            let mut b = b"key:00000000000".to_vec();
+            b.push(last);
+            cases.push(b);
+        }
+        for b in cases {
+            let n = b.len();
             let k = Key::new(&b);
             assert_eq!(&*k, &b[..], "len {n}");
-            assert_eq!(k.heap_size(), if n <= Key::INLINE { 0 } else { n });
+            let inline = n <= Key::INLINE || (n == 16 && b[15] > 15 && b[15] != 0xFF);
+            assert_eq!(Key::fits_inline(&b), inline, "{b:?}");
+            assert_eq!(k.heap_size(), if inline { 0 } else { n }, "{b:?}");
             let c = k.clone();
             drop(k);
             assert_eq!(&*c, &b[..]);

@@ -377,10 +377,10 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) ->
         if policy.volatile() && e.expire() == 0 {
             return None;
         }
-        let key_heap = if key.len() > crate::keyspace::dict::Key::INLINE {
-            key.len()
-        } else {
+        let key_heap = if crate::keyspace::dict::Key::fits_inline(key) {
             0
+        } else {
+            key.len()
         };
         key_heap as u64 + e.value.heap_size() as u64 + 64
     };
