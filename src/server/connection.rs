@@ -22,8 +22,28 @@ use crate::util::time::now_ms;
 /// A client connection's byte stream: a `TcpStream`, or a TLS stream over one
 /// (`tls-port`). The loop is generic over it, so the plain TCP path is compiled for
 /// `TcpStream` itself (no boxing or dynamic dispatch per read).
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Writes what the socket takes right now without waiting (`None`: this stream
+    /// cannot, write through `AsyncWrite`). Replies usually fit in the socket buffer,
+    /// so the common case costs one `send` and no registration for CLIENT KILL.
+    fn try_write_now(&mut self, _buf: &[u8]) -> Option<std::io::Result<usize>> {
+        None
+    }
+}
+
+impl Stream for tokio::net::TcpStream {
+    fn try_write_now(&mut self, buf: &[u8]) -> Option<std::io::Result<usize>> {
+        Some(self.try_write(buf))
+    }
+}
+
+/// TLS buffers records itself: always the `AsyncWrite` path.
+impl Stream for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {}
+
+fn yield_before_write() -> bool {
+    static Y: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *Y.get_or_init(|| std::env::var_os("FERRODIS_YIELD").is_some())
+}
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
@@ -268,6 +288,9 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
             need_read = false;
         }
         durable(&srv, &mut client).await;
+        if !out.buf.is_empty() && yield_before_write() {
+            tokio::task::yield_now().await;
+        }
         if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
             break;
         }
@@ -333,14 +356,33 @@ async fn flush<S: Stream>(
         srv.stats
             .total_error_replies
             .fetch_add(std::mem::take(&mut out.errors), Ordering::Relaxed);
-        // CLIENT KILL also ends a write the client does not read. `flush` sends what a
-        // TLS stream still buffers (a no-op for TCP).
-        let written = tokio::select! {
-            r = async {
-                stream.write_all(&out.buf).await?;
-                stream.flush().await
-            } => r.is_ok(),
-            _ = info.kill_notify.notified() => false,
+        // `flush` sends what a TLS stream still buffers (a no-op for TCP).
+        // Fast path: the whole reply goes out at once (no CLIENT KILL registration).
+        let mut sent = 0;
+        while sent < out.buf.len() {
+            match stream.try_write_now(&out.buf[sent..]) {
+                Some(Ok(n)) if n > 0 => sent += n,
+                Some(Err(e)) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                    sent = usize::MAX;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        // CLIENT KILL also ends a write the client does not read.
+        let written = if sent == usize::MAX {
+            false
+        } else if sent == out.buf.len() {
+            true
+        } else {
+            let rest = &out.buf[sent..];
+            tokio::select! {
+                r = async {
+                    stream.write_all(rest).await?;
+                    stream.flush().await
+                } => r.is_ok(),
+                _ = info.kill_notify.notified() => false,
+            }
         };
         if big {
             let n = out.buf.len() as u64;

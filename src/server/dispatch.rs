@@ -302,7 +302,9 @@ fn run<'a>(
             return;
         }
     }
-    let now = now_ms();
+    // One clock read gives the command's time and the start of its duration.
+    let started = Instant::now();
+    let now = crate::util::time::ms_at(started);
     let mut txn = if matches!(gate, Gate::Exclusive(_)) {
         Txn::exclusive(&srv.ks, now)
     } else {
@@ -338,7 +340,6 @@ fn run<'a>(
         crate::server::monitor::feed(srv, client.db, Some(&client.info.addr), args);
     }
 
-    let started = Instant::now();
     let errors_before = out.errors;
     let reply_start = out.buf.len();
     let result = {
