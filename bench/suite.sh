@@ -70,6 +70,8 @@
 #   CLIENT_CPU [0] SERVER_CPU [1]    pinning for throughput and memory (needs 2 CPUs)
 #   QUIET_PCT [20] QUIET_MAX [10]    before each sample wait (at most QUIET_MAX s) until
 #                       other processes use < QUIET_PCT% of one core; 0 disables
+#   QUIET_TOTAL [120]   stop waiting for quiet once the waits add up to this many seconds
+#                       (keeps a run on a busy machine within its time estimate)
 #   BG_RETRY [30]       redo a sample once if other processes used more than BG_RETRY% of
 #                       one core during it; rows with samples above 25% get a '*'
 #   RUN_TIMEOUT [300]   seconds per redis-benchmark run or bulk load
@@ -85,13 +87,17 @@ ROOT=$(pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 CMDLINE="bench/suite.sh${*:+ $*}"
+KNOBS=(BIN PARTS ROUNDS NSCALE ONLY PORTS OUTDIR CLIENTS PIPELINE KEYSPACE CLIENT_CPU SERVER_CPU QUIET_PCT QUIET_MAX
+    QUIET_TOTAL BG_RETRY RUN_TIMEOUT MEM_SCALE SMALL_KEYS SCALE_CLIENTS SCALE_THREADS KEEP_GEN)
+SETKNOBS=''
+for v in "${KNOBS[@]}"; do [ -n "${!v+x}" ] && SETKNOBS+="$v=${!v} "; done
 
 BIN=${BIN:-$ROOT/target/release/ferrodis-server}
 PARTS=${PARTS:-throughput,memory,scaling,memtier}
 ROUNDS=${ROUNDS:-3} NSCALE=${NSCALE:-1} ONLY=${ONLY:-} PORTS=${PORTS:-7600-7699}
 CLIENTS=${CLIENTS:-50} PIPELINE=${PIPELINE:-16} KEYSPACE=${KEYSPACE:-100000}
 CLIENT_CPU=${CLIENT_CPU:-0} SERVER_CPU=${SERVER_CPU:-1}
-QUIET_PCT=${QUIET_PCT:-20} QUIET_MAX=${QUIET_MAX:-10} BG_RETRY=${BG_RETRY:-30}
+QUIET_PCT=${QUIET_PCT:-20} QUIET_MAX=${QUIET_MAX:-10} QUIET_TOTAL=${QUIET_TOTAL:-120} BG_RETRY=${BG_RETRY:-30}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300} MEM_SCALE=${MEM_SCALE:-1}
 SMALL_KEYS=${SMALL_KEYS:-$(python3 -c "print(max(1000, int(10000000 * $MEM_SCALE)))" 2>/dev/null || echo 10000000)}
 SCALE_CLIENTS=${SCALE_CLIENTS:-100} SCALE_THREADS=${SCALE_THREADS:-2} KEEP_GEN=${KEEP_GEN:-0}
@@ -128,6 +134,7 @@ FAILS=0 T0=$SECONDS
 declare -A SPID=([F]="" [R]="") PORT=([F]=$PORT_F [R]=$PORT_R) STATE=([F]="" [R]="") LABEL=([F]=Ferrodis [R]=Redis)
 cleanup() {
     local side
+    if [ -n "$CHILD" ]; then kill "$CHILD" 2>/dev/null || true; fi
     for side in F R; do
         if [ -n "${SPID[$side]}" ]; then kill -9 "${SPID[$side]}" 2>/dev/null || true; wait "${SPID[$side]}" 2>/dev/null || true; fi
     done
@@ -137,6 +144,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "INTERRUPTED"; exit 130' INT TERM
 
+# run_bg CMD...: run a long client command in the background and wait for it, so that a
+# TERM/INT trap runs at once (bash defers traps while a foreground child runs)
+CHILD=''
+run_bg() { local rc=0; "$@" & CHILD=$!; wait "$CHILD" || rc=$?; CHILD=''; return "$rc"; }
 rcli() { local p=$1; shift; timeout -k 2 "${RCLI_TIMEOUT:-30}" redis-cli -h 127.0.0.1 -p "$p" "$@" 2>&1; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # start_server F|R PIN(0|1) [extra server args...]: a fresh server on PORT[side]
@@ -204,9 +215,15 @@ bg_pct() { # % of one core used by other processes since busy0 total0 ours0
     awk -v b=$((S_BUSY - $1 - (S_OURS - $3))) -v t=$((S_TOTAL - $2)) -v c="$NCPU" \
         'BEGIN { x = t > 0 ? 100 * b / (t / c) : 0; if (x < 0) x = 0; printf "%.0f", x }'
 }
+WAITED_ALL=0
 wait_quiet() { # pid: wait until other processes are quiet; sets WAITED
     WAITED=0
     [ "$QUIET_MAX" -gt 0 ] || return 0
+    if [ "$WAITED_ALL" -ge "$QUIET_TOTAL" ]; then
+        [ "$WAITED_ALL" -lt 999999 ] && echo "      (waited ${WAITED_ALL}s for quiet in all: not waiting any more; the machine is busy)"
+        WAITED_ALL=999999
+        return 0
+    fi
     local b0 t0 o0 start=$SECONDS
     while :; do
         cpu_snap "$1"; b0=$S_BUSY t0=$S_TOTAL o0=$S_OURS; sleep 0.5; cpu_snap "$1"
@@ -214,6 +231,7 @@ wait_quiet() { # pid: wait until other processes are quiet; sets WAITED
         WAITED=$((SECONDS - start + 1))
         [ $((SECONDS - start)) -ge "$QUIET_MAX" ] && break
     done
+    WAITED_ALL=$((WAITED_ALL + WAITED))
 }
 
 # --- loads (RESP files for redis-cli --pipe, generated once, cached in $GEN) ----------
@@ -337,7 +355,7 @@ part scaling && EST_S=$(awk -v r="$ROUNDS" -v s="$NSCALE" 'BEGIN { printf "%d", 
 EST=$((EST_T + EST_M + EST_S))
 
 say "Ferrodis benchmark suite  $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "command: $CMDLINE"
+echo "command: $SETKNOBS$CMDLINE"
 echo "knobs:   PARTS=$PARTS ROUNDS=$ROUNDS NSCALE=$NSCALE ONLY=${ONLY:-(all)} CLIENTS=$CLIENTS PIPELINE=$PIPELINE KEYSPACE=$KEYSPACE MEM_SCALE=$MEM_SCALE SMALL_KEYS=$SMALL_KEYS"
 echo "Ferrodis: $BIN ($("$BIN" --version 2>/dev/null | head -1 || echo '?'))"
 echo "Redis:    $(command -v redis-server) ($(redis-server --version | head -1))"
@@ -371,7 +389,7 @@ run_sample() { # side expanded-row round redo
         local b0=$S_BUSY t0=$S_TOTAL o0=$S_OURS srv0 ns0
         srv0=$(proc_ticks "$pid"); ns0=$(date +%s%N)
         rc=0
-        timeout -k 5 "$RUN_TIMEOUT" "${CPIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pl" \
+        run_bg timeout -k 5 "$RUN_TIMEOUT" "${CPIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pl" \
             -r "$r" -n "$n" -e "${args[@]}" >"$out" 2>&1 || rc=$?
         secs=$(awk -v a="$ns0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
         cpu=$(awk -v a="$srv0" -v b="$(proc_ticks "$pid")" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
@@ -516,7 +534,7 @@ if part scaling; then
                 esac
                 out=$OUTDIR/raw/scaling.${cname// /_}.$w.r$round.txt
                 c0=$(proc_ticks "$pid") rc=0
-                timeout -k 5 "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$SCALE_CLIENTS" --threads "$SCALE_THREADS" \
+                run_bg timeout -k 5 "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$SCALE_CLIENTS" --threads "$SCALE_THREADS" \
                     -P "$PIPELINE" -r "$KEYSPACE" -n "$n" -e "${wargs[@]}" >"$out" 2>&1 || rc=$?
                 cpu=$(awk -v a="$c0" -v b="$(proc_ticks "$pid")" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
                 read -r rps _ < <(python3 "$LIB" parse "$out")
@@ -549,7 +567,7 @@ if part memtier; then
             for side in F R; do
                 if [ "$side" = F ]; then start_server F 1 --worker-threads 1; else start_server R 1; fi
                 out=$OUTDIR/raw/memtier.$side.r$round.txt rc=0
-                timeout -k 5 "$RUN_TIMEOUT" "${CPIN[@]}" memtier_benchmark -s 127.0.0.1 -p "${PORT[$side]}" --protocol=redis \
+                run_bg timeout -k 5 "$RUN_TIMEOUT" "${CPIN[@]}" memtier_benchmark -s 127.0.0.1 -p "${PORT[$side]}" --protocol=redis \
                     -t 1 -c "$CLIENTS" -n "$n_req" --ratio=1:10 -d 64 --key-maximum="$KEYSPACE" \
                     --print-percentiles=50,99,99.9 --hide-histogram >"$out" 2>&1 || rc=$?
                 line=$(awk '$1 == "Totals" { print $2, $6, $7, $8; exit }' "$out")
@@ -565,12 +583,12 @@ fi
 
 # --- report ------------------------------------------------------------------------------------
 {
-    echo "Command: \`$(for v in BIN PARTS ROUNDS NSCALE ONLY MEM_SCALE SMALL_KEYS; do [ -n "${!v}" ] && printf '%s=%s ' "$v" "${!v}"; done)$CMDLINE\`"
+    echo "Command: \`$SETKNOBS$CMDLINE\`"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $NCPU CPUs, Ferrodis \`$BIN\` (--worker-threads 1) vs $(redis-server --version | awk '{print $1, $2, $3}'), $(redis-benchmark --version 2>&1 | head -1), $((SECONDS - T0)) s."
     if [ -n "$TP_TABLE" ]; then
         echo
-        echo "Throughput: $CLIENTS clients, -r $KEYSPACE, client on CPU $CLIENT_CPU, server on CPU $SERVER_CPU; medians over $ROUNDS round(s); ratio = median (range) of per-round Ferrodis/Redis ops/s; CPU = server user+sys µs per request, CPU ratio = median of per-round F/R (<= 0.8 is the target); latencies in ms (F / R). _P$PIPELINE = pipelined $PIPELINE deep; _64/_1K = value size. '*' = a sample ran while other processes used > 25% of a core."
+        echo "Throughput: $CLIENTS clients, -r $KEYSPACE, $([ "$PIN" = 1 ] && echo "client on CPU $CLIENT_CPU, server on CPU $SERVER_CPU" || echo "not pinned"); medians over $ROUNDS round(s); ratio = median (range) of per-round Ferrodis/Redis ops/s; CPU = server user+sys µs per request, CPU ratio = median of per-round F/R (<= 0.8 is the target); latencies in ms (F / R). _P$PIPELINE = pipelined $PIPELINE deep; _64/_1K = value size. '*' = a sample ran while other processes used > 25% of a core."
         echo
         echo "$TP_TABLE"
     fi
