@@ -40,11 +40,6 @@ impl Stream for tokio::net::TcpStream {
 /// TLS buffers records itself: always the `AsyncWrite` path.
 impl Stream for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {}
 
-fn yield_before_write() -> bool {
-    static Y: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *Y.get_or_init(|| std::env::var_os("FERRODIS_YIELD").is_some())
-}
-
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -288,9 +283,6 @@ pub async fn serve<S: Stream>(srv: Arc<Server>, mut stream: S, info: Arc<ClientI
             need_read = false;
         }
         durable(&srv, &mut client).await;
-        if !out.buf.is_empty() && yield_before_write() {
-            tokio::task::yield_now().await;
-        }
         if !flush(&srv, &mut stream, &mut out, &info, &mut obuf_state).await {
             break;
         }
