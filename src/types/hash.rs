@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use crate::keyspace::Dict;
+use crate::types::string::SmallBytes;
 
 fn hasher() -> &'static ahash::RandomState {
     static H: OnceLock<ahash::RandomState> = OnceLock::new();
@@ -45,7 +46,7 @@ pub struct Inner {
 enum Enc {
     /// Pairs `varint(len) field varint(len) value`, and the number of pairs.
     Listpack(Box<[u8]>, u32),
-    Table(Box<Dict<Box<[u8]>>>),
+    Table(Box<Dict<SmallBytes>>),
 }
 
 /// Expiry times (Unix ms) of the fields that have one.
@@ -209,7 +210,7 @@ impl Inner {
         let enc = match &self.enc {
             Enc::Listpack(b, n) => Enc::Listpack(b.clone(), *n),
             Enc::Table(d) => {
-                let mut nd: Dict<Box<[u8]>> = Dict::new();
+                let mut nd: Dict<SmallBytes> = Dict::new();
                 d.for_each(|k, v| {
                     nd.insert(fhash(k), k, v.clone(), &fhash);
                 });
@@ -468,8 +469,15 @@ impl Inner {
         let data = match &self.enc {
             Enc::Listpack(b, _) => b.len(),
             Enc::Table(d) => {
-                let mut n = d.buckets() * 8 + std::mem::size_of::<Dict<Box<[u8]>>>();
-                d.for_each(|k, v| n += k.len() + v.len() + 48);
+                let mut n = d.buckets() * 8 + std::mem::size_of::<Dict<SmallBytes>>();
+                d.for_each(|k, v| {
+                    let key_heap = if crate::keyspace::dict::Key::fits_inline(k) {
+                        0
+                    } else {
+                        crate::memory::size_class(k.len())
+                    };
+                    n += 48 + key_heap + v.heap_size();
+                });
                 n
             }
         };
@@ -507,7 +515,7 @@ impl Inner {
     /// Converts to the `hashtable` encoding (one way).
     pub fn convert_to_table(&mut self) {
         if let Enc::Listpack(b, _) = &self.enc {
-            let mut d: Dict<Box<[u8]>> = Dict::new();
+            let mut d: Dict<SmallBytes> = Dict::new();
             for (f, v, _, _) in lp_iter(b) {
                 d.insert_new(fhash(f), f.into(), v.into(), &fhash);
             }

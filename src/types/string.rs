@@ -48,6 +48,46 @@ impl InlineStr {
     }
 }
 
+/// A byte string of a collection element (a big hash's field value): up to
+/// [`INLINE_MAX`] bytes in place, longer ones in one exactly-sized allocation. 24
+/// bytes, so a hash-table node (`Key` + value + chain pointer) stays 48 bytes and a
+/// short value costs no allocation of its own.
+#[derive(Clone)]
+pub enum SmallBytes {
+    Inline(InlineStr),
+    Heap(Box<[u8]>),
+}
+
+impl SmallBytes {
+    /// Bytes allocated outside the value.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            SmallBytes::Inline(_) => 0,
+            SmallBytes::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl From<&[u8]> for SmallBytes {
+    fn from(b: &[u8]) -> SmallBytes {
+        match InlineStr::new(b) {
+            Some(i) => SmallBytes::Inline(i),
+            None => SmallBytes::Heap(b.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for SmallBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline(i) => i.bytes(),
+            SmallBytes::Heap(b) => b,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum StrValue {
     Int(i64),
@@ -205,6 +245,19 @@ mod tests {
             assert_eq!(s.encoding(), enc);
         }
         assert_eq!(std::mem::size_of::<StrValue>(), 24);
+        // A big hash's node: Key + SmallBytes + chain pointer, one 48-byte class.
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 24);
+        assert_eq!(
+            std::mem::size_of::<crate::keyspace::dict::Node<SmallBytes>>(),
+            48
+        );
+        for n in [0usize, 1, INLINE_MAX, INLINE_MAX + 1, 100] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let v = SmallBytes::from(&b[..]);
+            assert_eq!(&*v, &b[..]);
+            assert_eq!(v.heap_size() == 0, n <= INLINE_MAX);
+            assert_eq!(&*v.clone(), &b[..]);
+        }
         let mut s = StrValue::from_bytes(b"0042");
         assert_eq!(s.as_i64(), None, "not canonical, as string2ll");
         s.make_raw().extend_from_slice(b"x");

@@ -60,7 +60,10 @@ mod tests {
             let derived = ms_at(t);
             let after = now_ms();
             // Within a millisecond of a wall-clock reading taken around it.
-            assert!(derived + 1 >= before && derived <= after + 1, "{before} {derived} {after}");
+            assert!(
+                derived + 1 >= before && derived <= after + 1,
+                "{before} {derived} {after}"
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(60));
         let t = std::time::Instant::now();
