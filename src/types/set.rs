@@ -166,10 +166,10 @@ fn intset_insert(buf: &mut Box<[u8]>, n: i64) -> bool {
         return false;
     };
     let at = 1 + pos * w;
-    let mut out = Vec::with_capacity(buf.len() + w);
-    out.extend_from_slice(&buf[..at]);
-    out.extend_from_slice(&n.to_le_bytes()[..w]);
-    out.extend_from_slice(&buf[at..]);
+    // Grown with realloc, in place within a size class (as Redis's intsetResize).
+    let mut out = std::mem::take(buf).into_vec();
+    out.reserve_exact(w);
+    out.splice(at..at, n.to_le_bytes()[..w].iter().copied());
     *buf = out.into_boxed_slice();
     true
 }
@@ -185,9 +185,8 @@ fn intset_remove(buf: &mut Box<[u8]>, n: i64) -> bool {
     };
     let w = set.width();
     let at = 1 + pos * w;
-    let mut out = Vec::with_capacity(buf.len() - w);
-    out.extend_from_slice(&buf[..at]);
-    out.extend_from_slice(&buf[at + w..]);
+    let mut out = std::mem::take(buf).into_vec();
+    out.drain(at..at + w);
     *buf = out.into_boxed_slice();
     true
 }
