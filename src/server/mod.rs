@@ -274,6 +274,7 @@ impl Server {
         self.ks
             .lazy_expire
             .store(c.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
+        crate::memory::set_background_thread(c.bool("jemalloc-bg-thread"));
     }
 
     /// Asks the main task to shut down.
