@@ -899,6 +899,16 @@ impl<'a> Txn<'a> {
 
     /// Removes every key of `db`; returns how many there were. Requires all its shards.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        let (n, tables) = self.flush_db_take(db);
+        drop(tables);
+        n
+    }
+
+    /// [`Txn::flush_db`], giving the removed tables to the caller (to be freed in the
+    /// background: FLUSHDB/FLUSHALL ASYNC) instead of dropping them. Tables a running
+    /// snapshot adopted are not among them.
+    pub fn flush_db_take(&mut self, db: usize) -> (usize, Vec<Dict<Entry>>) {
+        let mut old = Vec::new();
         let mut n = 0;
         let ks = self.ks;
         // Redis's signalFlushedDb: tracking clients get the null invalidation.
@@ -926,14 +936,14 @@ impl<'a> Txn<'a> {
             }
             // A running snapshot still needs the flushed table (see `snapshot.rs`).
             let table = std::mem::take(&mut shard.dict);
-            drop(ks.snap.adopt(db, table));
+            old.extend(ks.snap.adopt(db, table).filter(|t| !t.is_empty()));
             shard.volatile = 0;
             shard.expire_cursor = 0;
             shard.hfe.clear();
             shard.hfe_cursor = 0;
         }
         self.dirty += n as u64;
-        n
+        (n, old)
     }
 
     /// Swaps the contents of two databases (exclusive view only).
