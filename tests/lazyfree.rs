@@ -145,3 +145,26 @@ fn flush_async_frees_tables_in_the_background_like_redis() {
         assert_eq!(lazyfreed(&mut c), 3700, "{}", srv.name);
     }
 }
+
+/// A value big enough to be dropped through `lazyfree::blocking` (DEL with
+/// `lazyfree-lazy-user-del no`): still freed in place (not counted as lazily freed),
+/// on the multi-threaded runtime (`block_in_place`) and on the single-threaded one
+/// (`worker-threads 1`, where it is a plain drop), and the server keeps answering.
+#[test]
+fn del_of_a_very_big_value_frees_in_place_on_both_runtimes() {
+    for threads in ["0", "1", "2"] {
+        let srv = ferrodis(&["--worker-threads", threads]);
+        let mut c = srv.client();
+        big_set(&mut c, "big", 20_000);
+        assert_eq!(c.cmds(&["DEL", "big"]), b":1\r\n");
+        assert_eq!(c.cmds(&["PING"]), b"+PONG\r\n");
+        assert_eq!(lazyfreed(&mut c), 0, "worker-threads {threads}");
+        assert_eq!(c.cmds(&["EXISTS", "big"]), b":0\r\n");
+        // MULTI/EXEC (run under the exclusive gate) too.
+        big_set(&mut c, "big", 20_000);
+        c.cmds(&["MULTI"]);
+        c.cmds(&["DEL", "big"]);
+        assert_eq!(c.cmds(&["EXEC"]), b"*1\r\n:1\r\n");
+        assert_eq!(lazyfreed(&mut c), 0);
+    }
+}
