@@ -3,7 +3,7 @@
 
 use super::keys::{db_arg, int32_arg, lookup_notouch};
 use super::{args, errors, flags::*, CmdResult, Command, Ctx, Lock, RError};
-use crate::keyspace::{Dict, Entry, SHARDS, SHARD_BITS};
+use crate::keyspace::{SHARDS, SHARD_BITS};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 
@@ -52,37 +52,16 @@ fn flush_mode(ctx: &Ctx, argv: &[&[u8]]) -> Result<bool, RError> {
     }
 }
 
-/// Empties `db`; with `lazy` the old tables are freed by a background thread so a huge
-/// database does not stall the server. Returns the number of keys removed.
+/// Empties `db`; with `lazy` the old tables are freed by the lazyfree thread so a huge
+/// database does not stall the server (INFO `lazyfree_pending_objects` counts their
+/// keys until then). Returns the number of keys removed.
 fn flush(ctx: &mut Ctx, db: usize, lazy: bool) -> usize {
     if !lazy {
         return ctx.txn.flush_db(db);
     }
-    let mut old: Vec<Dict<Entry>> = Vec::new();
-    let mut n = 0;
-    for s in 0..SHARDS {
-        let shard = ctx.txn.shard_at(db, s);
-        if shard.dict.is_empty() {
-            continue;
-        }
-        n += shard.dict.len();
-        let table = std::mem::take(&mut shard.dict);
-        // A running snapshot takes the table (and frees it once written).
-        if let Some(table) = ctx.srv.ks.snap.adopt(db, table) {
-            old.push(table);
-        }
-        shard.volatile = 0;
-        shard.expire_cursor = 0;
-    }
-    ctx.txn.dirty += n as u64;
-    if !old.is_empty() {
-        let spawned = std::thread::Builder::new()
-            .name("ferrodis-lazyfree".into())
-            .spawn(move || drop(old));
-        // If no thread can be started the tables were moved into the closure and are
-        // dropped here, synchronously: the flush still completes.
-        drop(spawned);
-    }
+    let (n, tables) = ctx.txn.flush_db_take(db);
+    let objects = tables.iter().map(|t| t.len() as u64).sum();
+    crate::keyspace::lazyfree::free_tables(tables, objects);
     n
 }
 

@@ -9,37 +9,119 @@
 //! send. The thread is started on first use; if it cannot be started the value is
 //! dropped in place (the command still completes). `pending` / `freed` feed INFO's
 //! `lazyfree_pending_objects` / `lazyfreed_objects`.
+//!
+//! FLUSHDB/FLUSHALL ASYNC hand whole tables to the same thread ([`free_tables`]); they
+//! count as one object per key, as in Redis's `emptyDbAsync`.
+//!
+//! A big value freed in place (DEL with `lazyfree-lazy-user-del no`) is dropped through
+//! [`blocking`]: the command still waits for it, but the tokio worker running it hands
+//! its other connections (and the I/O driver) to another thread first, so only the
+//! clients of the value's shard wait, not the whole server.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 
+use super::{Dict, Entry};
 use crate::types::Value;
 
 /// Values with more allocations than this are freed in the background.
 pub const THRESHOLD: usize = 64;
 
+/// Values with more allocations than this (about a millisecond of work or more) that
+/// are freed in place are dropped through [`blocking`].
+pub const BLOCKING_EFFORT: usize = 8192;
+
 static PENDING: AtomicU64 = AtomicU64::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
-static QUEUE: OnceLock<Option<Mutex<Sender<Value>>>> = OnceLock::new();
+static QUEUE: OnceLock<Option<Mutex<Sender<Job>>>> = OnceLock::new();
 
-fn queue() -> Option<&'static Mutex<Sender<Value>>> {
+/// What the thread frees, and how many objects it counts for.
+enum Job {
+    Value(Value),
+    Tables(Vec<Dict<Entry>>, u64),
+}
+
+impl Job {
+    fn objects(&self) -> u64 {
+        match self {
+            Job::Value(_) => 1,
+            Job::Tables(_, n) => *n,
+        }
+    }
+}
+
+fn queue() -> Option<&'static Mutex<Sender<Job>>> {
     QUEUE
         .get_or_init(|| {
-            let (tx, rx) = channel::<Value>();
+            let (tx, rx) = channel::<Job>();
             std::thread::Builder::new()
                 .name("ferrodis-lazyfree".into())
                 .spawn(move || {
-                    for v in rx {
-                        drop(v);
-                        PENDING.fetch_sub(1, Ordering::Relaxed);
-                        FREED.fetch_add(1, Ordering::Relaxed);
+                    for job in rx {
+                        let n = job.objects();
+                        match job {
+                            Job::Value(v) => drop(v),
+                            Job::Tables(tables, _) => drop(tables),
+                        }
+                        PENDING.fetch_sub(n, Ordering::Relaxed);
+                        FREED.fetch_add(n, Ordering::Relaxed);
                     }
                 })
                 .ok()
                 .map(|_| Mutex::new(tx))
         })
         .as_ref()
+}
+
+/// Sends `job` to the thread; gives it back if the thread is not there.
+fn send(job: Job) -> Result<(), Job> {
+    let Some(q) = queue() else {
+        return Err(job);
+    };
+    let n = job.objects();
+    PENDING.fetch_add(n, Ordering::Relaxed);
+    let sent = match q.lock() {
+        Ok(tx) => tx.send(job).map_err(|e| e.0),
+        Err(_) => Err(job),
+    };
+    if sent.is_err() {
+        PENDING.fetch_sub(n, Ordering::Relaxed);
+    }
+    sent
+}
+
+/// Runs `f`, which may take long, without holding up the other connections of the
+/// tokio worker it runs on: on a multi-threaded runtime's worker the worker's queue
+/// and the I/O driver are handed to another thread meanwhile
+/// (`tokio::task::block_in_place`); elsewhere (cron, background threads, a
+/// single-threaded runtime) `f` just runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Drops `v` here, through [`blocking`] when it is big.
+fn drop_here(v: Value) {
+    if matches!(v, Value::Str(_)) || v.free_effort() <= BLOCKING_EFFORT {
+        drop(v);
+    } else {
+        blocking(move || drop(v));
+    }
+}
+
+/// Frees tables removed by FLUSHDB/FLUSHALL ASYNC (`objects` keys in all) in the
+/// background; in place (through [`blocking`]) if the thread cannot be started.
+pub fn free_tables(tables: Vec<Dict<Entry>>, objects: u64) {
+    if tables.is_empty() {
+        return;
+    }
+    if let Err(job) = send(Job::Tables(tables, objects)) {
+        blocking(move || drop(job));
+    }
 }
 
 /// Frees `v`: in the background when it is expensive, here otherwise. Returns true if
@@ -49,31 +131,21 @@ pub fn free(v: Value) -> bool {
         drop(v);
         return false;
     }
-    let Some(q) = queue() else {
-        drop(v);
-        return false;
-    };
-    PENDING.fetch_add(1, Ordering::Relaxed);
-    let sent = match q.lock() {
-        Ok(tx) => tx.send(v).map_err(|e| e.0),
-        Err(_) => Err(v),
-    };
-    match sent {
+    match send(Job::Value(v)) {
         Ok(()) => true,
-        Err(v) => {
-            PENDING.fetch_sub(1, Ordering::Relaxed);
-            drop(v);
+        Err(job) => {
+            blocking(move || drop(job));
             false
         }
     }
 }
 
-/// Frees `v` lazily if `lazy`, else drops it here.
+/// Frees `v` lazily if `lazy`, else drops it here (see [`blocking`] for big values).
 pub fn free_if(lazy: bool, v: Value) {
     if lazy {
         free(v);
     } else {
-        drop(v);
+        drop_here(v);
     }
 }
 

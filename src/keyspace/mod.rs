@@ -322,7 +322,15 @@ pub struct Txn<'a> {
     pub event_at: usize,
     /// What the running execution unit propagates (AOF): see `server::propagate`.
     pub prop: crate::server::propagate::Record,
+    /// Position + 1 in `guards` of each shard id's guard (0: not locked), built once a
+    /// command holds [`GUARD_INDEX_FROM`] guards (whole-keyspace commands under the
+    /// exclusive gate lock thousands), so finding a guard does not scan them all.
+    /// Empty otherwise: `guards` is searched linearly.
+    guard_index: Vec<u32>,
 }
+
+/// Guards held before [`Txn`] indexes them by shard id.
+const GUARD_INDEX_FROM: usize = 32;
 
 impl<'a> Txn<'a> {
     /// A view for a caller that holds the gate shared. Call [`Txn::lock_keys`] or
@@ -345,6 +353,7 @@ impl<'a> Txn<'a> {
             },
             event_at: usize::MAX,
             prop: Default::default(),
+            guard_index: Vec::new(),
         }
     }
 
@@ -369,9 +378,9 @@ impl<'a> Txn<'a> {
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
-            if !self.guards.iter().any(|(g, _)| *g == id) {
+            if self.find_guard(id).is_none() {
                 let guard = self.ks.dbs[id / SHARDS].shards[id % SHARDS].lock();
-                self.guards.push((id, guard));
+                self.push_guard(id, guard);
             }
         }
     }
@@ -380,9 +389,9 @@ impl<'a> Txn<'a> {
     pub fn lock_db(&mut self, db: usize) {
         for s in 0..SHARDS {
             let id = db * SHARDS + s;
-            if !self.guards.iter().any(|(g, _)| *g == id) {
+            if self.find_guard(id).is_none() {
                 let guard = self.ks.dbs[db].shards[s].lock();
-                self.guards.push((id, guard));
+                self.push_guard(id, guard);
             }
         }
     }
@@ -391,20 +400,52 @@ impl<'a> Txn<'a> {
     /// themselves, such as SCAN; release it with [`Txn::unlock_all`] before the next).
     pub fn lock_shard(&mut self, db: usize, s: usize) {
         let id = db * SHARDS + s;
-        if !self.guards.iter().any(|(g, _)| *g == id) {
+        if self.find_guard(id).is_none() {
             let guard = self.ks.dbs[db].shards[s].lock();
-            self.guards.push((id, guard));
+            self.push_guard(id, guard);
         }
     }
 
     /// Releases every shard lock (used between steps of commands such as SCAN).
     pub fn unlock_all(&mut self) {
         self.guards.clear();
+        self.guard_index.clear();
+    }
+
+    /// Position in `guards` of shard `id`, if it is locked.
+    #[inline]
+    fn find_guard(&self, id: usize) -> Option<usize> {
+        if self.guard_index.is_empty() {
+            return self.guards.iter().position(|(g, _)| *g == id);
+        }
+        match self.guard_index.get(id) {
+            Some(&p) if p > 0 => Some(p as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// Adds the guard of shard `id` (not locked before); returns its position.
+    fn push_guard(&mut self, id: usize, guard: MutexGuard<'a, Shard>) -> usize {
+        self.guards.push((id, guard));
+        let pos = self.guards.len() - 1;
+        if !self.guard_index.is_empty() {
+            if let Some(slot) = self.guard_index.get_mut(id) {
+                *slot = pos as u32 + 1;
+            }
+        } else if self.guards.len() >= GUARD_INDEX_FROM {
+            self.guard_index.resize(self.ks.dbs.len() * SHARDS, 0);
+            for (p, (g, _)) in self.guards.iter().enumerate() {
+                if let Some(slot) = self.guard_index.get_mut(*g) {
+                    *slot = p as u32 + 1;
+                }
+            }
+        }
+        pos
     }
 
     /// Position in `guards` of shard `id` (= db * SHARDS + shard), locking it if allowed.
     fn guard_pos(&mut self, id: usize) -> usize {
-        match self.guards.iter().position(|(g, _)| *g == id) {
+        match self.find_guard(id) {
             Some(p) => p,
             None => {
                 // Shared mode must have pre-locked every shard it touches; on-demand
@@ -414,8 +455,7 @@ impl<'a> Txn<'a> {
                     "shard {id} accessed without being locked; fix the command's key spec"
                 );
                 let guard = self.ks.dbs[id / SHARDS].shards[id % SHARDS].lock();
-                self.guards.push((id, guard));
-                self.guards.len() - 1
+                self.push_guard(id, guard)
             }
         }
     }
@@ -899,6 +939,16 @@ impl<'a> Txn<'a> {
 
     /// Removes every key of `db`; returns how many there were. Requires all its shards.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        let (n, tables) = self.flush_db_take(db);
+        drop(tables);
+        n
+    }
+
+    /// [`Txn::flush_db`], giving the removed tables to the caller (to be freed in the
+    /// background: FLUSHDB/FLUSHALL ASYNC) instead of dropping them. Tables a running
+    /// snapshot adopted are not among them.
+    pub fn flush_db_take(&mut self, db: usize) -> (usize, Vec<Dict<Entry>>) {
+        let mut old = Vec::new();
         let mut n = 0;
         let ks = self.ks;
         // Redis's signalFlushedDb: tracking clients get the null invalidation.
@@ -926,14 +976,14 @@ impl<'a> Txn<'a> {
             }
             // A running snapshot still needs the flushed table (see `snapshot.rs`).
             let table = std::mem::take(&mut shard.dict);
-            drop(ks.snap.adopt(db, table));
+            old.extend(ks.snap.adopt(db, table).filter(|t| !t.is_empty()));
             shard.volatile = 0;
             shard.expire_cursor = 0;
             shard.hfe.clear();
             shard.hfe_cursor = 0;
         }
         self.dirty += n as u64;
-        n
+        (n, old)
     }
 
     /// Swaps the contents of two databases (exclusive view only).
@@ -1039,6 +1089,40 @@ mod tests {
 
     fn s(v: &[u8]) -> Value {
         Value::Str(StrValue::from_bytes(v))
+    }
+
+    #[test]
+    fn many_guards_are_found_through_the_index() {
+        let ks = Keyspace::new(3);
+        let mut t = Txn::exclusive(&ks, 1000);
+        for db in 0..3 {
+            for i in 0..300 {
+                t.set(db, format!("k{i}").as_bytes(), s(b"v"), false);
+            }
+        }
+        for db in 0..3 {
+            for sh in 0..SHARDS {
+                t.shard_at(db, sh);
+            }
+        }
+        // Every shard locked once, each found at its own position.
+        assert_eq!(t.guards.len(), 3 * SHARDS);
+        assert!(!t.guard_index.is_empty());
+        for (p, (id, _)) in t.guards.iter().enumerate() {
+            assert_eq!(t.find_guard(*id), Some(p));
+        }
+        for db in 0..3 {
+            assert_eq!(t.db_len(db), 300);
+            assert!(t.peek(db, b"k299").is_some());
+        }
+        t.unlock_all();
+        assert!(t.guard_index.is_empty());
+        assert_eq!(t.find_guard(5), None);
+        assert_eq!(t.db_len(2), 300);
+        assert_eq!(t.guards.len(), SHARDS);
+        assert_eq!(t.flush_db(1), 300);
+        assert_eq!(t.db_len(1), 0);
+        assert_eq!(t.guards.len(), 2 * SHARDS);
     }
 
     #[test]

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::manifest::{AofFile, Manifest};
-use super::{aof_dir, aof_name, delete_history, file_size, open_incr, persist_manifest};
+use super::{
+    aof_dir, aof_name, delete_history, file_size, open_incr, persist_manifest, remove_history,
+};
 use crate::keyspace::Txn;
 use crate::persistence::snapshot::{self, Counting, LoadOpts};
 use crate::protocol::{Proto, Reply};
@@ -207,10 +209,11 @@ fn open_after_load(srv: &Server, m: Manifest) -> io::Result<()> {
     if !create {
         io.incr_size = incr_size;
     }
-    delete_history(srv, &mut io);
+    let history = delete_history(srv, &mut io);
     aof.rewrite_base_size
         .store(io.base_size + io.incr_size, Ordering::Relaxed);
     drop(io);
+    remove_history(history);
     aof.enable();
     Ok(())
 }

@@ -569,25 +569,39 @@ pub fn persist_manifest(srv: &Server, m: &Manifest) -> io::Result<()> {
     manifest::write_atomic(&dir, &name, m.to_text().as_bytes())
 }
 
-/// Deletes the history files and drops them from the manifest (unless
-/// `aof-disable-auto-gc`).
-fn delete_history(srv: &Server, io: &mut Io) {
+/// Drops the history files from the manifest (unless `aof-disable-auto-gc`) and
+/// persists it; returns the files to delete with [`remove_history`] once `io`'s lock is
+/// released: unlinking a big base file can take tens of milliseconds, during which
+/// writers waiting for the lock would stall (Redis unlinks them in a background job).
+fn delete_history(srv: &Server, io: &mut Io) -> Vec<(String, std::path::PathBuf)> {
     if io.manifest.history.is_empty() || srv.config.read().bool("aof-disable-auto-gc") {
-        return;
+        return Vec::new();
     }
     let dir = aof_dir(srv);
-    for f in std::mem::take(&mut io.manifest.history) {
-        match std::fs::remove_file(dir.join(&f.name)) {
-            Ok(()) => log::notice(&format!(
-                "Removing the history file {} in the background",
-                f.name
-            )),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => log::warning(&format!("Failed to remove {}: {e}", f.name)),
-        }
-    }
+    let gone = std::mem::take(&mut io.manifest.history)
+        .into_iter()
+        .map(|f| {
+            let path = dir.join(&f.name);
+            (f.name, path)
+        })
+        .collect();
     if let Err(e) = persist_manifest(srv, &io.manifest) {
         log::warning(&format!("Failed to persist the AOF manifest: {e}"));
+    }
+    gone
+}
+
+/// Deletes the files [`delete_history`] dropped from the manifest (call it without
+/// holding the AOF's `io` lock).
+fn remove_history(files: Vec<(String, std::path::PathBuf)>) {
+    for (name, path) in files {
+        match std::fs::remove_file(&path) {
+            Ok(()) => log::notice(&format!(
+                "Removing the history file {name} in the background"
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => log::warning(&format!("Failed to remove {name}: {e}")),
+        }
     }
 }
 

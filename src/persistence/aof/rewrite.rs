@@ -26,7 +26,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::manifest::{AofFile, Manifest};
-use super::{aof_dir, aof_name, delete_history, encode_command, open_incr, persist_manifest};
+use super::{
+    aof_dir, aof_name, delete_history, encode_command, open_incr, persist_manifest, remove_history,
+};
 use crate::keyspace::{Txn, SHARDS};
 use crate::server::{log, Server};
 use crate::types::Value;
@@ -113,7 +115,10 @@ fn start_snapshot(srv: &Server, txn: &mut Txn, started: Instant) -> io::Result<(
                 std::fs::rename(&tmp_done, aof_dir(srv).join(&base_name))?;
                 super::manifest::sync_dir(&aof_dir(srv))?;
                 let mut io = srv.aof.io.lock();
-                switch_manifest(srv, &mut io, base_name, seq, true, size)
+                let history = switch_manifest(srv, &mut io, base_name, seq, true, size)?;
+                drop(io);
+                remove_history(history);
+                Ok(())
             });
             match &result {
                 Ok(()) => srv.aof.covered(stale.end),
@@ -188,7 +193,7 @@ pub fn rewrite_locked(srv: &Server, txn: &mut Txn) -> io::Result<()> {
         let _ = aof.write_and_fsync();
     }
     let stale = aof.take_pending();
-    let result = rewrite_files(srv, txn, was_on, on_after);
+    let result = rewrite_files(srv, txn, was_on, on_after).map(remove_history);
     match result {
         Ok(()) => aof.covered(stale.end),
         Err(_) => aof.restore_pending(stale),
@@ -199,8 +204,13 @@ pub fn rewrite_locked(srv: &Server, txn: &mut Txn) -> io::Result<()> {
     result
 }
 
-/// Steps (a) to (c) once the buffer is empty.
-fn rewrite_files(srv: &Server, txn: &mut Txn, was_on: bool, on_after: bool) -> io::Result<()> {
+/// Steps (a) to (c) once the buffer is empty; returns the history files to delete.
+fn rewrite_files(
+    srv: &Server,
+    txn: &mut Txn,
+    was_on: bool,
+    on_after: bool,
+) -> io::Result<Vec<(String, std::path::PathBuf)>> {
     let aof = &srv.aof;
     let dir = aof_dir(srv);
     let name = aof_name(srv);
@@ -232,7 +242,7 @@ fn rewrite_files(srv: &Server, txn: &mut Txn, was_on: bool, on_after: bool) -> i
 }
 
 /// (c): the manifest lists the new base and the newest incremental file; the rest
-/// becomes history and is deleted.
+/// becomes history, returned to be deleted once the `io` lock is released.
 fn switch_manifest(
     srv: &Server,
     io: &mut super::Io,
@@ -240,7 +250,7 @@ fn switch_manifest(
     seq: u64,
     on_after: bool,
     size: u64,
-) -> io::Result<()> {
+) -> io::Result<Vec<(String, std::path::PathBuf)>> {
     let aof = &srv.aof;
     let mut m = io.manifest.clone();
     if let Some(mut old) = m.base.take() {
@@ -262,10 +272,10 @@ fn switch_manifest(
     persist_manifest(srv, &m)?;
     io.manifest = m;
     io.base_size = size;
-    delete_history(srv, io);
+    let history = delete_history(srv, io);
     aof.rewrite_base_size
         .store(io.base_size + io.incr_size, Ordering::Relaxed);
-    Ok(())
+    Ok(history)
 }
 
 /// Writes the base file (the dataset behind `txn`, exclusive) to `path`, fsynced;
