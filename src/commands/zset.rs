@@ -767,29 +767,56 @@ fn zrange_generic(
         _ => Sel::Rank(args::int(argv[minidx])?, args::int(argv[maxidx])?),
     };
     let db = ctx.db();
+    // The ranks `a..b` the selection covers.
+    let span = |z: &ZSetValue| {
+        let len = z.len();
+        match &sel {
+            Sel::Rank(s, e) => {
+                let (a, b) = rank_span(*s, *e, len);
+                if rev {
+                    (len - b, len - a)
+                } else {
+                    (a, b)
+                }
+            }
+            Sel::Score(r) => {
+                let (a, b) = z.score_span(r);
+                apply_limit(a, b, offset, limit, rev)
+            }
+            Sel::Lex(r) => {
+                let (a, b) = z.lex_span(r);
+                apply_limit(a, b, offset, limit, rev)
+            }
+        }
+    };
+    if store.is_none() {
+        // A reply: written straight from the sorted set, no copy of the members.
+        let resp3 = ctx.out.is_resp3();
+        let Some(e) = ctx.txn.get_read(db, argv[src]) else {
+            ctx.out.array(0);
+            return Ok(());
+        };
+        let z = zset_ref(&e.value)?;
+        let (a, b) = span(z);
+        let n = b.min(z.len()).saturating_sub(a);
+        let out = &mut *ctx.out;
+        out.array(if withscores && !resp3 { n * 2 } else { n });
+        z.for_each_in(a, b, rev, |m, s| {
+            if withscores && resp3 {
+                out.array(2);
+            }
+            out.bulk(m);
+            if withscores {
+                out.double(s);
+            }
+        });
+        return Ok(());
+    }
     let items = match ctx.txn.get_read(db, argv[src]) {
         None => Vec::new(),
         Some(e) => {
             let z = zset_ref(&e.value)?;
-            let len = z.len();
-            let (a, b) = match &sel {
-                Sel::Rank(s, e) => {
-                    let (a, b) = rank_span(*s, *e, len);
-                    if rev {
-                        (len - b, len - a)
-                    } else {
-                        (a, b)
-                    }
-                }
-                Sel::Score(r) => {
-                    let (a, b) = z.score_span(r);
-                    apply_limit(a, b, offset, limit, rev)
-                }
-                Sel::Lex(r) => {
-                    let (a, b) = z.lex_span(r);
-                    apply_limit(a, b, offset, limit, rev)
-                }
-            };
+            let (a, b) = span(z);
             z.collect_range(a, b, rev)
         }
     };
