@@ -35,14 +35,9 @@ const DEFAULT_SAMPLES: usize = 5;
 /// Bytes one key costs besides its value: the chain node and the bucket pointer
 /// (amortized), the key's own allocation when it does not fit in the node.
 pub fn key_overhead(key: &[u8]) -> usize {
-    let key_heap = if crate::keyspace::dict::Key::fits_inline(key) {
-        0
-    } else {
-        crate::memory::size_class(key.len())
-    };
     crate::memory::size_class(std::mem::size_of::<Node<Entry>>())
         + std::mem::size_of::<usize>()
-        + key_heap
+        + crate::keyspace::dict::Key::alloc_size(key)
 }
 
 /// Estimated heap bytes of a value, sampling at most `samples` elements of a big

@@ -789,7 +789,7 @@ fn zrange_generic(
             }
         }
     };
-    if store.is_none() {
+    let Some(dst) = store else {
         // A reply: written straight from the sorted set, no copy of the members.
         let resp3 = ctx.out.is_resp3();
         let Some(e) = ctx.txn.get_read(db, argv[src]) else {
@@ -811,7 +811,8 @@ fn zrange_generic(
             }
         });
         return Ok(());
-    }
+    };
+    // ZRANGESTORE: the members are copied into the destination.
     let items = match ctx.txn.get_read(db, argv[src]) {
         None => Vec::new(),
         Some(e) => {
@@ -820,29 +821,24 @@ fn zrange_generic(
             z.collect_range(a, b, rev)
         }
     };
-    match store {
-        None => reply_pairs(ctx, &items, withscores),
-        Some(dst) => {
-            let n = items.len();
-            if n == 0 {
-                ctx.out.int(0);
-                if ctx.txn.remove(db, dst).is_some() {
-                    ctx.notify(notify::GENERIC, "del", dst);
-                }
-            } else {
-                let lim = limits(ctx);
-                // Redis's zsetTypeCreate(length): the size is only known ahead for
-                // rank ranges; members then go in one by one (converting as needed).
-                let hint = if matches!(sel, Sel::Rank(..)) { n } else { 0 };
-                let mut z = ZSetValue::with_hint(hint, 0, lim);
-                for (m, s) in &items {
-                    z.upsert(m, *s, lim);
-                }
-                ctx.txn.set(db, dst, Value::ZSet(z), false);
-                ctx.out.int(n as i64);
-                ctx.notify(notify::ZSET, "zrangestore", dst);
-            }
+    let n = items.len();
+    if n == 0 {
+        ctx.out.int(0);
+        if ctx.txn.remove(db, dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
         }
+    } else {
+        let lim = limits(ctx);
+        // Redis's zsetTypeCreate(length): the size is only known ahead for
+        // rank ranges; members then go in one by one (converting as needed).
+        let hint = if matches!(sel, Sel::Rank(..)) { n } else { 0 };
+        let mut z = ZSetValue::with_hint(hint, 0, lim);
+        for (m, s) in &items {
+            z.upsert(m, *s, lim);
+        }
+        ctx.txn.set(db, dst, Value::ZSet(z), false);
+        ctx.out.int(n as i64);
+        ctx.notify(notify::ZSET, "zrangestore", dst);
     }
     Ok(())
 }

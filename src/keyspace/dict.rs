@@ -60,6 +60,16 @@ impl Key {
         b.len() <= Key::INLINE || (b.len() == 16 && b[15] > 15 && b[15] != HEAP)
     }
 
+    /// Bytes a key of these bytes allocates outside its node (0 when in place; the
+    /// allocator's size class otherwise): MEMORY USAGE, eviction's estimate.
+    pub fn alloc_size(b: &[u8]) -> usize {
+        if Key::fits_inline(b) {
+            0
+        } else {
+            crate::memory::size_class(b.len())
+        }
+    }
+
     pub fn new(b: &[u8]) -> Key {
         let mut repr = [0u8; 16];
         if b.len() <= Key::INLINE {

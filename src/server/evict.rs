@@ -377,12 +377,7 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) ->
         if policy.volatile() && e.expire() == 0 {
             return None;
         }
-        let key_heap = if crate::keyspace::dict::Key::fits_inline(key) {
-            0
-        } else {
-            key.len()
-        };
-        key_heap as u64 + e.value.heap_size() as u64 + 64
+        crate::keyspace::dict::Key::alloc_size(key) as u64 + e.value.heap_size() as u64 + 64
     };
     let old = txn.remove(db, key)?;
     // With lazyfree-lazy-eviction the memory is returned a little later, as in Redis.

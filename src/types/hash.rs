@@ -476,12 +476,7 @@ impl Inner {
             Enc::Table(d) => {
                 let mut n = d.buckets() * 8 + std::mem::size_of::<Dict<SmallBytes>>();
                 d.for_each(|k, v| {
-                    let key_heap = if crate::keyspace::dict::Key::fits_inline(k) {
-                        0
-                    } else {
-                        crate::memory::size_class(k.len())
-                    };
-                    n += 48 + key_heap + v.heap_size();
+                    n += 48 + crate::keyspace::dict::Key::alloc_size(k) + v.heap_size();
                 });
                 n
             }
