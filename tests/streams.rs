@@ -1121,3 +1121,19 @@ fn expired_stream_unblocks_xreadgroup_waiters_on_access() {
         ",
     );
 }
+
+#[test]
+fn expired_stream_unblocks_xreadgroup_waiters_by_active_expiry() {
+    differential(
+        "
+        # active expiry deletes the stream nobody accesses: its XREADGROUP waiter
+        # gets the error without any other command
+        3> XGROUP CREATE s g $ MKSTREAM
+        3> PEXPIRE s 200
+        1>> XREADGROUP GROUP g c BLOCK 0 STREAMS s >
+        sleep 1500
+        1<
+        3> EXISTS s
+        ",
+    );
+}

@@ -130,6 +130,7 @@ fn move_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let dirty = ctx.txn.dirty;
     if let Some(e) = ctx.txn.remove(src, key) {
+        let e = e.into_entry();
         let expire = e.expire();
         // The value moves with its access data (its lookup just touched it).
         ctx.txn.insert_entry(dst, key, e.value, expire, e.lru);

@@ -127,7 +127,7 @@ fn lookup<'c>(
         let e = if write {
             txn.get_mut(db, key)
         } else {
-            txn.get_read(db, key)
+            txn.get_read_mut(db, key)
         };
         let Some(e) = e else {
             return Ok(None);

@@ -134,7 +134,7 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(card as i64);
         return Ok(());
     }
-    let Some(e) = ctx.txn.get_read(db, argv[1]) else {
+    let Some(e) = ctx.txn.get_read_mut(db, argv[1]) else {
         ctx.out.int(0);
         return Ok(());
     };

@@ -99,7 +99,7 @@ fn lookup_notouch_generic<'t>(
     if !found && notify {
         txn.notify(notify::KEY_MISS, "keymiss", db, key);
     }
-    let (shard, h) = txn.shard_for(db, key);
+    let (shard, _) = txn.shard_for(db, key);
     if found {
         shard.hits += 1;
     } else {
@@ -107,7 +107,7 @@ fn lookup_notouch_generic<'t>(
         // An expired key is still there during CLIENT PAUSE (expiry suspended).
         return None;
     }
-    shard.dict.get(h, key)
+    txn.peek(db, key)
 }
 
 /// A 32-bit integer argument as Redis's `getIntFromObjectOrReply` parses it (`msg`
@@ -149,9 +149,9 @@ fn remove_keys(ctx: &mut Ctx, argv: &[&[u8]], unlink: bool) -> CmdResult {
     for k in &argv[1..] {
         if let Some(e) = ctx.txn.remove(db, k) {
             // The config is read only for a value worth freeing in the background.
-            let lazy = e.value.free_effort() > lazyfree::THRESHOLD
+            let lazy = e.entry().value.free_effort() > lazyfree::THRESHOLD
                 && (unlink || ctx.srv.config.read().bool("lazyfree-lazy-user-del"));
-            lazyfree::free_if(lazy, e.value);
+            e.free(lazy);
             ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
@@ -408,6 +408,7 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
     let Some(e) = ctx.txn.remove(db, src) else {
         return Err(errors::NO_SUCH_KEY);
     };
+    let e = e.into_entry();
     let expire = e.expire();
     // An existing destination is deleted first, so the new one raises `new` as in
     // Redis.

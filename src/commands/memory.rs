@@ -9,7 +9,6 @@
 use std::sync::atomic::Ordering;
 
 use super::{errors, flags::*, CmdResult, Command, Ctx, RError};
-use crate::keyspace::dict::Node;
 use crate::keyspace::Entry;
 use crate::server::Server;
 use crate::types::Value;
@@ -32,10 +31,11 @@ crate::commands! { static SUBCOMMANDS = [
 /// Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES.
 const DEFAULT_SAMPLES: usize = 5;
 
-/// Bytes one key costs besides its value: the chain node and the bucket pointer
-/// (amortized), the key's own allocation when it does not fit in the node.
-pub fn key_overhead(key: &[u8]) -> usize {
-    crate::memory::size_class(std::mem::size_of::<Node<Entry>>())
+/// Bytes one key costs besides its value's own allocations: the node (for a string
+/// packed into it, the string too) and the bucket pointer (amortized), the key's own
+/// allocation when it does not fit in the node.
+pub fn key_overhead(key: &[u8], e: &Entry) -> usize {
+    crate::keyspace::table::node_size(e)
         + std::mem::size_of::<usize>()
         + crate::keyspace::dict::Key::alloc_size(key)
 }
@@ -143,7 +143,7 @@ fn usage(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match ctx.txn.peek(db, key) {
         None => ctx.out.null(),
         Some(e) => {
-            let n = key_overhead(key) + value_size(&e.value, samples);
+            let n = key_overhead(key, e) + value_size(&e.value, samples);
             ctx.out.int(n as i64);
         }
     }
@@ -216,7 +216,8 @@ pub fn mem_stats(srv: &Server) -> MemStats {
         .try_lock()
         .map(|e| e.lua().used_memory() as u64)
         .unwrap_or(0);
-    let node = crate::memory::size_class(std::mem::size_of::<Node<Entry>>()) as u64;
+    // Counted as general nodes (a packed node's string is part of it: an estimate).
+    let node = 64u64;
     let mut dbs = Vec::new();
     let mut keys = 0u64;
     let mut db_overhead = 0u64;

@@ -686,7 +686,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
         Set,
         ZSet,
     }
-    let kind = match ctx.txn.get_read(db, argv[1]).map(|e| &mut e.value) {
+    let kind = match ctx.txn.get_read_mut(db, argv[1]).map(|e| &mut e.value) {
         None => None,
         Some(Value::List(_)) => Some(Kind::List),
         Some(Value::Set(_)) => Some(Kind::Set),

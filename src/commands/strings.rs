@@ -263,15 +263,15 @@ fn set_generic(
         }
         return Ok(());
     }
-    ctx.txn.set(
-        db,
-        key,
-        Value::Str(StrValue::from_bytes(val)),
-        flags & KEEPTTL != 0,
-    );
+    // SAFETY: `set`/`set_with_expire` copy the value while `val` (the command's
+    // argument) is alive.
+    let value = Value::Str(unsafe { StrValue::for_set(val) });
+    match at {
+        Some(at) => ctx.txn.set_with_expire(db, key, value, at as u64),
+        None => ctx.txn.set(db, key, value, flags & KEEPTTL != 0),
+    }
     ctx.notify(notify::STRING, "set", key);
     if let Some(at) = at {
-        ctx.txn.set_expire(db, key, at as u64);
         ctx.notify(notify::GENERIC, "expire", key);
         if flags & PXAT == 0 {
             // Propagated with the absolute time (Redis rewrites to these 5 arguments).

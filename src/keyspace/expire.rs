@@ -40,6 +40,10 @@ pub struct CycleStats {
     pub timed_out: bool,
     /// Hash fields removed because their TTL passed.
     pub expired_fields: u64,
+    /// Expired streams that had blocked clients (XREADGROUP waiters are unblocked
+    /// with an error when their stream goes away): `(db, key)`, for the caller to
+    /// serve.
+    pub streams_gone: Vec<(usize, Box<[u8]>)>,
 }
 
 /// Runs one active expiry cycle with the given time budget. `on_expired` is called for
@@ -79,7 +83,7 @@ pub fn active_expire_cycle_with_fields(
 }
 
 /// Keys removed from a shard by the active expiry cycle, with their entries.
-pub type Removed = [(super::dict::Key, super::Entry)];
+pub type Removed = [super::Removed];
 
 /// [`active_expire_cycle_with_fields`], also calling `locked(db, keys)` with the keys
 /// removed from a shard while that shard is still locked (the AOF's `DEL`s must be
@@ -125,14 +129,15 @@ pub fn active_expire_cycle_full(
                 let mut buckets = 0;
                 let mut c = shard.expire_cursor;
                 while sampled < SAMPLE && buckets < MAX_BUCKETS_PER_STEP {
-                    let (next, mut gone) = shard.dict.scan_remove(c, |k, e| {
-                        if e.expire == 0 {
+                    let (next, mut gone) = shard.dict.scan_remove(c, |s| {
+                        let exp = s.expire();
+                        if exp == 0 {
                             return false;
                         }
                         sampled += 1;
-                        if e.expire <= now {
+                        if exp <= now {
                             // A running snapshot keeps the key as it was.
-                            ks.snap.preserve(db, k, e);
+                            ks.snap.preserve_slot(db, s);
                             return true;
                         }
                         false
@@ -149,8 +154,17 @@ pub fn active_expire_cycle_full(
                     locked(db, &removed);
                 }
                 if !shard.watched.is_empty() {
-                    for (k, _) in &removed {
-                        shard.touch_watched(k);
+                    for r in &removed {
+                        shard.touch_watched(r.key());
+                    }
+                }
+                if !shard.waiters.is_empty() {
+                    for r in &removed {
+                        if matches!(r.entry().value, crate::types::Value::Stream(_))
+                            && shard.waiters.contains_key(r.key())
+                        {
+                            stats.streams_gone.push((db, r.key().into()));
+                        }
                     }
                 }
                 let n = removed.len();
@@ -163,8 +177,8 @@ pub fn active_expire_cycle_full(
             stats.sampled += sampled as u64;
             stats.expired += expired as u64;
             let lazy = ks.lazy_expire.load(std::sync::atomic::Ordering::Relaxed);
-            for (k, e) in removed {
-                super::lazyfree::free_if(lazy, e.value);
+            for r in removed {
+                let k = r.free(lazy);
                 on_expired(db, k.into());
             }
             if start.elapsed() >= budget {
@@ -241,8 +255,8 @@ fn expire_hash_fields(
     shard.hfe_cursor = c;
     for key in emptied {
         shard.touch_watched(&key);
-        if let Some((_, e)) = shard.dict.remove(ks.hash(&key), &key, &rehash) {
-            if e.expire != 0 {
+        if let Some(e) = shard.dict.remove(ks.hash(&key), &key, &rehash) {
+            if e.expire() != 0 {
                 shard.volatile -= 1;
             }
         }

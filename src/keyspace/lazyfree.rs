@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 
-use super::{Dict, Entry};
+use super::Table;
 use crate::types::Value;
 
 /// Values with more allocations than this are freed in the background.
@@ -39,7 +39,7 @@ static QUEUE: OnceLock<Option<Mutex<Sender<Job>>>> = OnceLock::new();
 /// What the thread frees, and how many objects it counts for.
 enum Job {
     Value(Value),
-    Tables(Vec<Dict<Entry>>, u64),
+    Tables(Vec<Table>, u64),
 }
 
 impl Job {
@@ -115,7 +115,7 @@ fn drop_here(v: Value) {
 
 /// Frees tables removed by FLUSHDB/FLUSHALL ASYNC (`objects` keys in all) in the
 /// background; in place (through [`blocking`]) if the thread cannot be started.
-pub fn free_tables(tables: Vec<Dict<Entry>>, objects: u64) {
+pub fn free_tables(tables: Vec<Table>, objects: u64) {
     if tables.is_empty() {
         return;
     }

@@ -3,7 +3,7 @@
 //!
 //! ## Concurrency model
 //!
-//! * Every database is split into [`SHARDS`] shards, each a [`Dict`] behind its own
+//! * Every database is split into [`SHARDS`] shards, each a [`Table`] behind its own
 //!   mutex. A key's shard is chosen by the top bits of its hash.
 //! * A global reader/writer **gate** sits above all shards. Ordinary commands run while
 //!   holding the gate *shared*; they lock the shards of the keys they declare (the
@@ -24,6 +24,7 @@ pub mod expire;
 pub mod lazyfree;
 pub mod lfu;
 pub mod snapshot;
+pub mod table;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
@@ -35,6 +36,7 @@ use smallvec::SmallVec;
 
 pub use blocking::Waiter;
 pub use dict::Dict;
+pub use table::{EntryRef, Removed, Slot, Table};
 pub use watch::{Modified, Watcher};
 
 use crate::types::Value;
@@ -45,19 +47,35 @@ pub const SHARD_BITS: u32 = 7;
 pub const SHARDS: usize = 1 << SHARD_BITS;
 
 /// What is stored under a key.
+#[repr(C)]
 pub struct Entry {
-    pub value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 means no TTL. Private so the shard's
-    /// volatile-key count stays exact: change it through [`Txn::set_expire`].
-    expire: u64,
-    /// LRU clock (seconds, 32 bits) of the last access, for OBJECT IDLETIME.
+    /// Access clock or LFU data (see `lfu.rs`), for OBJECT IDLETIME/FREQ and eviction.
     pub lru: u32,
     /// Snapshot mark (see `snapshot.rs`): equal to the keyspace's parity once the
     /// running snapshot has this entry (or the entry is newer than the snapshot).
     snap: u8,
+    /// The node kind `table.rs` reads at this position of every node; always "general"
+    /// in an `Entry` (the other kinds have no `Entry`).
+    kind: u8,
+    _len: u16,
+    /// Absolute expiry in Unix milliseconds; 0 means no TTL. Private so the shard's
+    /// volatile-key count stays exact: change it through [`Txn::set_expire`].
+    expire: u64,
+    pub value: Value,
 }
 
 impl Entry {
+    fn new(value: Value, expire: u64, lru: u32, snap: u8) -> Entry {
+        Entry {
+            lru,
+            snap,
+            kind: 0,
+            _len: 0,
+            expire,
+            value,
+        }
+    }
+
     pub fn expire(&self) -> u64 {
         self.expire
     }
@@ -66,7 +84,7 @@ impl Entry {
 /// One shard of a database.
 #[derive(Default)]
 pub struct Shard {
-    pub dict: Dict<Entry>,
+    pub dict: Table,
     /// Number of entries with a TTL (drives active expiry effort).
     pub volatile: usize,
     /// Where the active expiry cycle resumes in this shard.
@@ -108,7 +126,7 @@ impl Shard {
     /// SWAPDB), with `rehash` the keyspace hash function.
     pub fn touch_existing_watched(&mut self, hash: &dyn Fn(&[u8]) -> u64) {
         for (k, list) in self.watched.iter() {
-            if self.dict.get(hash(k), k).is_some() {
+            if self.dict.contains(hash(k), k) {
                 for w in list {
                     w.touch();
                 }
@@ -327,6 +345,10 @@ pub struct Txn<'a> {
     /// exclusive gate lock thousands), so finding a guard does not scan them all.
     /// Empty otherwise: `guards` is searched linearly.
     guard_index: Vec<u32>,
+    /// The `Entry` lent out by [`Txn::get_read`] / [`Txn::peek`] for a string packed
+    /// into its node (see `table.rs`): a view of the node's bytes, valid while the
+    /// borrow of the `Txn` lasts.
+    view: Entry,
 }
 
 /// Guards held before [`Txn`] indexes them by shard id.
@@ -354,6 +376,7 @@ impl<'a> Txn<'a> {
             event_at: usize::MAX,
             prop: Default::default(),
             guard_index: Vec::new(),
+            view: Entry::new(Value::Str(crate::types::StrValue::Int(0)), 0, 0, 0),
         }
     }
 
@@ -487,11 +510,11 @@ impl<'a> Txn<'a> {
         let now = self.now;
         let ks = self.ks;
         let shard: &mut Shard = &mut self.guards[pos].1;
-        let live = match shard.dict.get(h, key) {
+        let live = match shard.dict.expire_of(h, key) {
             None => false,
-            Some(e)
-                if e.expire != 0
-                    && e.expire <= now
+            Some(exp)
+                if exp != 0
+                    && exp <= now
                     && ks
                         .expire_paused_until
                         .load(std::sync::atomic::Ordering::Relaxed)
@@ -499,24 +522,22 @@ impl<'a> Txn<'a> {
             {
                 false
             }
-            Some(e) if e.expire != 0 && e.expire <= now => {
+            Some(exp) if exp != 0 && exp <= now => {
                 let rehash = |k: &[u8]| ks.hash(k);
                 ks.snap.preserve_in(&mut shard.dict, db, h, key);
-                if let Some((k, old)) = shard.dict.remove(h, key, &rehash) {
+                if let Some(gone) = shard.dict.remove(h, key, &rehash) {
+                    let stream = matches!(gone.entry().value, Value::Stream(_));
+                    let k = gone.free(ks.lazy_expire.load(Ordering::Relaxed));
                     shard.touch_watched(key);
                     self.tracked.key(key, false);
                     shard.volatile -= 1;
                     shard.expired += 1;
-                    if matches!(old.value, Value::Stream(_))
-                        && !shard.waiters.is_empty()
-                        && shard.waiters.contains_key(key)
-                    {
+                    if stream && !shard.waiters.is_empty() && shard.waiters.contains_key(key) {
                         // An expired stream unblocks its XREADGROUP waiters too.
                         Self::mark_ready(&mut self.ready, db, key);
                     }
                     self.expired.push(ExpiredKey { db, key: k });
                     self.notify(crate::config::notify::EXPIRED, "expired", db, key);
-                    lazyfree::free_if(ks.lazy_expire.load(Ordering::Relaxed), old.value);
                 }
                 false
             }
@@ -625,11 +646,11 @@ impl<'a> Txn<'a> {
     pub fn is_logically_expired(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now;
         let (shard, h) = self.shard_for(db, key);
-        matches!(shard.dict.get(h, key), Some(e) if e.expire != 0 && e.expire <= now)
+        matches!(shard.dict.expire_of(h, key), Some(exp) if exp != 0 && exp <= now)
     }
 
     /// Looks a key up for reading: lazy expiry, keyspace_hits/misses, LRU touch.
-    pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+    pub fn get_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         let (pos, h, live) = self.locate(db, key);
         let now = self.now;
         let ks = self.ks;
@@ -640,12 +661,45 @@ impl<'a> Txn<'a> {
         }
         let shard: &mut Shard = &mut self.guards[pos].1;
         shard.hits += 1;
-        let touch = !self.no_touch;
-        let e = shard.dict.get_mut(h, key)?;
-        if touch {
-            ks.access.touch(&mut e.lru, now);
+        let no_touch = self.no_touch;
+        let mut slot = shard.dict.slot(h, key)?;
+        if !no_touch {
+            ks.access.touch(slot.lru_mut(), now);
         }
-        Some(e)
+        let found = slot.into_ref().split().map(|e| e as *const Entry);
+        self.lend_found(found)
+    }
+
+    /// [`Txn::get_read`] for a read that changes the value's representation in place
+    /// (lazy hash-field expiry, a cached HyperLogLog count, SORT's skiplist
+    /// conversion): a string packed into its node becomes an ordinary value first.
+    pub fn get_read_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.get_read(db, key)?;
+        let (pos, h, _) = self.locate(db, key);
+        self.guards[pos].1.dict.get_mut(h, key)
+    }
+
+    /// The entry of `key` (hashed `h`) in the shard at `pos`, for reading: the stored
+    /// one, or for a packed string a view kept in `self.view`.
+    #[inline]
+    fn lend(&mut self, pos: usize, h: u64, key: &[u8]) -> Option<&Entry> {
+        let found = self.guards[pos].1.dict.get(h, key)?.split();
+        self.lend_found(found.map(|e| e as *const Entry))
+    }
+
+    /// The second half of [`Txn::lend`]: a found entry (a pointer into a node of a
+    /// locked shard, or a view of a packed one) as a reference borrowing `self`.
+    #[inline]
+    fn lend_found(&mut self, found: Result<*const Entry, Entry>) -> Option<&Entry> {
+        match found {
+            // SAFETY: the entry lives in a node of a shard this `Txn` holds locked, and
+            // the returned reference borrows the `Txn`, so nothing changes it meanwhile.
+            Ok(p) => Some(unsafe { &*p }),
+            Err(v) => {
+                self.view = v;
+                Some(&self.view)
+            }
+        }
     }
 
     /// Looks a key up without touching statistics or LRU (lazy expiry still applies,
@@ -655,7 +709,7 @@ impl<'a> Txn<'a> {
         if !live {
             return None;
         }
-        self.guards[pos].1.dict.get(h, key)
+        self.lend(pos, h, key)
     }
 
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
@@ -664,8 +718,19 @@ impl<'a> Txn<'a> {
 
     /// Stores `value` under `key`. With `keep_ttl` an existing TTL is kept (SET KEEPTTL,
     /// SETRANGE...), otherwise the key becomes persistent (plain SET semantics).
-    /// Returns the entry.
-    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> &mut Entry {
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        self.set_inner(db, key, value, keep_ttl, 0)
+    }
+
+    /// Stores `value` under `key` with the TTL `at_ms` (Unix ms, non-zero): SET with
+    /// EX/PX/EXAT/PXAT, built in one step (the node is sized for its TTL once). The
+    /// caller raises the `expire` event, as after [`Txn::set_expire`].
+    pub fn set_with_expire(&mut self, db: usize, key: &[u8], value: Value, at_ms: u64) {
+        self.set_inner(db, key, value, false, at_ms);
+        self.tracked.key(key, true);
+    }
+
+    fn set_inner(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, at_ms: u64) {
         let (pos, h, live) = self.locate(db, key);
         let ks = self.ks;
         let now = self.now;
@@ -690,37 +755,41 @@ impl<'a> Txn<'a> {
         }
         shard.touch_watched(key);
         self.tracked.key(key, true);
+        let snap = ks.snap.parity();
         if live {
-            let Some(e) = shard.dict.get_mut(h, key) else {
+            ks.snap.preserve_in(&mut shard.dict, db, h, key);
+            let Some(old) = shard.dict.get(h, key).map(|e| (e.expire, e.lru)) else {
                 unreachable!("locate() found the key under the same lock")
             };
-            ks.snap.preserve(db, key, e);
-            if !keep_ttl && e.expire != 0 {
-                e.expire = 0;
-                shard.volatile -= 1;
+            let expire = if keep_ttl { old.0 } else { at_ms };
+            match (old.0 != 0, expire != 0) {
+                (true, false) => shard.volatile -= 1,
+                (false, true) => shard.volatile += 1,
+                _ => {}
             }
-            e.value = value;
             // An overwritten key keeps its LFU counter (Redis's dbSetValue), and is
             // accessed now.
-            if ks.access.is_lfu() {
-                ks.access.touch(&mut e.lru, now);
+            let lru = if ks.access.is_lfu() {
+                let mut l = old.1;
+                ks.access.touch(&mut l, now);
+                l
             } else {
-                e.lru = lru;
-            }
-            return e;
+                lru
+            };
+            drop(
+                shard
+                    .dict
+                    .replace(h, key, Entry::new(value, expire, lru, snap)),
+            );
+            return;
         }
         let rehash = |k: &[u8]| ks.hash(k);
-        shard.dict.insert_new(
-            h,
-            key.into(),
-            Entry {
-                value,
-                expire: 0,
-                lru,
-                snap: ks.snap.parity(),
-            },
-            &rehash,
-        )
+        if at_ms != 0 {
+            shard.volatile += 1;
+        }
+        shard
+            .dict
+            .insert_new(h, key.into(), Entry::new(value, at_ms, lru, snap), &rehash);
     }
 
     /// Sets (`at_ms > 0`) or clears (`at_ms == 0`) the TTL of an existing key.
@@ -729,12 +798,11 @@ impl<'a> Txn<'a> {
         let ks = self.ks;
         let (shard, h) = self.shard_for(db, key);
         shard.touch_watched(key);
-        let Some(e) = shard.dict.get_mut(h, key) else {
+        let Some(was) = shard.dict.expire_of(h, key).map(|e| e != 0) else {
             return false;
         };
-        ks.snap.preserve(db, key, e);
-        let was = e.expire != 0;
-        e.expire = at_ms;
+        ks.snap.preserve_in(&mut shard.dict, db, h, key);
+        shard.dict.set_expire(h, key, at_ms);
         let is = at_ms != 0;
         match (was, is) {
             (false, true) => shard.volatile += 1,
@@ -745,8 +813,9 @@ impl<'a> Txn<'a> {
         true
     }
 
-    /// Deletes a key, returning its entry.
-    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+    /// Deletes a key, returning its node (freed when dropped; [`Removed::into_entry`]
+    /// takes its entry).
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Removed> {
         let (pos, h, live) = self.locate(db, key);
         if !live {
             return None;
@@ -755,17 +824,17 @@ impl<'a> Txn<'a> {
         let shard: &mut Shard = &mut self.guards[pos].1;
         let rehash = |k: &[u8]| ks.hash(k);
         ks.snap.preserve_in(&mut shard.dict, db, h, key);
-        let (_, e) = shard.dict.remove(h, key, &rehash)?;
+        let e = shard.dict.remove(h, key, &rehash)?;
         shard.touch_watched(key);
         self.tracked.key(key, true);
-        if matches!(e.value, Value::Stream(_))
+        if matches!(e.entry().value, Value::Stream(_))
             && !shard.waiters.is_empty()
             && shard.waiters.contains_key(key)
         {
             // XREADGROUP waiters on a deleted stream are unblocked with an error.
             Self::mark_ready(&mut self.ready, db, key);
         }
-        if e.expire != 0 {
+        if e.expire() != 0 {
             shard.volatile -= 1;
         }
         self.dirty += 1;
@@ -783,8 +852,8 @@ impl<'a> Txn<'a> {
         shard.touch_watched(key);
         ks.snap.preserve_in(&mut shard.dict, db, h, key);
         let existed = match shard.dict.remove(h, key, &rehash) {
-            Some((_, old)) => {
-                if old.expire != 0 {
+            Some(old) => {
+                if old.expire() != 0 {
                     shard.volatile -= 1;
                 }
                 true
@@ -800,17 +869,9 @@ impl<'a> Txn<'a> {
         let wakes =
             !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key);
         let snap = ks.snap.parity();
-        shard.dict.insert_new(
-            h,
-            key.into(),
-            Entry {
-                value,
-                expire,
-                lru,
-                snap,
-            },
-            &rehash,
-        );
+        shard
+            .dict
+            .insert_new(h, key.into(), Entry::new(value, expire, lru, snap), &rehash);
         if wakes {
             Self::mark_ready(&mut self.ready, db, key);
         }
@@ -947,7 +1008,7 @@ impl<'a> Txn<'a> {
     /// [`Txn::flush_db`], giving the removed tables to the caller (to be freed in the
     /// background: FLUSHDB/FLUSHALL ASYNC) instead of dropping them. Tables a running
     /// snapshot adopted are not among them.
-    pub fn flush_db_take(&mut self, db: usize) -> (usize, Vec<Dict<Entry>>) {
+    pub fn flush_db_take(&mut self, db: usize) -> (usize, Vec<Table>) {
         let mut old = Vec::new();
         let mut n = 0;
         let ks = self.ks;
@@ -999,7 +1060,7 @@ impl<'a> Txn<'a> {
             for db in [a, b] {
                 for s in 0..SHARDS {
                     let shard = self.shard_at(db, s);
-                    shard.dict.for_each_mut(|k, e| ks.snap.preserve(db, k, e));
+                    shard.dict.for_each_slot(|s| ks.snap.preserve_slot(db, s));
                 }
             }
         }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Dict, Entry};
+use super::{Entry, Slot, Table};
 
 /// Serializes one key and its entry (expire, type, key, value) in the snapshot's format.
 pub type Encoder = Arc<dyn Fn(&mut Vec<u8>, &[u8], &Entry) + Send + Sync>;
@@ -42,7 +42,7 @@ pub struct Cow {
     /// Serialized entries, in runs per database: `(db, bytes)`.
     pub runs: Vec<(usize, Vec<u8>)>,
     /// Tables flushed while the snapshot ran: `(db, table)`.
-    pub adopted: Vec<(usize, Dict<Entry>)>,
+    pub adopted: Vec<(usize, Table)>,
     /// Bytes in `runs` (INFO current_cow_size).
     pub bytes: usize,
     /// Entries serialized by writers.
@@ -114,32 +114,38 @@ impl Snapshot {
     /// and mark it. The caller holds the entry's shard lock.
     #[inline]
     pub fn preserve(&self, db: usize, key: &[u8], e: &mut Entry) {
-        if self.active() {
-            self.preserve_slow(db, key, e);
+        if self.active() && e.snap != self.parity() && self.write_aside(db, key, e) {
+            e.snap = self.parity();
+        }
+    }
+
+    /// [`Snapshot::preserve`] for a node found as a [`Slot`].
+    #[inline]
+    pub fn preserve_slot(&self, db: usize, s: &mut Slot<'_>) {
+        if self.active() && s.snap() != self.parity() && self.write_aside(db, s.key(), &s.entry()) {
+            s.set_snap(self.parity());
         }
     }
 
     /// [`Snapshot::preserve`] for `key` (hashed `h`) of `dict`, if it is there: before
     /// it is removed or replaced in place.
     #[inline]
-    pub fn preserve_in(&self, dict: &mut Dict<Entry>, db: usize, h: u64, key: &[u8]) {
+    pub fn preserve_in(&self, dict: &mut Table, db: usize, h: u64, key: &[u8]) {
         if self.active() {
-            if let Some(e) = dict.get_mut(h, key) {
-                self.preserve_slow(db, key, e);
+            if let Some(mut s) = dict.slot(h, key) {
+                self.preserve_slot(db, &mut s);
             }
         }
     }
 
+    /// Serializes `e` into the copy-on-write buffer; the caller marks it if this
+    /// returns true (false: the snapshot is ending and has no encoder any more).
     #[cold]
-    fn preserve_slow(&self, db: usize, key: &[u8], e: &mut Entry) {
-        let p = self.parity();
-        if e.snap == p {
-            return;
-        }
+    fn write_aside(&self, db: usize, key: &[u8], e: &Entry) -> bool {
         let mut guard = self.cow.lock();
         let cow = &mut *guard;
         let Some(encode) = cow.encoder.clone() else {
-            return;
+            return false;
         };
         let before = cow.bytes;
         let run = match cow.runs.last_mut() {
@@ -155,15 +161,15 @@ impl Snapshot {
         let added = run.len() - len0;
         cow.bytes = before + added;
         cow.keys += 1;
-        e.snap = p;
         self.cow_peak.fetch_max(cow.bytes as u64, Ordering::Relaxed);
         self.cow_total.fetch_add(added as u64, Ordering::Relaxed);
+        true
     }
 
     /// A table being flushed from database `db`: kept for the running snapshot (which
     /// writes its unmarked entries and frees it) instead of being freed now. Returns
     /// the table back when no snapshot runs.
-    pub fn adopt(&self, db: usize, table: Dict<Entry>) -> Option<Dict<Entry>> {
+    pub fn adopt(&self, db: usize, table: Table) -> Option<Table> {
         if !self.active() || table.is_empty() {
             return Some(table);
         }
@@ -175,18 +181,12 @@ impl Snapshot {
     /// (`parity` is the running snapshot's), and marks it. Returns whether it was
     /// written.
     #[inline]
-    pub fn visit(
-        parity: u8,
-        encode: &Encoder,
-        out: &mut Vec<u8>,
-        key: &[u8],
-        e: &mut Entry,
-    ) -> bool {
-        if e.snap == parity {
+    pub fn visit(parity: u8, encode: &Encoder, out: &mut Vec<u8>, s: &mut Slot<'_>) -> bool {
+        if s.snap() == parity {
             return false;
         }
-        encode(out, key, e);
-        e.snap = parity;
+        encode(out, s.key(), &s.entry());
+        s.set_snap(parity);
         true
     }
 

@@ -294,8 +294,8 @@ impl Job {
                         let mut shard = ks.dbs[db].shards[s].lock();
                         let limit = if self.delay_us > 0 { 1 } else { STEP_KEYS };
                         loop {
-                            cursor = shard.dict.scan_mut(cursor, |k, e| {
-                                if Snapshot::visit(self.parity, &self.encoder, &mut buf, k, e) {
+                            cursor = shard.dict.scan_slots(cursor, |s| {
+                                if Snapshot::visit(self.parity, &self.encoder, &mut buf, s) {
                                     n += 1;
                                 }
                             });
@@ -344,8 +344,8 @@ impl Job {
         drop(cow.runs);
         for (db, mut table) in cow.adopted {
             let mut n = 0u64;
-            table.for_each_mut(|k, e| {
-                if Snapshot::visit(self.parity, &self.encoder, buf, k, e) {
+            table.for_each_slot(|s| {
+                if Snapshot::visit(self.parity, &self.encoder, buf, s) {
                     n += 1;
                 }
             });

@@ -227,7 +227,7 @@ pub fn write_rdb<W: Write>(srv: &Server, txn: &mut Txn, w: W) -> io::Result<u64>
         for s in 0..SHARDS {
             let shard = txn.shard_at(db, s);
             for (k, e) in shard.dict.iter() {
-                write_entry(&mut buf, k, e, &opts);
+                write_entry(&mut buf, k, &e, &opts);
                 if buf.len() >= 64 * 1024 {
                     w.write_all(&buf)?;
                     buf.clear();

@@ -111,6 +111,26 @@ pub fn serve_ready<'a>(srv: &'a Server, client: &mut ClientState, txn: &mut Txn<
     txn.ready.clear();
 }
 
+/// Serves the clients blocked on streams the active expiry cycle deleted
+/// (`CycleStats::streams_gone`): XREADGROUP waiters get their error, as when the key
+/// is deleted by a command or found expired on access.
+pub fn serve_expired_streams(srv: &Server, gone: Vec<(usize, Box<[u8]>)>) {
+    if gone.is_empty() {
+        return;
+    }
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let info = Arc::new(ClientInfo::new(0, addr, addr, -1, now_ms()));
+    let mut client = ClientState::new(info, true);
+    for (db, key) in gone {
+        let _gate = srv.ks.gate.read();
+        let mut txn = Txn::shared(&srv.ks, now_ms());
+        txn.lock_keys(db, std::iter::once(&*key));
+        txn.lock_for_waiters(db, &[&key]);
+        txn.ready.push((db, key));
+        serve_ready(srv, &mut client, &mut txn);
+    }
+}
+
 /// How a blocked client's wait ended.
 pub enum Outcome {
     /// Served: the reply bytes.

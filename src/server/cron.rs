@@ -78,7 +78,7 @@ fn run(srv: Arc<Server>) {
                     if srv.aof.on.load(Ordering::Relaxed) {
                         let ops: Vec<crate::server::propagate::Op> = removed
                             .iter()
-                            .map(|(k, _)| (db, vec![b"DEL".to_vec(), k.to_vec()]))
+                            .map(|r| (db, vec![b"DEL".to_vec(), r.key().to_vec()]))
                             .collect();
                         for op in ops {
                             srv.aof.feed(std::slice::from_ref(&op), false);
@@ -95,6 +95,7 @@ fn run(srv: Arc<Server>) {
         crate::persistence::aof::cron(&srv);
         // Save points and scheduled BGSAVEs.
         crate::persistence::bgsave::cron(&srv);
+        crate::server::blocking::serve_expired_streams(&srv, stats.streams_gone);
         if stats.expired > 0 {
             srv.stats
                 .expired_keys_active

@@ -309,7 +309,7 @@ fn fill_pool(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>) {
                 continue;
             }
             got += 1;
-            let sc = score(srv, policy, e, now);
+            let sc = score(srv, policy, &e, now);
             if pool.iter().any(|c| c.db == db && *c.key == *k) {
                 continue;
             }
@@ -377,11 +377,13 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) ->
         if policy.volatile() && e.expire() == 0 {
             return None;
         }
-        crate::keyspace::dict::Key::alloc_size(key) as u64 + e.value.heap_size() as u64 + 64
+        crate::keyspace::dict::Key::alloc_size(key) as u64
+            + e.value.heap_size() as u64
+            + crate::keyspace::table::node_size(e) as u64
     };
     let old = txn.remove(db, key)?;
     // With lazyfree-lazy-eviction the memory is returned a little later, as in Redis.
-    crate::keyspace::lazyfree::free_if(lazy, old.value);
+    old.free(lazy);
     // Propagated as DEL (keys the lookup found expired too), under the shard lock.
     if srv.aof.on.load(Ordering::Relaxed) {
         let mut ops: Vec<crate::server::propagate::Op> = txn

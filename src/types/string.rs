@@ -88,7 +88,6 @@ impl std::ops::Deref for SmallBytes {
     }
 }
 
-#[derive(Clone)]
 pub enum StrValue {
     Int(i64),
     /// An unmodified string of at most [`INLINE_MAX`] bytes, stored in place (`embstr`).
@@ -97,6 +96,55 @@ pub enum StrValue {
     Emb(Box<[u8]>),
     /// A string modified in place, with spare capacity (always `raw`).
     Raw(Box<Vec<u8>>),
+    /// A view of an unmodified string packed into its keyspace node (see
+    /// `keyspace::table`): only ever seen through a shared reference the keyspace hands
+    /// out for the duration of a borrow, never stored. Reads like [`StrValue::Emb`];
+    /// cloning copies the bytes into an owned value.
+    Ext(ExtStr),
+}
+
+/// The bytes of a string packed in a keyspace node, borrowed (see [`StrValue::Ext`]).
+pub struct ExtStr {
+    ptr: std::ptr::NonNull<u8>,
+    len: u32,
+}
+
+// SAFETY: an `ExtStr` is a shared borrow of bytes owned by a keyspace node; it lives
+// only inside a view (`keyspace::table::EntryRef`) whose lifetime keeps the node alive
+// and unchanged, like a `&[u8]`.
+unsafe impl Send for ExtStr {}
+unsafe impl Sync for ExtStr {}
+
+impl ExtStr {
+    /// # Safety
+    /// `ptr..ptr+len` must stay valid and unchanged for as long as the value built
+    /// from it is reachable, and that value must never be stored (only lent out).
+    pub unsafe fn new(ptr: *const u8, len: usize) -> ExtStr {
+        ExtStr {
+            // SAFETY: the caller passes a pointer into a live allocation.
+            ptr: unsafe { std::ptr::NonNull::new_unchecked(ptr as *mut u8) },
+            len: len as u32,
+        }
+    }
+
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: see `ExtStr::new`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+    }
+}
+
+impl Clone for StrValue {
+    fn clone(&self) -> StrValue {
+        match self {
+            StrValue::Int(n) => StrValue::Int(*n),
+            StrValue::Inline(s) => StrValue::Inline(*s),
+            StrValue::Emb(b) => StrValue::Emb(b.clone()),
+            StrValue::Raw(v) => StrValue::Raw(v.clone()),
+            // A borrowed view becomes an owned value of the kind it was packed from.
+            StrValue::Ext(e) => StrValue::emb(e.bytes()),
+        }
+    }
 }
 
 impl StrValue {
@@ -127,7 +175,40 @@ impl StrValue {
             StrValue::Inline(s) => Some(s.bytes()),
             StrValue::Emb(b) => Some(b),
             StrValue::Raw(v) => Some(v),
+            StrValue::Ext(e) => Some(e.bytes()),
         }
+    }
+
+    /// The bytes of a string that may be packed into its keyspace node: an unmodified,
+    /// non-integer string (`Inline`, `Emb`, or a borrowed `Ext`).
+    #[inline]
+    pub fn packable_bytes(&self) -> Option<&[u8]> {
+        match self {
+            StrValue::Inline(s) => Some(s.bytes()),
+            StrValue::Emb(b) => Some(b),
+            StrValue::Ext(e) => Some(e.bytes()),
+            _ => None,
+        }
+    }
+
+    /// [`StrValue::from_bytes`] for a value about to be passed to `Txn::set`, which
+    /// copies it into the keyspace: no allocation for a string that ends up packed
+    /// into its node.
+    ///
+    /// # Safety
+    /// The result must be passed to `Txn::set` / `Txn::set_with_expire` (which copy it)
+    /// while `b` is alive, and not kept or used otherwise.
+    pub unsafe fn for_set(b: &[u8]) -> StrValue {
+        if b.len() <= 20 {
+            if let Some(n) = parse_i64(b) {
+                return StrValue::Int(n);
+            }
+        }
+        if b.len() <= INLINE_MAX {
+            return StrValue::emb(b);
+        }
+        // SAFETY: per the contract above, `b` outlives the value.
+        StrValue::Ext(unsafe { ExtStr::new(b.as_ptr(), b.len()) })
     }
 
     /// A raw (mutable) string, as produced by APPEND/SETRANGE on a new key.
@@ -140,13 +221,15 @@ impl StrValue {
             StrValue::Int(_) => "int",
             StrValue::Inline(_) => "embstr",
             StrValue::Emb(b) if b.len() <= EMBSTR_LIMIT => "embstr",
-            StrValue::Emb(_) | StrValue::Raw(_) => "raw",
+            StrValue::Ext(e) if e.bytes().len() <= EMBSTR_LIMIT => "embstr",
+            StrValue::Emb(_) | StrValue::Ext(_) | StrValue::Raw(_) => "raw",
         }
     }
 
     pub fn heap_size(&self) -> usize {
         match self {
-            StrValue::Int(_) | StrValue::Inline(_) => 0,
+            // A packed string's bytes are counted with its node.
+            StrValue::Int(_) | StrValue::Inline(_) | StrValue::Ext(_) => 0,
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
@@ -159,6 +242,7 @@ impl StrValue {
             StrValue::Inline(s) => s.len as usize,
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.len(),
+            StrValue::Ext(e) => e.bytes().len(),
         }
     }
 
@@ -176,6 +260,7 @@ impl StrValue {
             StrValue::Inline(s) => f(s.bytes()),
             StrValue::Emb(b) => f(b),
             StrValue::Raw(v) => f(v),
+            StrValue::Ext(e) => f(e.bytes()),
         }
     }
 
@@ -191,6 +276,7 @@ impl StrValue {
             StrValue::Inline(s) => parse_i64(s.bytes()),
             StrValue::Emb(b) => parse_i64(b),
             StrValue::Raw(v) => parse_i64(v),
+            StrValue::Ext(e) => parse_i64(e.bytes()),
         }
     }
 
