@@ -776,11 +776,9 @@ impl<'a> Txn<'a> {
             } else {
                 lru
             };
-            drop(
-                shard
-                    .dict
-                    .replace(h, key, Entry::new(value, expire, lru, snap)),
-            );
+            shard
+                .dict
+                .replace(h, key, Entry::new(value, expire, lru, snap));
             return;
         }
         let rehash = |k: &[u8]| ks.hash(k);

@@ -196,24 +196,32 @@ fn make_node(key: Key, e: Entry) -> *mut Hdr {
         if p.is_null() {
             handle_alloc_error(layout);
         }
-        ptr::write(
-            p,
-            Hdr {
-                next: ptr::null_mut(),
-                key,
-                lru: e.lru,
-                snap: e.snap,
-                kind: if ttl { PACKED_TTL } else { PACKED },
-                len: bytes.len() as u16,
-            },
-        );
+        ptr::addr_of_mut!((*p).next).write(ptr::null_mut());
+        ptr::addr_of_mut!((*p).key).write(key);
+        fill_packed(p, &e, bytes);
+        p
+    }
+}
+
+/// Writes a packed node's metadata (all but `next` and `key`), TTL and bytes.
+///
+/// # Safety
+/// `p` must be an allocation of `packed_size(bytes.len(), e.expire != 0)` bytes.
+#[inline]
+unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
+    let ttl = e.expire != 0;
+    // SAFETY: by the caller's contract, every write is inside the allocation.
+    unsafe {
+        ptr::addr_of_mut!((*p).lru).write(e.lru);
+        ptr::addr_of_mut!((*p).snap).write(e.snap);
+        ptr::addr_of_mut!((*p).kind).write(if ttl { PACKED_TTL } else { PACKED });
+        ptr::addr_of_mut!((*p).len).write(bytes.len() as u16);
         let mut base = (p as *mut u8).add(HDR);
         if ttl {
             ptr::write(base as *mut u64, e.expire);
             base = base.add(8);
         }
         ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len());
-        p
     }
 }
 
@@ -559,38 +567,72 @@ impl Table {
     }
 
     /// Replaces the whole entry of an existing `key` (a new value, TTL, LRU), choosing
-    /// the node's form again. Returns the old entry's value (to be dropped or freed
-    /// lazily by the caller). `None` if the key is absent.
-    pub fn replace(&mut self, hash: u64, key: &[u8], e: Entry) -> Option<Value> {
-        let link = self.find_link(hash, key)?;
-        // SAFETY: `link` points at a live node owned by this table, borrowed mutably.
+    /// the node's form again; the old value is dropped here. An overwrite that stays
+    /// in the same form reuses the node (a packed one resized in place when its size
+    /// class allows: SET on an existing key allocates nothing). Returns false if the
+    /// key is absent.
+    pub fn replace(&mut self, hash: u64, key: &[u8], e: Entry) -> bool {
+        let Some(link) = self.find_link(hash, key) else {
+            return false;
+        };
+        let ttl = e.expire != 0;
+        let packed_len = match &e.value {
+            Value::Str(s) => s
+                .packable_bytes()
+                .map(|b| b.len())
+                .filter(|&n| packs(n, ttl)),
+            _ => None,
+        };
+        // SAFETY: `link` points at a live node owned by this table, borrowed mutably;
+        // a node that moves or is replaced is relinked through `link`.
         unsafe {
             let old = *link;
-            let stays_general = (*old).kind == GENERAL
-                && !matches!(&e.value, Value::Str(s) if s.packable_bytes().is_some_and(|b| packs(b.len(), e.expire != 0)));
-            if stays_general {
-                let slot = &mut (*(old as *mut GenNode)).entry;
-                let Entry {
-                    lru,
-                    snap,
-                    expire,
-                    value,
-                    ..
-                } = e;
-                slot.lru = lru;
-                slot.snap = snap;
-                slot.expire = expire;
-                let mut value = value;
-                owned(&mut value);
-                return Some(std::mem::replace(&mut slot.value, value));
+            match ((*old).kind == GENERAL, packed_len) {
+                (true, None) => {
+                    let slot = &mut (*(old as *mut GenNode)).entry;
+                    let Entry {
+                        lru,
+                        snap,
+                        expire,
+                        mut value,
+                        ..
+                    } = e;
+                    slot.lru = lru;
+                    slot.snap = snap;
+                    slot.expire = expire;
+                    owned(&mut value);
+                    slot.value = value;
+                }
+                (false, Some(n)) => {
+                    let old_size = packed_size((*old).len as usize, (*old).kind == PACKED_TTL);
+                    let size = packed_size(n, ttl);
+                    let p = if size == old_size {
+                        old
+                    } else {
+                        let layout = Layout::from_size_align_unchecked(old_size, 8);
+                        let p = std::alloc::realloc(old as *mut u8, layout, size) as *mut Hdr;
+                        if p.is_null() {
+                            handle_alloc_error(Layout::from_size_align_unchecked(size, 8));
+                        }
+                        p
+                    };
+                    if let Value::Str(s) = &e.value {
+                        if let Some(b) = s.packable_bytes() {
+                            fill_packed(p, &e, b);
+                        }
+                    }
+                    *link = p;
+                }
+                _ => {
+                    let next = (*old).next;
+                    let key = Removed { p: old }.free(false);
+                    let n = make_node(key, e);
+                    (*n).next = next;
+                    *link = n;
+                }
             }
-            let next = (*old).next;
-            let (k, prev) = take_node(old);
-            let n = make_node(k, e);
-            (*n).next = next;
-            *link = n;
-            Some(prev.value)
         }
+        true
     }
 
     /// Sets the TTL of an existing key (0 clears it). Returns whether the key exists.
@@ -606,13 +648,20 @@ impl Table {
                 PACKED_TTL => ptr::write((p as *mut u8).add(HDR) as *mut u64, at_ms),
                 _ if at_ms == 0 => {}
                 _ => {
-                    // A packed node without a TTL slot: rebuild it with one.
-                    let next = (*p).next;
-                    let (k, mut e) = take_node(p);
-                    e.expire = at_ms;
-                    let n = make_node(k, e);
-                    (*n).next = next;
-                    *link = n;
+                    // A packed node without a TTL slot: grown by one (in place when
+                    // its size class allows), the bytes moved up behind the TTL.
+                    let len = (*p).len as usize;
+                    let layout = Layout::from_size_align_unchecked(packed_size(len, false), 8);
+                    let size = packed_size(len, true);
+                    let q = std::alloc::realloc(p as *mut u8, layout, size) as *mut Hdr;
+                    if q.is_null() {
+                        handle_alloc_error(Layout::from_size_align_unchecked(size, 8));
+                    }
+                    let base = (q as *mut u8).add(HDR);
+                    ptr::copy(base, base.add(8), len);
+                    ptr::write(base as *mut u64, at_ms);
+                    (*q).kind = PACKED_TTL;
+                    *link = q;
                 }
             }
         }
@@ -922,21 +971,23 @@ mod tests {
         s.set_snap(0);
         let e = t.get(h(b"k2"), b"k2").expect("present");
         assert_eq!((e.lru, e.snap), (11, 0));
-        // replace: packed -> general -> packed.
-        let old = t.replace(h(b"k2"), b"k2", entry(Value::Str(StrValue::Int(1)), 0));
-        assert!(
-            matches!(
-                old,
-                Some(Value::Str(StrValue::Ext(_))) | Some(Value::Str(StrValue::Inline(_)))
-            ) || old.is_some()
-        );
-        let old = t.replace(
-            h(b"k2"),
-            b"k2",
-            entry(Value::Str(StrValue::emb(&[b'x'; 64])), 9),
-        );
-        assert!(matches!(old, Some(Value::Str(StrValue::Int(1)))));
+        // replace: packed -> general -> packed, then packed resized in place.
+        assert!(t.replace(h(b"k2"), b"k2", entry(Value::Str(StrValue::Int(1)), 0)));
+        let enc = t.get(h(b"k2"), b"k2").map(|e| e.value.encoding());
+        assert_eq!(enc, Some("int"));
+        let v = Value::Str(StrValue::emb(&[b'x'; 64]));
+        assert!(t.replace(h(b"k2"), b"k2", entry(v, 9)));
         assert_eq!(t.expire_of(h(b"k2"), b"k2"), Some(9));
+        for n in [64usize, 3, 300, 0, 64, 2000] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let ttl = (n % 2) as u64 * 77;
+            let v = Value::Str(StrValue::emb(&b));
+            assert!(t.replace(h(b"k2"), b"k2", entry(v, ttl)));
+            let e = t.get(h(b"k2"), b"k2").expect("present");
+            assert_eq!((bytes_of(&e), e.expire), (b, ttl));
+        }
+        let v = Value::Str(StrValue::Int(1));
+        assert!(!t.replace(h(b"nokey"), b"nokey", entry(v, 0)));
         // remove / into_entry.
         let r = t.remove(h(b"k7"), b"k7", &h).expect("present");
         assert_eq!(r.key(), b"k7");
