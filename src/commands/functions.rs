@@ -203,9 +203,9 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     });
     state.started_ms.store(started, Ordering::SeqCst);
     let ran = {
-        let mut host = |call: &[Vec<u8>], resp: u8| {
+        let mut host = |call: &[&[u8]], resp: u8, reply: &mut Vec<u8>| {
             // `script_call` flags writes on EVAL's run state; FUNCTION KILL reads ours.
-            let r = script_call(ctx, call, resp, read_only);
+            let r = script_call(ctx, call, resp, read_only, reply);
             if srv.script_state.wrote.swap(false, Ordering::SeqCst) {
                 state.wrote.store(true, Ordering::SeqCst);
             }

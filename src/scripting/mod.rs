@@ -17,10 +17,12 @@
 //! `commands/scripting.rs`). Conversions between replies and Lua values are in
 //! `convert.rs`.
 
+mod call;
 pub mod convert;
 pub mod functions;
 pub mod libs;
 
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -199,10 +201,11 @@ pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 /// Lua instructions between checks for SCRIPT KILL.
 const KILL_CHECK_EVERY: u32 = 100_000;
 
-/// Executes one command for a script: `(argv, resp)` to the reply bytes in protocol
-/// `resp`, or `Err(message)` for errors raised before the command runs (unknown
+/// Executes one command for a script: `(argv, resp, reply)` appends the reply bytes
+/// in protocol `resp` to `reply` (protocol 0: answers `redis.acl_check_cmd` instead),
+/// or returns `Err(message)` for errors raised before the command runs (unknown
 /// command, wrong arity, not allowed from scripts...).
-pub type Host<'a> = dyn FnMut(&[Vec<u8>], u8) -> Result<Vec<u8>, String> + 'a;
+pub type Host<'a> = dyn FnMut(&[&[u8]], u8, &mut Vec<u8>) -> Result<(), String> + 'a;
 
 /// The scripting engine: one Lua interpreter and the script cache.
 pub struct Engine {
@@ -227,23 +230,26 @@ struct Slot {
     host: AtomicPtr<()>,
     /// `redis.setresp`: the protocol replies are converted from (2 or 3).
     resp: AtomicU8,
+    /// Buffers `redis.call` reuses from call to call; only used by whoever took the
+    /// host pointer out of `host` (see `call.rs`), or by the engine between runs.
+    scratch: UnsafeCell<Scratch>,
 }
 
-impl Slot {
-    /// Runs `f` with the running script's host (an error outside a script run).
-    fn with_host<R>(&self, f: impl FnOnce(&mut Host) -> mlua::Result<R>) -> mlua::Result<R> {
-        let p = self.host.swap(std::ptr::null_mut(), Ordering::Acquire);
-        if p.is_null() {
-            return Err(mlua::Error::RecursiveMutCallback);
-        }
-        // SAFETY: `exec` stores a pointer to a `&mut Host` that lives on its stack for
-        // the whole run and nulls the slot before returning; taking the pointer out
-        // (swap to null) makes this the only user until it is put back.
-        let host: &mut &mut Host = unsafe { &mut *(p as *mut &mut Host) };
-        let r = f(host);
-        self.host.store(p, Ordering::Release);
-        r
-    }
+// SAFETY: `scratch` is only touched by the holder of the host pointer (taken out of
+// `host` with a swap, so one at a time) or by `Engine::exec_with` after a run, when
+// `host` is null and no `redis.call` can run.
+unsafe impl Sync for Slot {}
+
+/// `redis.call`'s reusable buffers.
+#[derive(Default)]
+struct Scratch {
+    /// The command's arguments, borrowing the Lua strings on the call's stack; always
+    /// cleared before the call returns.
+    argv: Vec<&'static [u8]>,
+    /// The command's reply bytes.
+    reply: Vec<u8>,
+    /// A panic caught in the host, resumed when the run is over.
+    panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Clears the host slot when a run ends, even by unwinding.
@@ -423,6 +429,16 @@ impl Engine {
             },
         };
         drop(guard);
+        // SAFETY: the run is over and the host slot is null: no `redis.call` can use
+        // the scratch space.
+        let scratch = unsafe { &mut *self.slot.scratch.get() };
+        if let Some(payload) = scratch.panic.take() {
+            std::panic::resume_unwind(payload);
+        }
+        if scratch.reply.capacity() > 64 * 1024 {
+            // A large reply (LRANGE of a big list...) is not kept between runs.
+            scratch.reply = Vec::new();
+        }
         let resp = self.slot.resp.load(Ordering::Relaxed);
         let failed = match result {
             Ok(values) => {
@@ -451,28 +467,30 @@ impl Engine {
     }
 }
 
-/// Adds `redis.call`, `redis.pcall` and `redis.setresp` to the `redis` table; they
-/// reach the running script's host through `slot`.
+/// Adds `redis.call`, `redis.pcall`, `redis.acl_check_cmd` and `redis.setresp` to the
+/// `redis` table; they reach the running script's host through `slot`.
 fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Result<()> {
-    // Both are Rust (C) functions as in Redis, so `return redis.call(...)` keeps the
-    // script's frame for error line numbers (no Lua tail call).
-    let sl = slot.clone();
-    let call = lua.create_function(move |lua, args: MultiValue| {
-        let resp = sl.resp.load(Ordering::Relaxed);
-        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, resp, h))?;
-        if ok {
-            Ok(v)
-        } else {
-            Err(raised(&v))
-        }
-    })?;
-    let sl = slot.clone();
-    let pcall = lua.create_function(move |lua, args: MultiValue| {
-        let resp = sl.resp.load(Ordering::Relaxed);
-        Ok(sl
-            .with_host(|h| convert::call_command(lua, args, resp, h))?
-            .1)
-    })?;
+    // The interpreter keeps the slot alive: the C functions hold a raw pointer to it.
+    lua.set_app_data(slot.clone());
+    let ptr = Arc::as_ptr(slot) as *mut std::os::raw::c_void;
+    // C functions as in Redis, so `return redis.call(...)` keeps the script's frame for
+    // error line numbers (no Lua tail call); see `call.rs`.
+    for (name, f) in [
+        ("call", call::redis_call as mlua::ffi::lua_CFunction),
+        ("pcall", call::redis_pcall),
+        // redis.acl_check_cmd: the host answers an ACL check when asked with protocol 0.
+        ("acl_check_cmd", call::redis_acl_check),
+    ] {
+        // SAFETY: a C closure over a light userdata, created in mlua's protected call;
+        // the pointer stays valid as long as the interpreter (app data above).
+        let func: Function = unsafe {
+            lua.exec_raw((), |state| {
+                mlua::ffi::lua_pushlightuserdata(state, ptr);
+                mlua::ffi::lua_pushcclosure(state, f, 1);
+            })?
+        };
+        redis.raw_set(name, func)?;
+    }
     let sl = slot.clone();
     let setresp = lua.create_function(move |_, v: MultiValue| {
         if v.len() != 1 {
@@ -496,19 +514,6 @@ fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Resu
             Err(redis_error("ERR RESP version must be 2 or 3."))
         }
     })?;
-    // redis.acl_check_cmd: the host answers an ACL check when asked with protocol 0.
-    let sl = slot.clone();
-    let acl_check = lua.create_function(move |lua, args: MultiValue| {
-        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, 0, h))?;
-        if ok {
-            Ok(v)
-        } else {
-            Err(raised(&v))
-        }
-    })?;
-    redis.raw_set("acl_check_cmd", acl_check)?;
-    redis.raw_set("call", call)?;
-    redis.raw_set("pcall", pcall)?;
     redis.raw_set("setresp", setresp)
 }
 
@@ -649,18 +654,6 @@ const REDIS_ERROR_MARK: char = '\u{1}';
 /// A Lua error carrying a complete Redis error text (`ERR ...`, `WRONGTYPE ...`).
 pub(crate) fn redis_error(text: &str) -> mlua::Error {
     mlua::Error::RuntimeError(format!("{REDIS_ERROR_MARK}{text}"))
-}
-
-/// The error `redis.call` raises for an error table `{err=...}`.
-fn raised(v: &Value) -> mlua::Error {
-    let text = match v {
-        Value::Table(t) => t
-            .raw_get::<mlua::String>("err")
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_else(|_| "ERR unknown error".into()),
-        _ => "ERR unknown error".into(),
-    };
-    redis_error(&text)
 }
 
 /// `errmsg(err)` for the error handler: the Redis error text for a non-table Lua error
