@@ -87,6 +87,47 @@ fn c_truncate(n: f64) -> i64 {
     }
 }
 
+/// Writes the script's result on top of `state`'s stack as a reply if it is not a
+/// table (string, number, boolean, nil or another type, as [`lua_to_reply`] would),
+/// without converting it to an mlua value; `false` for a table (left to
+/// [`lua_to_reply`]).
+///
+/// # Safety
+/// `state` is a valid Lua state with at least one value on its stack.
+pub(crate) unsafe fn write_plain(
+    state: *mut mlua::ffi::lua_State,
+    out: &mut Reply,
+    resp: u8,
+) -> bool {
+    use mlua::ffi;
+    match ffi::lua_type(state, -1) {
+        ffi::LUA_TTABLE => return false,
+        ffi::LUA_TSTRING => {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(state, -1, &mut len);
+            if p.is_null() {
+                out.null();
+            } else {
+                out.bulk(std::slice::from_raw_parts(p as *const u8, len));
+            }
+        }
+        ffi::LUA_TNUMBER => out.int(c_truncate(ffi::lua_tonumber(state, -1))),
+        ffi::LUA_TBOOLEAN => write_bool(ffi::lua_toboolean(state, -1) != 0, out, resp),
+        _ => out.null(),
+    }
+    true
+}
+
+fn write_bool(b: bool, out: &mut Reply, resp: u8) {
+    if resp == 3 {
+        out.boolean(b);
+    } else if b {
+        out.int(1);
+    } else {
+        out.null();
+    }
+}
+
 fn field(t: &Table, k: &str) -> Value {
     t.raw_get::<Value>(k).unwrap_or(Value::Nil)
 }
@@ -101,15 +142,7 @@ fn write_value(v: &Value, out: &mut Reply, resp: u8, depth: usize) {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(c_truncate(*n)),
-        Value::Boolean(b) => {
-            if resp == 3 {
-                out.boolean(*b);
-            } else if *b {
-                out.int(1);
-            } else {
-                out.null();
-            }
-        }
+        Value::Boolean(b) => write_bool(*b, out, resp),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 out.error("ERR reached lua stack limit");

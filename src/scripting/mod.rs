@@ -135,10 +135,7 @@ G.setmetatable = function(t, mt)
 end
 rawset_(G, '_G', env)
 setmetatable_(G, {__index = missing})
-local function run(f)
-  return rawxpcall(f, handler)
-end
-return env, run
+return env
 "#;
 
 /// Globals Redis does not offer scripts.
@@ -211,7 +208,10 @@ pub type Host<'a> = dyn FnMut(&[&[u8]], u8, &mut Vec<u8>) -> Result<(), String> 
 pub struct Engine {
     lua: Lua,
     env: Table,
-    runner: Function,
+    /// `__redis__err__handler`, the message handler scripts run under.
+    handler: Function,
+    /// Registry references of the values `exec_with` pushes on every run.
+    refs: RunRefs,
     scripts: HashMap<Sha, Script, ahash::RandomState>,
     state: Arc<RunState>,
     /// Where `redis.call`/`pcall`/`setresp` find the running script's host.
@@ -293,7 +293,9 @@ impl Engine {
         let redis: Table = g.raw_get("redis")?;
         let slot = Arc::new(Slot::default());
         bind_host_functions(&lua, &redis, &slot)?;
-        let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=[redis]").eval()?;
+        let env: Table = lua.load(PRELUDE).set_name("=[redis]").eval()?;
+        let handler: Function = g.raw_get("__redis__err__handler")?;
+        let refs = RunRefs::new(&lua)?;
         let hook_state = state.clone();
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
@@ -311,7 +313,8 @@ impl Engine {
         Ok(Engine {
             lua,
             env,
-            runner,
+            handler,
+            refs,
             scripts: HashMap::default(),
             state,
             slot,
@@ -405,28 +408,50 @@ impl Engine {
             .host
             .store(&mut host as *mut &mut Host as *mut (), Ordering::Release);
         let guard = SlotGuard(&self.slot);
-        let result: mlua::Result<MultiValue> = match arrays {
-            None => self.runner.call::<MultiValue>(func),
-            // One protected call does it all (each mlua call is a `lua_pcall` with two
-            // fresh C closures, a good part of a small script's cost): set KEYS and
-            // ARGV, call the runner (whose `xpcall` catches the script's errors), and
-            // leave empty arrays behind so no argument outlives the run.
-            // SAFETY: plain Lua C API calls inside mlua's protected call (memory
-            // errors are caught). The stack holds the runner and the script; the
-            // arrays need three more slots, which `exec_raw` guarantees and which are
-            // checked again after the call left its results.
-            Some((keys, args)) => unsafe {
-                self.lua
-                    .exec_raw::<MultiValue>((&self.runner, func), |state| {
-                        set_global_array(state, b"KEYS", keys);
-                        set_global_array(state, b"ARGV", args);
-                        mlua::ffi::lua_call(state, 1, mlua::ffi::LUA_MULTRET);
-                        if mlua::ffi::lua_checkstack(state, 3) != 0 {
-                            set_global_array(state, b"KEYS", &[]);
-                            set_global_array(state, b"ARGV", &[]);
+        let refs = self.refs;
+        let slot = &self.slot;
+        // Set by the protected call when it wrote the script's reply itself.
+        let mut written = false;
+        let out_raw: &mut Reply = out;
+        // One protected call does it all (each mlua call is a `lua_pcall` with a fresh C
+        // closure, a good part of a small script's cost): set KEYS and ARGV, run the
+        // script with Redis's error handler (`lua_pcall` with a message handler, as
+        // Redis's `luaCallFunction` does), write a plain result (string, number,
+        // boolean, nil) straight into the reply, and leave an empty KEYS/ARGV behind so
+        // no argument outlives the run. Tables and errors are left on the stack as
+        // `(ok, value)` for the conversions of `convert.rs`.
+        // SAFETY: plain Lua C API calls inside mlua's protected call (memory errors
+        // are caught). The stack holds the handler (1) and the script (2); the arrays
+        // need three more slots, which `exec_raw` guarantees, checked again after the
+        // call left its result.
+        let result: mlua::Result<MultiValue> = unsafe {
+            self.lua
+                .exec_raw::<MultiValue>((&self.handler, func), |state| {
+                    use mlua::ffi;
+                    if let Some((keys, args)) = arrays {
+                        set_global_array(state, refs.keys, keys);
+                        set_global_array(state, refs.argv, args);
+                    }
+                    let status = ffi::lua_pcall(state, 0, 1, 1);
+                    // [handler, result or error]
+                    if status == 0 {
+                        let resp = slot.resp.load(Ordering::Relaxed);
+                        if convert::write_plain(state, out_raw, resp) {
+                            written = true;
+                            ffi::lua_settop(state, 0);
+                        } else {
+                            ffi::lua_pushboolean(state, 1);
+                            ffi::lua_replace(state, 1);
                         }
-                    })
-            },
+                    } else {
+                        ffi::lua_pushboolean(state, 0);
+                        ffi::lua_replace(state, 1);
+                    }
+                    if arrays.is_some() && ffi::lua_checkstack(state, 3) != 0 {
+                        set_global_empty(state, refs.keys, refs.empty);
+                        set_global_empty(state, refs.argv, refs.empty);
+                    }
+                })
         };
         drop(guard);
         // SAFETY: the run is over and the host slot is null: no `redis.call` can use
@@ -441,6 +466,7 @@ impl Engine {
         }
         let resp = self.slot.resp.load(Ordering::Relaxed);
         let failed = match result {
+            Ok(_) if written => false,
             Ok(values) => {
                 let mut it = values.into_iter();
                 let ok = matches!(it.next(), Some(Value::Boolean(true)));
@@ -629,21 +655,74 @@ fn redis_version_num() -> i64 {
     (a << 16) | (b << 8) | c
 }
 
-/// Sets global `name` (raw, bypassing the globals' protection) to a new array of
-/// `items` as Lua strings (Redis's `luaCreateArray` + `lua_setglobal`; an empty one
-/// after a run, so no argument outlives it).
+/// Registry references (`luaL_ref`) of the values every run pushes: the names of the
+/// `KEYS` and `ARGV` globals and the empty table they are left with after a run.
+#[derive(Clone, Copy)]
+struct RunRefs {
+    keys: std::os::raw::c_int,
+    argv: std::os::raw::c_int,
+    empty: std::os::raw::c_int,
+}
+
+impl RunRefs {
+    fn new(lua: &Lua) -> mlua::Result<RunRefs> {
+        let mut refs = RunRefs {
+            keys: 0,
+            argv: 0,
+            empty: 0,
+        };
+        // SAFETY: three pushes and `luaL_ref`s inside mlua's protected call, which
+        // guarantees the stack space; the references live as long as the interpreter.
+        unsafe {
+            lua.exec_raw::<()>((), |state| {
+                use mlua::ffi;
+                ffi::lua_pushlstring(state, c"KEYS".as_ptr(), 4);
+                refs.keys = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_pushlstring(state, c"ARGV".as_ptr(), 4);
+                refs.argv = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(state, 0, 0);
+                refs.empty = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+            })?;
+        }
+        Ok(refs)
+    }
+}
+
+/// Sets the global named by registry reference `name` (raw, bypassing the globals'
+/// protection) to a new array of `items` as Lua strings (Redis's `luaCreateArray` +
+/// `lua_setglobal`).
 ///
 /// # Safety
 /// `state` is a valid Lua state with three free stack slots, inside a protected call.
-unsafe fn set_global_array(state: *mut mlua::ffi::lua_State, name: &[u8], items: &[&[u8]]) {
+unsafe fn set_global_array(
+    state: *mut mlua::ffi::lua_State,
+    name: std::os::raw::c_int,
+    items: &[&[u8]],
+) {
     use mlua::ffi;
     use std::os::raw::{c_char, c_int};
-    ffi::lua_pushlstring(state, name.as_ptr() as *const c_char, name.len());
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, name as ffi::lua_Integer);
     ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
     for (i, s) in items.iter().enumerate() {
         ffi::lua_pushlstring(state, s.as_ptr() as *const c_char, s.len());
         ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
     }
+    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+}
+
+/// Sets the global named by registry reference `name` to the shared empty table
+/// `empty` (after a run: no argument outlives it, and nothing is allocated).
+///
+/// # Safety
+/// As [`set_global_array`].
+unsafe fn set_global_empty(
+    state: *mut mlua::ffi::lua_State,
+    name: std::os::raw::c_int,
+    empty: std::os::raw::c_int,
+) {
+    use mlua::ffi;
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, name as ffi::lua_Integer);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
     ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
 }
 
