@@ -212,6 +212,8 @@ pub struct Engine {
     handler: Function,
     /// Registry references of the values `exec_with` pushes on every run.
     refs: RunRefs,
+    /// [`run_entry`] as a Lua function.
+    entry: Function,
     scripts: HashMap<Sha, Script, ahash::RandomState>,
     state: Arc<RunState>,
     /// Where `redis.call`/`pcall`/`setresp` find the running script's host.
@@ -296,6 +298,9 @@ impl Engine {
         let env: Table = lua.load(PRELUDE).set_name("=[redis]").eval()?;
         let handler: Function = g.raw_get("__redis__err__handler")?;
         let refs = RunRefs::new(&lua)?;
+        // SAFETY: `run_entry` follows Lua's calling convention; it is only called by
+        // `exec_with`, with the arguments it expects.
+        let entry = unsafe { lua.create_c_function(run_entry)? };
         let hook_state = state.clone();
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
@@ -315,6 +320,7 @@ impl Engine {
             env,
             handler,
             refs,
+            entry,
             scripts: HashMap::default(),
             state,
             slot,
@@ -367,14 +373,14 @@ impl Engine {
     /// Runs the cached script `sha` with `keys` and `args`, writing its reply into
     /// `out`. `host` executes the commands it calls. `None` if no such script.
     pub fn run(
-        &mut self,
+        &self,
         sha: &Sha,
         keys: &[&[u8]],
         args: &[&[u8]],
         out: &mut Reply,
         host: &mut Host,
     ) -> Option<Ran> {
-        let func = self.scripts.get(sha)?.func.clone();
+        let func = &self.scripts.get(sha)?.func;
         let sha = std::str::from_utf8(sha).unwrap_or_default();
         let ran = self.exec_with(func, sha, out, host, Some((keys, args)));
         Some(ran)
@@ -389,14 +395,14 @@ impl Engine {
     /// (`script: <label>, on ...`), with `redis.call`/`pcall`/`setresp` bound to `host`,
     /// writing its reply into `out`. `run` is this with the script's KEYS and ARGV set.
     pub fn exec(&mut self, func: Function, label: &str, out: &mut Reply, host: &mut Host) -> Ran {
-        self.exec_with(func, label, out, host, None)
+        self.exec_with(&func, label, out, host, None)
     }
 
     /// [`Engine::exec`], setting globals `KEYS` and `ARGV` around the run when `arrays`
     /// is given (EVAL).
     fn exec_with(
-        &mut self,
-        func: Function,
+        &self,
+        func: &Function,
         label: &str,
         out: &mut Reply,
         host: &mut Host,
@@ -408,51 +414,19 @@ impl Engine {
             .host
             .store(&mut host as *mut &mut Host as *mut (), Ordering::Release);
         let guard = SlotGuard(&self.slot);
-        let refs = self.refs;
-        let slot = &self.slot;
-        // Set by the protected call when it wrote the script's reply itself.
-        let mut written = false;
-        let out_raw: &mut Reply = out;
-        // One protected call does it all (each mlua call is a `lua_pcall` with a fresh C
-        // closure, a good part of a small script's cost): set KEYS and ARGV, run the
-        // script with Redis's error handler (`lua_pcall` with a message handler, as
-        // Redis's `luaCallFunction` does), write a plain result (string, number,
-        // boolean, nil) straight into the reply, and leave an empty KEYS/ARGV behind so
-        // no argument outlives the run. Tables and errors are left on the stack as
-        // `(ok, value)` for the conversions of `convert.rs`.
-        // SAFETY: plain Lua C API calls inside mlua's protected call (memory errors
-        // are caught). The stack holds the handler (1) and the script (2); the arrays
-        // need three more slots, which `exec_raw` guarantees, checked again after the
-        // call left its result.
-        let result: mlua::Result<MultiValue> = unsafe {
-            self.lua
-                .exec_raw::<MultiValue>((&self.handler, func), |state| {
-                    use mlua::ffi;
-                    if let Some((keys, args)) = arrays {
-                        set_global_array(state, refs.keys, keys);
-                        set_global_array(state, refs.argv, args);
-                    }
-                    let status = ffi::lua_pcall(state, 0, 1, 1);
-                    // [handler, result or error]
-                    if status == 0 {
-                        let resp = slot.resp.load(Ordering::Relaxed);
-                        if convert::write_plain(state, out_raw, resp) {
-                            written = true;
-                            ffi::lua_settop(state, 0);
-                        } else {
-                            ffi::lua_pushboolean(state, 1);
-                            ffi::lua_replace(state, 1);
-                        }
-                    } else {
-                        ffi::lua_pushboolean(state, 0);
-                        ffi::lua_replace(state, 1);
-                    }
-                    if arrays.is_some() && ffi::lua_checkstack(state, 3) != 0 {
-                        set_global_empty(state, refs.keys, refs.empty);
-                        set_global_empty(state, refs.argv, refs.empty);
-                    }
-                })
+        let mut params = RunParams {
+            arrays,
+            refs: self.refs,
+            slot: &self.slot,
+            out: &mut *out,
+            written: false,
         };
+        let ptr = mlua::LightUserData(&mut params as *mut RunParams as *mut std::os::raw::c_void);
+        // `run_entry` does the run in one call (see there); `Function::call` pushes the
+        // arguments from references and allocates nothing, unlike a protected Rust
+        // closure.
+        let result: mlua::Result<MultiValue> = self.entry.call((ptr, &self.handler, func));
+        let written = params.written;
         drop(guard);
         // SAFETY: the run is over and the host slot is null: no `redis.call` can use
         // the scratch space.
@@ -653,6 +627,61 @@ fn redis_version_num() -> i64 {
         parts.next().unwrap_or(0),
     );
     (a << 16) | (b << 8) | c
+}
+
+/// What [`run_entry`] needs for a run (passed as a light userdata).
+struct RunParams<'a> {
+    arrays: Option<KeysArgv<'a>>,
+    refs: RunRefs,
+    slot: &'a Slot,
+    out: &'a mut Reply,
+    /// Set when the script's reply was written from the Lua stack.
+    written: bool,
+}
+
+/// Runs a script (Lua C function, arguments: a light userdata pointing to a
+/// [`RunParams`], the error handler, the script). One call does it all: set KEYS and
+/// ARGV, run the script with Redis's error handler (`lua_pcall` with a message
+/// handler, as Redis's `luaCallFunction` does), write a plain result (string, number,
+/// boolean, nil) straight into the reply, and leave an empty KEYS/ARGV behind so no
+/// argument outlives the run. Tables and errors are returned as `(ok, value)` for the
+/// conversions of `convert.rs`; nothing when the reply was written.
+///
+/// Only memory errors can raise here (caught by the caller's protected call); no
+/// value with a destructor is alive on this frame, and nothing here panics.
+unsafe extern "C-unwind" fn run_entry(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: `exec_with` passes a pointer to its `RunParams`, alive for the call.
+    let Some(p) = (ffi::lua_touserdata(state, 1) as *mut RunParams).as_mut() else {
+        return 0;
+    };
+    // [params, handler, script]; a C function has LUA_MINSTACK (20) free slots.
+    if let Some((keys, args)) = p.arrays {
+        set_global_array(state, p.refs.keys, keys);
+        set_global_array(state, p.refs.argv, args);
+    }
+    let status = ffi::lua_pcall(state, 0, 1, 2);
+    // [params, handler, result or error]
+    let n = if status == 0 {
+        let resp = p.slot.resp.load(Ordering::Relaxed);
+        if convert::write_plain(state, p.out, resp) {
+            p.written = true;
+            0
+        } else {
+            ffi::lua_pushboolean(state, 1);
+            ffi::lua_replace(state, 2);
+            2
+        }
+    } else {
+        ffi::lua_pushboolean(state, 0);
+        ffi::lua_replace(state, 2);
+        2
+    };
+    if p.arrays.is_some() {
+        set_global_empty(state, p.refs.keys, p.refs.empty);
+        set_global_empty(state, p.refs.argv, p.refs.empty);
+    }
+    n
 }
 
 /// Registry references (`luaL_ref`) of the values every run pushes: the names of the
