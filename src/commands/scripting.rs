@@ -174,7 +174,17 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     } else {
         Proto::Resp2
     };
-    let mut result = Reply::new(proto);
+    // The script's reply is written straight after what the connection's output
+    // already holds (no buffer of its own to allocate and copy); what commands write
+    // to the connection meanwhile (tracking invalidations) goes into a fresh buffer
+    // and is put back in front of the script's reply afterwards.
+    let mut result = Reply {
+        buf: std::mem::take(&mut ctx.out.buf),
+        proto,
+        errors: 0,
+        last_error_code: None,
+    };
+    let reply_start = result.buf.len();
     let state = &srv.script_state;
     state.wrote.store(false, Ordering::SeqCst);
     state.kill.store(false, Ordering::SeqCst);
@@ -192,10 +202,15 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     drop(engine);
     ctx.client.db = saved_db;
     ctx.client.deny_blocking = saved_deny;
+    let written_meanwhile = std::mem::replace(&mut ctx.out.buf, result.buf);
+    if !written_meanwhile.is_empty() {
+        ctx.out
+            .buf
+            .splice(reply_start..reply_start, written_meanwhile);
+    }
     if ran.is_none() {
         return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
     }
-    ctx.out.raw(&result.buf);
     ctx.out.errors += result.errors;
     if result.last_error_code.is_some() {
         ctx.out.last_error_code = result.last_error_code;
