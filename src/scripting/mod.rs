@@ -657,8 +657,8 @@ unsafe extern "C-unwind" fn run_entry(state: *mut mlua::ffi::lua_State) -> std::
     };
     // [params, handler, script]; a C function has LUA_MINSTACK (20) free slots.
     if let Some((keys, args)) = p.arrays {
-        set_global_array(state, p.refs.keys, keys);
-        set_global_array(state, p.refs.argv, args);
+        set_global_array(state, p.refs.keys, p.refs.empty_keys, keys);
+        set_global_array(state, p.refs.argv, p.refs.empty_argv, args);
     }
     let status = ffi::lua_pcall(state, 0, 1, 2);
     // [params, handler, result or error]
@@ -677,20 +677,32 @@ unsafe extern "C-unwind" fn run_entry(state: *mut mlua::ffi::lua_State) -> std::
         ffi::lua_replace(state, 2);
         2
     };
-    if p.arrays.is_some() {
-        set_global_empty(state, p.refs.keys, p.refs.empty);
-        set_global_empty(state, p.refs.argv, p.refs.empty);
+    if let Some((keys, args)) = p.arrays {
+        // Only a run that got an empty table can have changed it.
+        if keys.is_empty() {
+            renew_if_used(state, p.refs.empty_keys);
+        }
+        if args.is_empty() {
+            renew_if_used(state, p.refs.empty_argv);
+        }
+        set_global_empty(state, p.refs.keys, p.refs.empty_keys);
+        set_global_empty(state, p.refs.argv, p.refs.empty_argv);
     }
     n
 }
 
 /// Registry references (`luaL_ref`) of the values every run pushes: the names of the
-/// `KEYS` and `ARGV` globals and the empty table they are left with after a run.
+/// `KEYS` and `ARGV` globals, and one empty table for each, which a run without keys
+/// (or arguments) gets as its KEYS (ARGV) and which they are left with after a run.
+/// A script that changed one of them (an element, a metatable) leaves it behind: it
+/// is replaced by a new empty table after the run, so every run starts with empty,
+/// plain, distinct tables as with Redis's fresh ones, without allocating them.
 #[derive(Clone, Copy)]
 struct RunRefs {
     keys: std::os::raw::c_int,
     argv: std::os::raw::c_int,
-    empty: std::os::raw::c_int,
+    empty_keys: std::os::raw::c_int,
+    empty_argv: std::os::raw::c_int,
 }
 
 impl RunRefs {
@@ -698,9 +710,10 @@ impl RunRefs {
         let mut refs = RunRefs {
             keys: 0,
             argv: 0,
-            empty: 0,
+            empty_keys: 0,
+            empty_argv: 0,
         };
-        // SAFETY: three pushes and `luaL_ref`s inside mlua's protected call, which
+        // SAFETY: four pushes and `luaL_ref`s inside mlua's protected call, which
         // guarantees the stack space; the references live as long as the interpreter.
         unsafe {
             lua.exec_raw::<()>((), |state| {
@@ -710,7 +723,9 @@ impl RunRefs {
                 ffi::lua_pushlstring(state, c"ARGV".as_ptr(), 4);
                 refs.argv = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
                 ffi::lua_createtable(state, 0, 0);
-                refs.empty = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                refs.empty_keys = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(state, 0, 0);
+                refs.empty_argv = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
             })?;
         }
         Ok(refs)
@@ -719,17 +734,22 @@ impl RunRefs {
 
 /// Sets the global named by registry reference `name` (raw, bypassing the globals'
 /// protection) to a new array of `items` as Lua strings (Redis's `luaCreateArray` +
-/// `lua_setglobal`).
+/// `lua_setglobal`); to the empty table `empty` when there are none.
 ///
 /// # Safety
 /// `state` is a valid Lua state with three free stack slots, inside a protected call.
 unsafe fn set_global_array(
     state: *mut mlua::ffi::lua_State,
     name: std::os::raw::c_int,
+    empty: std::os::raw::c_int,
     items: &[&[u8]],
 ) {
     use mlua::ffi;
     use std::os::raw::{c_char, c_int};
+    if items.is_empty() {
+        set_global_empty(state, name, empty);
+        return;
+    }
     ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, name as ffi::lua_Integer);
     ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
     for (i, s) in items.iter().enumerate() {
@@ -739,8 +759,34 @@ unsafe fn set_global_array(
     ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
 }
 
-/// Sets the global named by registry reference `name` to the shared empty table
-/// `empty` (after a run: no argument outlives it, and nothing is allocated).
+/// Replaces the empty table of registry reference `empty` by a new one if a script
+/// changed it (an element or a metatable).
+///
+/// # Safety
+/// As [`set_global_array`].
+unsafe fn renew_if_used(state: *mut mlua::ffi::lua_State, empty: std::os::raw::c_int) {
+    use mlua::ffi;
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
+    ffi::lua_pushnil(state);
+    let mut used = false;
+    if ffi::lua_next(state, -2) != 0 {
+        // [table, key, value]
+        ffi::lua_settop(state, -3);
+        used = true;
+    }
+    if ffi::lua_getmetatable(state, -1) != 0 {
+        ffi::lua_settop(state, -2);
+        used = true;
+    }
+    ffi::lua_settop(state, -2);
+    if used {
+        ffi::lua_createtable(state, 0, 0);
+        ffi::lua_rawseti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
+    }
+}
+
+/// Sets the global named by registry reference `name` to the empty table `empty`
+/// (after a run: no argument outlives it, and nothing is allocated).
 ///
 /// # Safety
 /// As [`set_global_array`].
