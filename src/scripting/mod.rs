@@ -13,9 +13,10 @@
 //!   by Redis's own `__redis__err__handler`.
 //!
 //! The engine knows nothing about commands: running a script takes a `host` callback
-//! that executes one Redis command and returns its reply bytes (see
-//! `commands/scripting.rs`). Conversions between replies and Lua values are in
-//! `convert.rs`.
+//! that executes one Redis command and appends its reply bytes to a buffer (see
+//! `commands/scripting.rs`). `redis.call`/`redis.pcall` are Lua C functions that
+//! read their arguments and push the reply with Lua's C API (`call.rs`); the script's
+//! return value and errors are converted in `convert.rs`.
 
 mod call;
 pub mod convert;
