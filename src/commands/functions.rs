@@ -187,7 +187,15 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     } else {
         Proto::Resp2
     };
-    let mut result = Reply::new(proto);
+    // As EVAL: the reply goes straight into the connection's output, with what is
+    // written to it meanwhile (tracking invalidations) put back in front.
+    let mut result = Reply {
+        buf: std::mem::take(&mut ctx.out.buf),
+        proto,
+        errors: 0,
+        last_error_code: None,
+    };
+    let reply_start = result.buf.len();
     let state = &srv.functions.state;
     srv.script_state
         .allow_oom
@@ -203,9 +211,9 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     });
     state.started_ms.store(started, Ordering::SeqCst);
     let ran = {
-        let mut host = |call: &[Vec<u8>], resp: u8| {
+        let mut host = |call: &[&[u8]], resp: u8, reply: &mut Vec<u8>| {
             // `script_call` flags writes on EVAL's run state; FUNCTION KILL reads ours.
-            let r = script_call(ctx, call, resp, read_only);
+            let r = script_call(ctx, call, resp, read_only, reply);
             if srv.script_state.wrote.swap(false, Ordering::SeqCst) {
                 state.wrote.store(true, Ordering::SeqCst);
             }
@@ -226,10 +234,15 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     *srv.functions.running.lock() = None;
     ctx.client.db = saved_db;
     ctx.client.deny_blocking = saved_deny;
+    let written_meanwhile = std::mem::replace(&mut ctx.out.buf, result.buf);
+    if !written_meanwhile.is_empty() {
+        ctx.out
+            .buf
+            .splice(reply_start..reply_start, written_meanwhile);
+    }
     if ran.is_none() {
         return Err(RError::raw("ERR Function not found"));
     }
-    ctx.out.raw(&result.buf);
     ctx.out.errors += result.errors;
     if result.last_error_code.is_some() {
         ctx.out.last_error_code = result.last_error_code;

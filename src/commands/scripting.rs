@@ -174,7 +174,17 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     } else {
         Proto::Resp2
     };
-    let mut result = Reply::new(proto);
+    // The script's reply is written straight after what the connection's output
+    // already holds (no buffer of its own to allocate and copy); what commands write
+    // to the connection meanwhile (tracking invalidations) goes into a fresh buffer
+    // and is put back in front of the script's reply afterwards.
+    let mut result = Reply {
+        buf: std::mem::take(&mut ctx.out.buf),
+        proto,
+        errors: 0,
+        last_error_code: None,
+    };
+    let reply_start = result.buf.len();
     let state = &srv.script_state;
     state.wrote.store(false, Ordering::SeqCst);
     state.kill.store(false, Ordering::SeqCst);
@@ -182,7 +192,9 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     let started = crate::util::time::now_ms().max(1);
     state.started_ms.store(started, Ordering::SeqCst);
     let run = || {
-        let mut host = |call: &[Vec<u8>], resp: u8| script_call(ctx, call, resp, read_only);
+        let mut host = |call: &[&[u8]], resp: u8, reply: &mut Vec<u8>| {
+            script_call(ctx, call, resp, read_only, reply)
+        };
         engine.run(&sha, keys, script_args, &mut result, &mut host)
     };
     let ran = outside_async(run);
@@ -190,10 +202,15 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     drop(engine);
     ctx.client.db = saved_db;
     ctx.client.deny_blocking = saved_deny;
+    let written_meanwhile = std::mem::replace(&mut ctx.out.buf, result.buf);
+    if !written_meanwhile.is_empty() {
+        ctx.out
+            .buf
+            .splice(reply_start..reply_start, written_meanwhile);
+    }
     if ran.is_none() {
         return Err(RError::raw("NOSCRIPT No matching script. Please use EVAL."));
     }
-    ctx.out.raw(&result.buf);
     ctx.out.errors += result.errors;
     if result.last_error_code.is_some() {
         ctx.out.last_error_code = result.last_error_code;
@@ -218,19 +235,21 @@ pub(crate) fn outside_async<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Runs one `redis.call` on the script's view of the keyspace (Redis's `scriptCall`).
+/// Runs one `redis.call` on the script's view of the keyspace (Redis's `scriptCall`),
+/// appending its reply to `reply`.
 pub(crate) fn script_call(
     ctx: &mut Ctx,
-    argv: &[Vec<u8>],
+    refs: &[&[u8]],
     resp: u8,
     read_only: bool,
-) -> Result<Vec<u8>, String> {
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    reply: &mut Vec<u8>,
+) -> Result<(), String> {
     if resp == 0 {
         // redis.acl_check_cmd (see `scripting::bind_host_functions`).
-        return super::acl::script_acl_check(ctx, &refs);
+        reply.extend_from_slice(&super::acl::script_acl_check(ctx, refs)?);
+        return Ok(());
     }
-    let (cmd, parent) = match ctx.srv.commands.resolve(&refs) {
+    let (cmd, parent) = match ctx.srv.commands.resolve(refs) {
         Ok(c) => c,
         Err(e) if e.0.contains("wrong number of arguments") => {
             return Err("Wrong number of args calling Redis command from script".into())
@@ -240,9 +259,9 @@ pub(crate) fn script_call(
     if cmd.has(NOSCRIPT) {
         return Err("This Redis command is not allowed from script".into());
     }
-    if let Err((denied, pos)) = super::acl::check(ctx.srv, ctx.client, cmd, parent, &refs) {
+    if let Err((denied, pos)) = super::acl::check(ctx.srv, ctx.client, cmd, parent, refs) {
         return Err(super::acl::script_denial(
-            ctx, cmd, parent, &refs, denied, pos,
+            ctx, cmd, parent, refs, denied, pos,
         ));
     }
     if read_only && cmd.has(WRITE) {
@@ -264,11 +283,17 @@ pub(crate) fn script_call(
         }
         ctx.srv.script_state.wrote.store(true, Ordering::SeqCst);
     }
-    let mut out = Reply::new(if resp == 3 {
-        Proto::Resp3
-    } else {
-        Proto::Resp2
-    });
+    // The reply goes straight into the caller's (reused) buffer.
+    let mut out = Reply {
+        buf: std::mem::take(reply),
+        proto: if resp == 3 {
+            Proto::Resp3
+        } else {
+            Proto::Resp2
+        },
+        errors: 0,
+        last_error_code: None,
+    };
     let result = {
         let mut inner = Ctx {
             srv: ctx.srv,
@@ -277,14 +302,15 @@ pub(crate) fn script_call(
             txn: &mut *ctx.txn,
             cmd,
         };
-        (cmd.handler)(&mut inner, &refs)
+        (cmd.handler)(&mut inner, refs)
     };
     if let Err(e) = result {
         out.error(&e.0);
     }
-    crate::server::dispatch::after_script_call(ctx, cmd, &refs);
+    *reply = out.buf;
+    crate::server::dispatch::after_script_call(ctx, cmd, refs);
     cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
-    Ok(out.buf)
+    Ok(())
 }
 
 fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

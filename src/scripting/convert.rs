@@ -1,37 +1,31 @@
 //! Conversions between Redis replies and Lua values, as Redis 7.0's `script_lua.c`
 //! does them.
 //!
-//! Reply → Lua (what `redis.call` returns), RESP2: integer → number, bulk → string,
-//! null bulk / null array → `false`, array → table, status → `{ok=...}`, error →
-//! `{err=...}` (raised by `redis.call`, returned by `redis.pcall`). RESP3 (after
-//! `redis.setresp(3)`) adds: null → `nil`, map → `{map={...}}`, set → `{set={...}}`,
-//! boolean → boolean, double → `{double=n}`, big number → `{big_number=s}`, verbatim
-//! → `{verbatim_string={format=, string=}}`.
+//! Reply → Lua (what `redis.call` returns) is in `call.rs`, which pushes replies onto
+//! the Lua stack directly; the error-text and argument helpers it shares are here.
 //!
 //! Lua → reply (what the script returns): string → bulk, number → integer (truncated),
 //! `true` → 1 / `false` → null (or booleans after `setresp(3)`), table with `err` →
 //! error, `ok` → status, `double`, `big_number`, `map`, `set`, `verbatim_string` →
 //! those RESP3 types, any other table → array up to its first nil, nil → null.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table, Value};
 
 use crate::protocol::Reply;
-use crate::scripting::Host;
 
 /// Deepest table nesting converted into a reply (Redis stops at its Lua stack limit).
 const MAX_DEPTH: usize = 200;
 
-/// A Lua error table as Redis's `luaPushErrorBuff` builds it from a reply text:
-/// `-CODE message` keeps its code, anything else gets `ERR`; trailing CR/LF trimmed.
-pub fn error_table(lua: &Lua, raw: &[u8], add_dash: bool) -> mlua::Result<Table> {
-    let owned;
-    let raw = if add_dash && raw.first() != Some(&b'-') {
-        owned = [b"-".as_slice(), raw].concat();
-        &owned[..]
-    } else {
-        raw
+/// The code and message of an error text, as Redis's `luaPushErrorBuff` splits it:
+/// `-CODE message` keeps its code (`coded`: `raw` is `CODE message` without the
+/// dash), anything else gets `ERR`; trailing CR/LF trimmed.
+pub fn error_parts(raw: &[u8], coded: bool) -> (&[u8], &[u8]) {
+    let rest = match raw.strip_prefix(b"-") {
+        Some(rest) => Some(rest),
+        None if coded => Some(raw),
+        None => None,
     };
-    let (code, msg): (&[u8], &[u8]) = match raw.strip_prefix(b"-") {
+    let (code, msg): (&[u8], &[u8]) = match rest {
         Some(rest) => match rest.iter().position(|&c| c == b' ') {
             Some(sp) => (&rest[..sp], &rest[sp + 1..]),
             None => (b"ERR", rest),
@@ -42,188 +36,46 @@ pub fn error_table(lua: &Lua, raw: &[u8], add_dash: bool) -> mlua::Result<Table>
     while end > 0 && (msg[end - 1] == b'\r' || msg[end - 1] == b'\n') {
         end -= 1;
     }
-    let mut text = code.to_vec();
+    (code, &msg[..end])
+}
+
+/// A Lua error table `{err="CODE message"}` for `raw` (see [`error_parts`]).
+pub fn error_table(lua: &Lua, raw: &[u8], coded: bool) -> mlua::Result<Table> {
+    let (code, msg) = error_parts(raw, coded);
+    let mut text = Vec::with_capacity(code.len() + 1 + msg.len());
+    text.extend_from_slice(code);
     text.push(b' ');
-    text.extend_from_slice(&msg[..end]);
+    text.extend_from_slice(msg);
     let t = lua.create_table()?;
     t.raw_set("err", lua.create_string(&text)?)?;
     Ok(t)
 }
 
-/// `redis.call` / `redis.pcall`: converts the arguments, runs the command through
-/// `host`, and returns `(true, reply)` or `(false, error table)`.
-pub fn call_command(
-    lua: &Lua,
-    args: MultiValue,
-    resp: u8,
-    host: &mut Host,
-) -> mlua::Result<(bool, Value)> {
-    if args.is_empty() {
-        let e = error_table(
-            lua,
-            b"Please specify at least one argument for this redis lib call",
-            false,
-        )?;
-        return Ok((false, Value::Table(e)));
-    }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for a in args {
-        let ok = matches!(a, Value::String(_) | Value::Integer(_) | Value::Number(_));
-        let s = if ok { lua.coerce_string(a)? } else { None };
-        match s {
-            Some(s) => argv.push(s.as_bytes().to_vec()),
-            None => {
-                let e = error_table(
-                    lua,
-                    b"Lua redis lib command arguments must be strings or integers",
-                    false,
-                )?;
-                return Ok((false, Value::Table(e)));
-            }
+/// A number argument of `redis.call` as Redis 7.0 prints it (`%.17g`, where Lua's own
+/// conversion would use `%.14g`), written into `buf`; returns its length.
+pub fn format_arg_number(d: f64, buf: &mut [u8; 32]) -> usize {
+    use std::io::Write;
+    let mut w = &mut buf[..];
+    let before = w.len();
+    let _ = if d.fract() == 0.0 && d.abs() < 9_007_199_254_740_992.0 {
+        // Integers below 2^53 print in full (`-0` keeps its sign, as `%g` does).
+        if d == 0.0 && d.is_sign_negative() {
+            w.write_all(b"-0")
+        } else {
+            w.write_all(itoa::Buffer::new().format(d as i64).as_bytes())
         }
-    }
-    match host(&argv, resp) {
-        Ok(reply) => {
-            if reply.first() == Some(&b'-') {
-                let line_end = reply
-                    .windows(2)
-                    .position(|w| w == b"\r\n")
-                    .unwrap_or(reply.len());
-                let e = error_table(lua, &reply[..line_end], false)?;
-                return Ok((false, Value::Table(e)));
-            }
-            let mut pos = 0;
-            let v = reply_to_lua(lua, &reply, &mut pos)?;
-            Ok((true, v))
-        }
-        Err(msg) => {
-            let e = error_table(lua, msg.as_bytes(), false)?;
-            Ok((false, Value::Table(e)))
-        }
-    }
-}
-
-fn line<'a>(buf: &'a [u8], pos: &mut usize) -> mlua::Result<&'a [u8]> {
-    let start = *pos;
-    let rel = buf[start..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .ok_or_else(|| mlua::Error::RuntimeError("truncated reply".into()))?;
-    *pos = start + rel + 2;
-    Ok(&buf[start..start + rel])
-}
-
-fn num(b: &[u8]) -> i64 {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-fn bulk<'a>(buf: &'a [u8], pos: &mut usize, n: i64) -> mlua::Result<&'a [u8]> {
-    let n = n.max(0) as usize;
-    let start = *pos;
-    let end = start
-        .checked_add(n)
-        .filter(|&e| e + 2 <= buf.len())
-        .ok_or_else(|| mlua::Error::RuntimeError("truncated reply".into()))?;
-    *pos = end + 2;
-    Ok(&buf[start..end])
-}
-
-/// Parses one reply at `pos` (RESP2 or RESP3) into a Lua value.
-fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
-    let Some(&kind) = buf.get(*pos) else {
-        return Ok(Value::Nil);
+    } else if d.is_nan() {
+        w.write_all(if d.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        })
+    } else if d.is_infinite() {
+        w.write_all(if d > 0.0 { b"inf" } else { b"-inf" })
+    } else {
+        w.write_all(crate::util::num::fmt_g(d, 17).as_bytes())
     };
-    *pos += 1;
-    let head = line(buf, pos)?;
-    let one = |k: &str, v: Value| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        t.raw_set(k, v)?;
-        Ok(Value::Table(t))
-    };
-    match kind {
-        b'+' => one("ok", Value::String(lua.create_string(head)?)),
-        b'-' => Ok(Value::Table(error_table(
-            lua,
-            &[b"-".as_slice(), head].concat(),
-            false,
-        )?)),
-        b':' => Ok(Value::Number(num(head) as f64)),
-        b'$' => {
-            let n = num(head);
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            Ok(Value::String(lua.create_string(bulk(buf, pos, n)?)?))
-        }
-        b'*' | b'>' => {
-            let n = num(head);
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let t = lua.create_table()?;
-            for i in 0..n {
-                let v = reply_to_lua(lua, buf, pos)?;
-                t.raw_set(i + 1, v)?;
-            }
-            Ok(Value::Table(t))
-        }
-        b'_' => Ok(Value::Nil),
-        b'#' => Ok(Value::Boolean(head == b"t")),
-        b',' => {
-            let d = std::str::from_utf8(head)
-                .ok()
-                .and_then(|s| match s {
-                    "inf" => Some(f64::INFINITY),
-                    "-inf" => Some(f64::NEG_INFINITY),
-                    _ => s.parse().ok(),
-                })
-                .unwrap_or(f64::NAN);
-            one("double", Value::Number(d))
-        }
-        b'(' => one("big_number", Value::String(lua.create_string(head)?)),
-        b'=' => {
-            let body = bulk(buf, pos, num(head))?;
-            let (format, text) = if body.len() >= 4 && body[3] == b':' {
-                (&body[..3], &body[4..])
-            } else {
-                (&b"txt"[..], body)
-            };
-            let v = lua.create_table()?;
-            v.raw_set("format", lua.create_string(format)?)?;
-            v.raw_set("string", lua.create_string(text)?)?;
-            one("verbatim_string", Value::Table(v))
-        }
-        b'%' => {
-            let n = num(head);
-            let t = lua.create_table()?;
-            for _ in 0..n.max(0) {
-                let k = reply_to_lua(lua, buf, pos)?;
-                let v = reply_to_lua(lua, buf, pos)?;
-                t.raw_set(k, v)?;
-            }
-            one("map", Value::Table(t))
-        }
-        b'~' => {
-            let n = num(head);
-            let t = lua.create_table()?;
-            for _ in 0..n.max(0) {
-                let k = reply_to_lua(lua, buf, pos)?;
-                t.raw_set(k, true)?;
-            }
-            one("set", Value::Table(t))
-        }
-        b'|' => {
-            // An attribute: skip it, the reply follows.
-            for _ in 0..num(head).max(0) * 2 {
-                reply_to_lua(lua, buf, pos)?;
-            }
-            reply_to_lua(lua, buf, pos)
-        }
-        _ => Ok(Value::Nil),
-    }
+    before - w.len()
 }
 
 /// C's `(long long)` of a double on x86-64: out of range and NaN give `LLONG_MIN`.
@@ -232,6 +84,47 @@ fn c_truncate(n: f64) -> i64 {
         n as i64
     } else {
         i64::MIN
+    }
+}
+
+/// Writes the script's result on top of `state`'s stack as a reply if it is not a
+/// table (string, number, boolean, nil or another type, as [`lua_to_reply`] would),
+/// without converting it to an mlua value; `false` for a table (left to
+/// [`lua_to_reply`]).
+///
+/// # Safety
+/// `state` is a valid Lua state with at least one value on its stack.
+pub(crate) unsafe fn write_plain(
+    state: *mut mlua::ffi::lua_State,
+    out: &mut Reply,
+    resp: u8,
+) -> bool {
+    use mlua::ffi;
+    match ffi::lua_type(state, -1) {
+        ffi::LUA_TTABLE => return false,
+        ffi::LUA_TSTRING => {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(state, -1, &mut len);
+            if p.is_null() {
+                out.null();
+            } else {
+                out.bulk(std::slice::from_raw_parts(p as *const u8, len));
+            }
+        }
+        ffi::LUA_TNUMBER => out.int(c_truncate(ffi::lua_tonumber(state, -1))),
+        ffi::LUA_TBOOLEAN => write_bool(ffi::lua_toboolean(state, -1) != 0, out, resp),
+        _ => out.null(),
+    }
+    true
+}
+
+fn write_bool(b: bool, out: &mut Reply, resp: u8) {
+    if resp == 3 {
+        out.boolean(b);
+    } else if b {
+        out.int(1);
+    } else {
+        out.null();
     }
 }
 
@@ -249,15 +142,7 @@ fn write_value(v: &Value, out: &mut Reply, resp: u8, depth: usize) {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(c_truncate(*n)),
-        Value::Boolean(b) => {
-            if resp == 3 {
-                out.boolean(*b);
-            } else if *b {
-                out.int(1);
-            } else {
-                out.null();
-            }
-        }
+        Value::Boolean(b) => write_bool(*b, out, resp),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 out.error("ERR reached lua stack limit");

@@ -13,14 +13,17 @@
 //!   by Redis's own `__redis__err__handler`.
 //!
 //! The engine knows nothing about commands: running a script takes a `host` callback
-//! that executes one Redis command and returns its reply bytes (see
-//! `commands/scripting.rs`). Conversions between replies and Lua values are in
-//! `convert.rs`.
+//! that executes one Redis command and appends its reply bytes to a buffer (see
+//! `commands/scripting.rs`). `redis.call`/`redis.pcall` are Lua C functions that
+//! read their arguments and push the reply with Lua's C API (`call.rs`); the script's
+//! return value and errors are converted in `convert.rs`.
 
+mod call;
 pub mod convert;
 pub mod functions;
 pub mod libs;
 
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -133,10 +136,7 @@ G.setmetatable = function(t, mt)
 end
 rawset_(G, '_G', env)
 setmetatable_(G, {__index = missing})
-local function run(f)
-  return rawxpcall(f, handler)
-end
-return env, run
+return env
 "#;
 
 /// Globals Redis does not offer scripts.
@@ -199,16 +199,22 @@ pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 /// Lua instructions between checks for SCRIPT KILL.
 const KILL_CHECK_EVERY: u32 = 100_000;
 
-/// Executes one command for a script: `(argv, resp)` to the reply bytes in protocol
-/// `resp`, or `Err(message)` for errors raised before the command runs (unknown
+/// Executes one command for a script: `(argv, resp, reply)` appends the reply bytes
+/// in protocol `resp` to `reply` (protocol 0: answers `redis.acl_check_cmd` instead),
+/// or returns `Err(message)` for errors raised before the command runs (unknown
 /// command, wrong arity, not allowed from scripts...).
-pub type Host<'a> = dyn FnMut(&[Vec<u8>], u8) -> Result<Vec<u8>, String> + 'a;
+pub type Host<'a> = dyn FnMut(&[&[u8]], u8, &mut Vec<u8>) -> Result<(), String> + 'a;
 
 /// The scripting engine: one Lua interpreter and the script cache.
 pub struct Engine {
     lua: Lua,
     env: Table,
-    runner: Function,
+    /// `__redis__err__handler`, the message handler scripts run under.
+    handler: Function,
+    /// Registry references of the values `exec_with` pushes on every run.
+    refs: RunRefs,
+    /// [`run_entry`] as a Lua function.
+    entry: Function,
     scripts: HashMap<Sha, Script, ahash::RandomState>,
     state: Arc<RunState>,
     /// Where `redis.call`/`pcall`/`setresp` find the running script's host.
@@ -227,23 +233,26 @@ struct Slot {
     host: AtomicPtr<()>,
     /// `redis.setresp`: the protocol replies are converted from (2 or 3).
     resp: AtomicU8,
+    /// Buffers `redis.call` reuses from call to call; only used by whoever took the
+    /// host pointer out of `host` (see `call.rs`), or by the engine between runs.
+    scratch: UnsafeCell<Scratch>,
 }
 
-impl Slot {
-    /// Runs `f` with the running script's host (an error outside a script run).
-    fn with_host<R>(&self, f: impl FnOnce(&mut Host) -> mlua::Result<R>) -> mlua::Result<R> {
-        let p = self.host.swap(std::ptr::null_mut(), Ordering::Acquire);
-        if p.is_null() {
-            return Err(mlua::Error::RecursiveMutCallback);
-        }
-        // SAFETY: `exec` stores a pointer to a `&mut Host` that lives on its stack for
-        // the whole run and nulls the slot before returning; taking the pointer out
-        // (swap to null) makes this the only user until it is put back.
-        let host: &mut &mut Host = unsafe { &mut *(p as *mut &mut Host) };
-        let r = f(host);
-        self.host.store(p, Ordering::Release);
-        r
-    }
+// SAFETY: `scratch` is only touched by the holder of the host pointer (taken out of
+// `host` with a swap, so one at a time) or by `Engine::exec_with` after a run, when
+// `host` is null and no `redis.call` can run.
+unsafe impl Sync for Slot {}
+
+/// `redis.call`'s reusable buffers.
+#[derive(Default)]
+struct Scratch {
+    /// The command's arguments, borrowing the Lua strings on the call's stack; always
+    /// cleared before the call returns.
+    argv: Vec<&'static [u8]>,
+    /// The command's reply bytes.
+    reply: Vec<u8>,
+    /// A panic caught in the host, resumed when the run is over.
+    panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Clears the host slot when a run ends, even by unwinding.
@@ -287,7 +296,12 @@ impl Engine {
         let redis: Table = g.raw_get("redis")?;
         let slot = Arc::new(Slot::default());
         bind_host_functions(&lua, &redis, &slot)?;
-        let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=[redis]").eval()?;
+        let env: Table = lua.load(PRELUDE).set_name("=[redis]").eval()?;
+        let handler: Function = g.raw_get("__redis__err__handler")?;
+        let refs = RunRefs::new(&lua)?;
+        // SAFETY: `run_entry` follows Lua's calling convention; it is only called by
+        // `exec_with`, with the arguments it expects.
+        let entry = unsafe { lua.create_c_function(run_entry)? };
         let hook_state = state.clone();
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
@@ -305,7 +319,9 @@ impl Engine {
         Ok(Engine {
             lua,
             env,
-            runner,
+            handler,
+            refs,
+            entry,
             scripts: HashMap::default(),
             state,
             slot,
@@ -358,14 +374,14 @@ impl Engine {
     /// Runs the cached script `sha` with `keys` and `args`, writing its reply into
     /// `out`. `host` executes the commands it calls. `None` if no such script.
     pub fn run(
-        &mut self,
+        &self,
         sha: &Sha,
         keys: &[&[u8]],
         args: &[&[u8]],
         out: &mut Reply,
         host: &mut Host,
     ) -> Option<Ran> {
-        let func = self.scripts.get(sha)?.func.clone();
+        let func = &self.scripts.get(sha)?.func;
         let sha = std::str::from_utf8(sha).unwrap_or_default();
         let ran = self.exec_with(func, sha, out, host, Some((keys, args)));
         Some(ran)
@@ -380,14 +396,14 @@ impl Engine {
     /// (`script: <label>, on ...`), with `redis.call`/`pcall`/`setresp` bound to `host`,
     /// writing its reply into `out`. `run` is this with the script's KEYS and ARGV set.
     pub fn exec(&mut self, func: Function, label: &str, out: &mut Reply, host: &mut Host) -> Ran {
-        self.exec_with(func, label, out, host, None)
+        self.exec_with(&func, label, out, host, None)
     }
 
     /// [`Engine::exec`], setting globals `KEYS` and `ARGV` around the run when `arrays`
     /// is given (EVAL).
     fn exec_with(
-        &mut self,
-        func: Function,
+        &self,
+        func: &Function,
         label: &str,
         out: &mut Reply,
         host: &mut Host,
@@ -399,32 +415,33 @@ impl Engine {
             .host
             .store(&mut host as *mut &mut Host as *mut (), Ordering::Release);
         let guard = SlotGuard(&self.slot);
-        let result: mlua::Result<MultiValue> = match arrays {
-            None => self.runner.call::<MultiValue>(func),
-            // One protected call does it all (each mlua call is a `lua_pcall` with two
-            // fresh C closures, a good part of a small script's cost): set KEYS and
-            // ARGV, call the runner (whose `xpcall` catches the script's errors), and
-            // leave empty arrays behind so no argument outlives the run.
-            // SAFETY: plain Lua C API calls inside mlua's protected call (memory
-            // errors are caught). The stack holds the runner and the script; the
-            // arrays need three more slots, which `exec_raw` guarantees and which are
-            // checked again after the call left its results.
-            Some((keys, args)) => unsafe {
-                self.lua
-                    .exec_raw::<MultiValue>((&self.runner, func), |state| {
-                        set_global_array(state, b"KEYS", keys);
-                        set_global_array(state, b"ARGV", args);
-                        mlua::ffi::lua_call(state, 1, mlua::ffi::LUA_MULTRET);
-                        if mlua::ffi::lua_checkstack(state, 3) != 0 {
-                            set_global_array(state, b"KEYS", &[]);
-                            set_global_array(state, b"ARGV", &[]);
-                        }
-                    })
-            },
+        let mut params = RunParams {
+            arrays,
+            refs: self.refs,
+            slot: &self.slot,
+            out: &mut *out,
+            written: false,
         };
+        let ptr = mlua::LightUserData(&mut params as *mut RunParams as *mut std::os::raw::c_void);
+        // `run_entry` does the run in one call (see there); `Function::call` pushes the
+        // arguments from references and allocates nothing, unlike a protected Rust
+        // closure.
+        let result: mlua::Result<MultiValue> = self.entry.call((ptr, &self.handler, func));
+        let written = params.written;
         drop(guard);
+        // SAFETY: the run is over and the host slot is null: no `redis.call` can use
+        // the scratch space.
+        let scratch = unsafe { &mut *self.slot.scratch.get() };
+        if let Some(payload) = scratch.panic.take() {
+            std::panic::resume_unwind(payload);
+        }
+        if scratch.reply.capacity() > 64 * 1024 {
+            // A large reply (LRANGE of a big list...) is not kept between runs.
+            scratch.reply = Vec::new();
+        }
         let resp = self.slot.resp.load(Ordering::Relaxed);
         let failed = match result {
+            Ok(_) if written => false,
             Ok(values) => {
                 let mut it = values.into_iter();
                 let ok = matches!(it.next(), Some(Value::Boolean(true)));
@@ -451,28 +468,30 @@ impl Engine {
     }
 }
 
-/// Adds `redis.call`, `redis.pcall` and `redis.setresp` to the `redis` table; they
-/// reach the running script's host through `slot`.
+/// Adds `redis.call`, `redis.pcall`, `redis.acl_check_cmd` and `redis.setresp` to the
+/// `redis` table; they reach the running script's host through `slot`.
 fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Result<()> {
-    // Both are Rust (C) functions as in Redis, so `return redis.call(...)` keeps the
-    // script's frame for error line numbers (no Lua tail call).
-    let sl = slot.clone();
-    let call = lua.create_function(move |lua, args: MultiValue| {
-        let resp = sl.resp.load(Ordering::Relaxed);
-        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, resp, h))?;
-        if ok {
-            Ok(v)
-        } else {
-            Err(raised(&v))
-        }
-    })?;
-    let sl = slot.clone();
-    let pcall = lua.create_function(move |lua, args: MultiValue| {
-        let resp = sl.resp.load(Ordering::Relaxed);
-        Ok(sl
-            .with_host(|h| convert::call_command(lua, args, resp, h))?
-            .1)
-    })?;
+    // The interpreter keeps the slot alive: the C functions hold a raw pointer to it.
+    lua.set_app_data(slot.clone());
+    let ptr = Arc::as_ptr(slot) as *mut std::os::raw::c_void;
+    // C functions as in Redis, so `return redis.call(...)` keeps the script's frame for
+    // error line numbers (no Lua tail call); see `call.rs`.
+    for (name, f) in [
+        ("call", call::redis_call as mlua::ffi::lua_CFunction),
+        ("pcall", call::redis_pcall),
+        // redis.acl_check_cmd: the host answers an ACL check when asked with protocol 0.
+        ("acl_check_cmd", call::redis_acl_check),
+    ] {
+        // SAFETY: a C closure over a light userdata, created in mlua's protected call;
+        // the pointer stays valid as long as the interpreter (app data above).
+        let func: Function = unsafe {
+            lua.exec_raw((), |state| {
+                mlua::ffi::lua_pushlightuserdata(state, ptr);
+                mlua::ffi::lua_pushcclosure(state, f, 1);
+            })?
+        };
+        redis.raw_set(name, func)?;
+    }
     let sl = slot.clone();
     let setresp = lua.create_function(move |_, v: MultiValue| {
         if v.len() != 1 {
@@ -496,19 +515,6 @@ fn bind_host_functions(lua: &Lua, redis: &Table, slot: &Arc<Slot>) -> mlua::Resu
             Err(redis_error("ERR RESP version must be 2 or 3."))
         }
     })?;
-    // redis.acl_check_cmd: the host answers an ACL check when asked with protocol 0.
-    let sl = slot.clone();
-    let acl_check = lua.create_function(move |lua, args: MultiValue| {
-        let (ok, v) = sl.with_host(|h| convert::call_command(lua, args, 0, h))?;
-        if ok {
-            Ok(v)
-        } else {
-            Err(raised(&v))
-        }
-    })?;
-    redis.raw_set("acl_check_cmd", acl_check)?;
-    redis.raw_set("call", call)?;
-    redis.raw_set("pcall", pcall)?;
     redis.raw_set("setresp", setresp)
 }
 
@@ -624,21 +630,175 @@ fn redis_version_num() -> i64 {
     (a << 16) | (b << 8) | c
 }
 
-/// Sets global `name` (raw, bypassing the globals' protection) to a new array of
-/// `items` as Lua strings (Redis's `luaCreateArray` + `lua_setglobal`; an empty one
-/// after a run, so no argument outlives it).
+/// What [`run_entry`] needs for a run (passed as a light userdata).
+struct RunParams<'a> {
+    arrays: Option<KeysArgv<'a>>,
+    refs: RunRefs,
+    slot: &'a Slot,
+    out: &'a mut Reply,
+    /// Set when the script's reply was written from the Lua stack.
+    written: bool,
+}
+
+/// Runs a script (Lua C function, arguments: a light userdata pointing to a
+/// [`RunParams`], the error handler, the script). One call does it all: set KEYS and
+/// ARGV, run the script with Redis's error handler (`lua_pcall` with a message
+/// handler, as Redis's `luaCallFunction` does), write a plain result (string, number,
+/// boolean, nil) straight into the reply, and leave an empty KEYS/ARGV behind so no
+/// argument outlives the run. Tables and errors are returned as `(ok, value)` for the
+/// conversions of `convert.rs`; nothing when the reply was written.
+///
+/// Only memory errors can raise here (caught by the caller's protected call); no
+/// value with a destructor is alive on this frame, and nothing here panics.
+unsafe extern "C-unwind" fn run_entry(state: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: `exec_with` passes a pointer to its `RunParams`, alive for the call.
+    let Some(p) = (ffi::lua_touserdata(state, 1) as *mut RunParams).as_mut() else {
+        return 0;
+    };
+    // [params, handler, script]; a C function has LUA_MINSTACK (20) free slots.
+    if let Some((keys, args)) = p.arrays {
+        set_global_array(state, p.refs.keys, p.refs.empty_keys, keys);
+        set_global_array(state, p.refs.argv, p.refs.empty_argv, args);
+    }
+    let status = ffi::lua_pcall(state, 0, 1, 2);
+    // [params, handler, result or error]
+    let n = if status == 0 {
+        let resp = p.slot.resp.load(Ordering::Relaxed);
+        if convert::write_plain(state, p.out, resp) {
+            p.written = true;
+            0
+        } else {
+            ffi::lua_pushboolean(state, 1);
+            ffi::lua_replace(state, 2);
+            2
+        }
+    } else {
+        ffi::lua_pushboolean(state, 0);
+        ffi::lua_replace(state, 2);
+        2
+    };
+    if let Some((keys, args)) = p.arrays {
+        // Only a run that got an empty table can have changed it.
+        if keys.is_empty() {
+            renew_if_used(state, p.refs.empty_keys);
+        }
+        if args.is_empty() {
+            renew_if_used(state, p.refs.empty_argv);
+        }
+        set_global_empty(state, p.refs.keys, p.refs.empty_keys);
+        set_global_empty(state, p.refs.argv, p.refs.empty_argv);
+    }
+    n
+}
+
+/// Registry references (`luaL_ref`) of the values every run pushes: the names of the
+/// `KEYS` and `ARGV` globals, and one empty table for each, which a run without keys
+/// (or arguments) gets as its KEYS (ARGV) and which they are left with after a run.
+/// A script that changed one of them (an element, a metatable) leaves it behind: it
+/// is replaced by a new empty table after the run, so every run starts with empty,
+/// plain, distinct tables as with Redis's fresh ones, without allocating them.
+#[derive(Clone, Copy)]
+struct RunRefs {
+    keys: std::os::raw::c_int,
+    argv: std::os::raw::c_int,
+    empty_keys: std::os::raw::c_int,
+    empty_argv: std::os::raw::c_int,
+}
+
+impl RunRefs {
+    fn new(lua: &Lua) -> mlua::Result<RunRefs> {
+        let mut refs = RunRefs {
+            keys: 0,
+            argv: 0,
+            empty_keys: 0,
+            empty_argv: 0,
+        };
+        // SAFETY: four pushes and `luaL_ref`s inside mlua's protected call, which
+        // guarantees the stack space; the references live as long as the interpreter.
+        unsafe {
+            lua.exec_raw::<()>((), |state| {
+                use mlua::ffi;
+                ffi::lua_pushlstring(state, c"KEYS".as_ptr(), 4);
+                refs.keys = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_pushlstring(state, c"ARGV".as_ptr(), 4);
+                refs.argv = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(state, 0, 0);
+                refs.empty_keys = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(state, 0, 0);
+                refs.empty_argv = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+            })?;
+        }
+        Ok(refs)
+    }
+}
+
+/// Sets the global named by registry reference `name` (raw, bypassing the globals'
+/// protection) to a new array of `items` as Lua strings (Redis's `luaCreateArray` +
+/// `lua_setglobal`); to the empty table `empty` when there are none.
 ///
 /// # Safety
 /// `state` is a valid Lua state with three free stack slots, inside a protected call.
-unsafe fn set_global_array(state: *mut mlua::ffi::lua_State, name: &[u8], items: &[&[u8]]) {
+unsafe fn set_global_array(
+    state: *mut mlua::ffi::lua_State,
+    name: std::os::raw::c_int,
+    empty: std::os::raw::c_int,
+    items: &[&[u8]],
+) {
     use mlua::ffi;
     use std::os::raw::{c_char, c_int};
-    ffi::lua_pushlstring(state, name.as_ptr() as *const c_char, name.len());
+    if items.is_empty() {
+        set_global_empty(state, name, empty);
+        return;
+    }
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, name as ffi::lua_Integer);
     ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
     for (i, s) in items.iter().enumerate() {
         ffi::lua_pushlstring(state, s.as_ptr() as *const c_char, s.len());
         ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
     }
+    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+}
+
+/// Replaces the empty table of registry reference `empty` by a new one if a script
+/// changed it (an element or a metatable).
+///
+/// # Safety
+/// As [`set_global_array`].
+unsafe fn renew_if_used(state: *mut mlua::ffi::lua_State, empty: std::os::raw::c_int) {
+    use mlua::ffi;
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
+    ffi::lua_pushnil(state);
+    let mut used = false;
+    if ffi::lua_next(state, -2) != 0 {
+        // [table, key, value]
+        ffi::lua_settop(state, -3);
+        used = true;
+    }
+    if ffi::lua_getmetatable(state, -1) != 0 {
+        ffi::lua_settop(state, -2);
+        used = true;
+    }
+    ffi::lua_settop(state, -2);
+    if used {
+        ffi::lua_createtable(state, 0, 0);
+        ffi::lua_rawseti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
+    }
+}
+
+/// Sets the global named by registry reference `name` to the empty table `empty`
+/// (after a run: no argument outlives it, and nothing is allocated).
+///
+/// # Safety
+/// As [`set_global_array`].
+unsafe fn set_global_empty(
+    state: *mut mlua::ffi::lua_State,
+    name: std::os::raw::c_int,
+    empty: std::os::raw::c_int,
+) {
+    use mlua::ffi;
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, name as ffi::lua_Integer);
+    ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, empty as ffi::lua_Integer);
     ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
 }
 
@@ -649,18 +809,6 @@ const REDIS_ERROR_MARK: char = '\u{1}';
 /// A Lua error carrying a complete Redis error text (`ERR ...`, `WRONGTYPE ...`).
 pub(crate) fn redis_error(text: &str) -> mlua::Error {
     mlua::Error::RuntimeError(format!("{REDIS_ERROR_MARK}{text}"))
-}
-
-/// The error `redis.call` raises for an error table `{err=...}`.
-fn raised(v: &Value) -> mlua::Error {
-    let text = match v {
-        Value::Table(t) => t
-            .raw_get::<mlua::String>("err")
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_else(|_| "ERR unknown error".into()),
-        _ => "ERR unknown error".into(),
-    };
-    redis_error(&text)
 }
 
 /// `errmsg(err)` for the error handler: the Redis error text for a non-table Lua error
