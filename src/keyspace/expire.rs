@@ -221,17 +221,17 @@ fn expire_hash_fields(
         let dict = &mut shard.dict;
         let (next, _) = shard.hfe.scan_remove(c, |key, _| {
             let h = ks.hash(key);
-            let Some(e) = dict.get_mut(h, key) else {
-                return true;
-            };
-            let due = match &e.value {
-                Value::Hash(hv) => fields < HFE_FIELDS_PER_STEP && hv.has_expired(now),
+            let due = match dict.get(h, key).as_deref().map(|e| &e.value) {
+                Some(Value::Hash(hv)) => fields < HFE_FIELDS_PER_STEP && hv.has_expired(now),
                 _ => return true,
             };
             if due {
                 // A running snapshot keeps the hash as it was.
-                ks.snap.preserve(db, key, e);
+                ks.snap.preserve_in(dict, db, h, key);
             }
+            let Some(e) = dict.get_mut(h, key) else {
+                return true;
+            };
             let Value::Hash(hv) = &mut e.value else {
                 return true;
             };

@@ -559,9 +559,9 @@ impl<'a> Txn<'a> {
         if self.tracked.on {
             self.tracked.candidates.push(key.into());
         }
-        let e = self.guards[pos].1.dict.get_mut(h, key)?;
-        self.ks.snap.preserve(db, key, e);
-        Some(e)
+        let dict = &mut self.guards[pos].1.dict;
+        self.ks.snap.preserve_in(dict, db, h, key);
+        dict.get_mut(h, key)
     }
 
     /// Looks a live key up for an in-place change that is not a write of the command's
@@ -674,9 +674,20 @@ impl<'a> Txn<'a> {
     /// (lazy hash-field expiry, a cached HyperLogLog count, SORT's skiplist
     /// conversion): a string packed into its node becomes an ordinary value first.
     pub fn get_read_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.get_read(db, key)?;
-        let (pos, h, _) = self.locate(db, key);
-        self.guards[pos].1.dict.get_mut(h, key)
+        let (pos, h, live) = self.locate(db, key);
+        if !live {
+            self.guards[pos].1.misses += 1;
+            self.notify(crate::config::notify::KEY_MISS, "keymiss", db, key);
+            return None;
+        }
+        let (ks, now, touch) = (self.ks, self.now, !self.no_touch);
+        let shard: &mut Shard = &mut self.guards[pos].1;
+        shard.hits += 1;
+        let e = shard.dict.get_mut(h, key)?;
+        if touch {
+            ks.access.touch(&mut e.lru, now);
+        }
+        Some(e)
     }
 
     /// The entry of `key` (hashed `h`) in the shard at `pos`, for reading: the stored

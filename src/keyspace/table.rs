@@ -362,6 +362,52 @@ impl<'a> Slot<'a> {
         // SAFETY: as above.
         unsafe { view(self.p) }
     }
+
+    /// The node's identity (its address), valid while it is not freed.
+    #[inline]
+    pub fn node(&self) -> NodePtr {
+        NodePtr(self.p)
+    }
+}
+
+/// A node's address, kept by the snapshot saver across the release of its shard lock
+/// while it serializes a big value (see `Snapshot::check_out`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NodePtr(*mut Hdr);
+
+// SAFETY: only an address; dereferencing it is `unsafe` with the saver's protocol.
+unsafe impl Send for NodePtr {}
+
+impl NodePtr {
+    pub fn addr(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The value of a general node.
+    ///
+    /// # Safety
+    /// The node must be a live general node that nobody changes or frees for `'x`
+    /// (checked out by the snapshot saver, which keeps the gate held).
+    pub unsafe fn value<'x>(self) -> Option<&'x Value> {
+        // SAFETY: by the caller's contract; only the value field is borrowed, so the
+        // header (LRU, snapshot mark) may still be changed under the shard lock.
+        unsafe {
+            if (*self.0).kind != GENERAL {
+                return None;
+            }
+            Some(&*ptr::addr_of!((*(self.0 as *mut GenNode)).entry.value))
+        }
+    }
+
+    /// Sets the node's snapshot mark.
+    ///
+    /// # Safety
+    /// The node must be live and its shard locked by the caller (or the node in a table
+    /// only the caller reaches).
+    pub unsafe fn set_snap(self, s: u8) {
+        // SAFETY: by the caller's contract.
+        unsafe { ptr::addr_of_mut!((*self.0).snap).write(s) }
+    }
 }
 
 /// A node removed from the table: dropped (freed) with it, or taken apart with

@@ -180,8 +180,8 @@ where
     // Shard locks are not needed any more: the gate keeps everyone out until we return.
     txn.unlock_all();
     let enc_opts = opts;
-    let encoder: Encoder = Arc::new(move |buf: &mut Vec<u8>, key: &[u8], e| {
-        snapshot::write_entry(buf, key, e, &enc_opts)
+    let encoder: Encoder = Arc::new(move |buf: &mut Vec<u8>, key: &[u8], v, expire| {
+        snapshot::write_record(buf, key, v, expire, &enc_opts)
     });
     bg.abort.store(false, Ordering::SeqCst);
     bg.keys_processed.store(0, Ordering::Relaxed);
@@ -293,15 +293,36 @@ impl Job {
                         let _gate = ks.gate.read();
                         let mut shard = ks.dbs[db].shards[s].lock();
                         let limit = if self.delay_us > 0 { 1 } else { STEP_KEYS };
+                        // A big value is serialized after the shard lock is released
+                        // (checked out: see `Snapshot::check_out`), so the other keys
+                        // of the shard are not held up for the time it takes.
+                        let mut big = None;
                         loop {
                             cursor = shard.dict.scan_slots(cursor, |s| {
-                                if Snapshot::visit(self.parity, &self.encoder, &mut buf, s) {
+                                if big.is_none() && s.snap() != self.parity && is_big(&s.entry()) {
+                                    ks.snap.check_out(s.node());
+                                    big = Some((s.node(), s.key().to_vec(), s.expire()));
+                                } else if Snapshot::visit(self.parity, &self.encoder, &mut buf, s) {
                                     n += 1;
                                 }
                             });
-                            if cursor == 0 || n >= limit || buf.len() >= STEP_BYTES {
+                            if big.is_some() || cursor == 0 || n >= limit || buf.len() >= STEP_BYTES
+                            {
                                 break;
                             }
+                        }
+                        drop(shard);
+                        if let Some((node, key, expire)) = big {
+                            // SAFETY: checked out under the shard lock with the gate
+                            // held (still held): nobody changes, moves or frees it
+                            // before `done_reading`.
+                            if let Some(v) = unsafe { node.value() } {
+                                (self.encoder)(&mut buf, &key, v, expire);
+                            }
+                            ks.snap.done_reading();
+                            n += 1;
+                            let _shard = ks.dbs[db].shards[s].lock();
+                            ks.snap.settle(node, self.parity);
                         }
                     }
                     out.records(db, &buf)?;
@@ -533,3 +554,18 @@ pub fn info_fields(srv: &Server) -> (u64, u64, u64, u64) {
     };
     (cow_peak, cow_size, processed, total)
 }
+
+/// Whether the saver serializes `e` outside its shard lock: collections of more than
+/// [`BIG_ELEMENTS`] elements, strings of more than [`BIG_STRING`] bytes (their
+/// serialization takes long enough to delay other keys of the shard).
+fn is_big(e: &crate::keyspace::Entry) -> bool {
+    match &e.value {
+        crate::types::Value::Str(s) => s.len() > BIG_STRING,
+        v => v.free_effort() > BIG_ELEMENTS,
+    }
+}
+
+/// See [`is_big`].
+const BIG_ELEMENTS: usize = 2048;
+/// See [`is_big`].
+const BIG_STRING: usize = 256 * 1024;

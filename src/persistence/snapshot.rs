@@ -29,6 +29,7 @@ use super::rdb::encode::{self, EncodeOpts};
 use super::rdb::*;
 use crate::keyspace::{Entry, Txn, SHARDS};
 use crate::server::{log, Server};
+use crate::types::Value;
 
 /// Persistence counters for INFO.
 pub struct State {
@@ -182,13 +183,18 @@ pub fn header(srv: &Server, version: u16, opts: &EncodeOpts) -> Vec<u8> {
 
 /// One key's record: `EXPIRETIME_MS` if it has a TTL, the type, the key, the value.
 pub fn write_entry(buf: &mut Vec<u8>, key: &[u8], e: &Entry, opts: &EncodeOpts) {
-    if e.expire() != 0 {
+    write_record(buf, key, &e.value, e.expire(), opts)
+}
+
+/// [`write_entry`] from a value and its TTL (0: none).
+pub fn write_record(buf: &mut Vec<u8>, key: &[u8], value: &Value, expire: u64, opts: &EncodeOpts) {
+    if expire != 0 {
         buf.push(OPCODE_EXPIRETIME_MS);
-        encode::write_millis(buf, e.expire());
+        encode::write_millis(buf, expire);
     }
-    buf.push(encode::object_type(&e.value));
+    buf.push(encode::object_type(value));
     encode::write_string(buf, key, opts.compress);
-    encode::write_value(buf, &e.value, opts);
+    encode::write_value(buf, value, opts);
 }
 
 /// `SELECTDB db` + `RESIZEDB keys volatile`.
