@@ -769,27 +769,27 @@ impl<'a> Txn<'a> {
         let snap = ks.snap.parity();
         if live {
             ks.snap.preserve_in(&mut shard.dict, db, h, key);
-            let Some(old) = shard.dict.get(h, key).map(|e| (e.expire, e.lru)) else {
-                unreachable!("locate() found the key under the same lock")
-            };
-            let expire = if keep_ttl { old.0 } else { at_ms };
-            match (old.0 != 0, expire != 0) {
+            let mut was_volatile = false;
+            shard.dict.replace_with(h, key, |old_expire, old_lru| {
+                was_volatile = old_expire != 0;
+                let expire = if keep_ttl { old_expire } else { at_ms };
+                // An overwritten key keeps its LFU counter (Redis's dbSetValue), and is
+                // accessed now.
+                let lru = if ks.access.is_lfu() {
+                    let mut l = old_lru;
+                    ks.access.touch(&mut l, now);
+                    l
+                } else {
+                    lru
+                };
+                Entry::new(value, expire, lru, snap)
+            });
+            let is_volatile = if keep_ttl { was_volatile } else { at_ms != 0 };
+            match (was_volatile, is_volatile) {
                 (true, false) => shard.volatile -= 1,
                 (false, true) => shard.volatile += 1,
                 _ => {}
             }
-            // An overwritten key keeps its LFU counter (Redis's dbSetValue), and is
-            // accessed now.
-            let lru = if ks.access.is_lfu() {
-                let mut l = old.1;
-                ks.access.touch(&mut l, now);
-                l
-            } else {
-                lru
-            };
-            shard
-                .dict
-                .replace(h, key, Entry::new(value, expire, lru, snap));
             return;
         }
         let rehash = |k: &[u8]| ks.hash(k);

@@ -132,6 +132,22 @@ unsafe fn packed_parts<'a>(p: *mut Hdr) -> (&'a [u8], u64) {
     }
 }
 
+/// A node's TTL (0: none).
+///
+/// # Safety
+/// `p` must be a live node.
+#[inline]
+unsafe fn node_expire(p: *mut Hdr) -> u64 {
+    // SAFETY: per the layout above, within the node's allocation.
+    unsafe {
+        match (*p).kind {
+            GENERAL => (*(p as *mut GenNode)).entry.expire,
+            PACKED_TTL => ptr::read((p as *mut u8).add(HDR) as *const u64),
+            _ => 0,
+        }
+    }
+}
+
 /// The entry of node `p`, as a reader sees it.
 ///
 /// # Safety
@@ -561,13 +577,7 @@ impl Table {
             return None;
         }
         // SAFETY: a live node.
-        unsafe {
-            Some(match (*p).kind {
-                GENERAL => (*(p as *mut GenNode)).entry.expire,
-                PACKED_TTL => ptr::read((p as *mut u8).add(HDR) as *const u64),
-                _ => 0,
-            })
-        }
+        Some(unsafe { node_expire(p) })
     }
 
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<EntryRef<'_>> {
@@ -618,8 +628,24 @@ impl Table {
     /// class allows: SET on an existing key allocates nothing). Returns false if the
     /// key is absent.
     pub fn replace(&mut self, hash: u64, key: &[u8], e: Entry) -> bool {
+        self.replace_with(hash, key, |_, _| e)
+    }
+
+    /// [`Table::replace`] with the new entry made from the old one's TTL and LRU
+    /// (`make(expire, lru)`), in one lookup.
+    pub fn replace_with(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        make: impl FnOnce(u64, u32) -> Entry,
+    ) -> bool {
         let Some(link) = self.find_link(hash, key) else {
             return false;
+        };
+        // SAFETY: `link` points at a live node of this table.
+        let e = unsafe {
+            let p = *link;
+            make(node_expire(p), (*p).lru)
         };
         let ttl = e.expire != 0;
         let packed_len = match &e.value {
