@@ -627,12 +627,9 @@ impl Table {
     /// in the same form reuses the node (a packed one resized in place when its size
     /// class allows: SET on an existing key allocates nothing). Returns false if the
     /// key is absent.
-    pub fn replace(&mut self, hash: u64, key: &[u8], e: Entry) -> bool {
-        self.replace_with(hash, key, |_, _| e)
-    }
-
-    /// [`Table::replace`] with the new entry made from the old one's TTL and LRU
-    /// (`make(expire, lru)`), in one lookup.
+    ///
+    /// The new entry is made from the old one's TTL and LRU (`make(expire, lru)`), in
+    /// the same lookup.
     pub fn replace_with(
         &mut self,
         hash: u64,
@@ -1044,22 +1041,25 @@ mod tests {
         let e = t.get(h(b"k2"), b"k2").expect("present");
         assert_eq!((e.lru, e.snap), (11, 0));
         // replace: packed -> general -> packed, then packed resized in place.
-        assert!(t.replace(h(b"k2"), b"k2", entry(Value::Str(StrValue::Int(1)), 0)));
+        assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(
+            Value::Str(StrValue::Int(1)),
+            0
+        )));
         let enc = t.get(h(b"k2"), b"k2").map(|e| e.value.encoding());
         assert_eq!(enc, Some("int"));
         let v = Value::Str(StrValue::emb(&[b'x'; 64]));
-        assert!(t.replace(h(b"k2"), b"k2", entry(v, 9)));
+        assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(v, 9)));
         assert_eq!(t.expire_of(h(b"k2"), b"k2"), Some(9));
         for n in [64usize, 3, 300, 0, 64, 2000] {
             let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
             let ttl = (n % 2) as u64 * 77;
             let v = Value::Str(StrValue::emb(&b));
-            assert!(t.replace(h(b"k2"), b"k2", entry(v, ttl)));
+            assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(v, ttl)));
             let e = t.get(h(b"k2"), b"k2").expect("present");
             assert_eq!((bytes_of(&e), e.expire), (b, ttl));
         }
         let v = Value::Str(StrValue::Int(1));
-        assert!(!t.replace(h(b"nokey"), b"nokey", entry(v, 0)));
+        assert!(!t.replace_with(h(b"nokey"), b"nokey", |_, _| entry(v, 0)));
         // remove / into_entry.
         let r = t.remove(h(b"k7"), b"k7", &h).expect("present");
         assert_eq!(r.key(), b"k7");
@@ -1091,7 +1091,7 @@ mod tests {
             // SAFETY: as above; `g` is a general node, replaced in place when `n` does
             // not pack.
             let v = Value::Str(unsafe { StrValue::for_set(&buf) });
-            t.replace(h(b"g"), b"g", entry(v, 0));
+            t.replace_with(h(b"g"), b"g", |_, _| entry(v, 0));
             buf.fill(b'z');
             for key in [k.as_bytes(), b"g"] {
                 let e = t.get(h(key), key).expect("present");

@@ -316,10 +316,16 @@ impl Job {
                             // SAFETY: checked out under the shard lock with the gate
                             // held (still held): nobody changes, moves or frees it
                             // before `done_reading`.
-                            if let Some(v) = unsafe { node.value() } {
+                            let value = unsafe { node.value() };
+                            if let Some(v) = value {
                                 (self.encoder)(&mut buf, &key, v, expire);
                             }
                             ks.snap.done_reading();
+                            if value.is_none() {
+                                // Packed nodes hold strings of at most 4 KB, never
+                                // "big": refuse rather than write a file without it.
+                                return Err(io::Error::other("big value in a packed node"));
+                            }
                             n += 1;
                             let _shard = ks.dbs[db].shards[s].lock();
                             ks.snap.settle(node, self.parity);
