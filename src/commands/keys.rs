@@ -256,17 +256,9 @@ fn expire_generic(
     }
     let db = ctx.db();
     let key = argv[1];
-    let now = ctx.txn.now;
-    let ks = ctx.txn.ks;
-    let current = match ctx.txn.get_mut(db, key) {
-        None => {
-            ctx.out.int(0);
-            return Ok(());
-        }
-        Some(e) => {
-            ks.access.touch(&mut e.lru, now);
-            e.expire()
-        }
+    let Some(current) = ctx.txn.touch_for_ttl(db, key) else {
+        ctx.out.int(0);
+        return Ok(());
     };
     // Redis's getExpire: -1 when the key has no TTL.
     let current: i64 = if current == 0 { -1 } else { current as i64 };
@@ -365,15 +357,7 @@ fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
-    let now = ctx.txn.now;
-    let ks = ctx.txn.ks;
-    let had_ttl = match ctx.txn.get_mut(db, argv[1]) {
-        None => false,
-        Some(e) => {
-            ks.access.touch(&mut e.lru, now);
-            e.expire() != 0
-        }
-    };
+    let had_ttl = ctx.txn.touch_for_ttl(db, argv[1]).is_some_and(|t| t != 0);
     if had_ttl {
         ctx.txn.set_expire(db, argv[1], 0);
         ctx.txn.dirty += 1;

@@ -35,9 +35,7 @@ const DEFAULT_SAMPLES: usize = 5;
 /// packed into it, the string too) and the bucket pointer (amortized), the key's own
 /// allocation when it does not fit in the node.
 pub fn key_overhead(key: &[u8], e: &Entry) -> usize {
-    crate::keyspace::table::node_size(e)
-        + std::mem::size_of::<usize>()
-        + crate::keyspace::dict::Key::alloc_size(key)
+    crate::keyspace::table::node_size(key, e) + std::mem::size_of::<usize>()
 }
 
 /// Estimated heap bytes of a value, sampling at most `samples` elements of a big

@@ -36,14 +36,20 @@ pub type Removed<V> = Vec<(Key, V)>;
 /// Layout: byte 15 is the inline length (0..=15) or [`HEAP`]; a heap key keeps its
 /// pointer in bytes 0..8 and its length in bytes 8..15 (56 bits). Any other value of
 /// byte 15 means a 16-byte key stored whole, its last byte doing double duty as the
-/// tag: a 16-byte key fits in place unless it ends in a byte 0..=15 or 0xFF, so the
-/// common `prefix:%012d` shape (`key:000000012345`, redis-benchmark's keys) takes no
-/// allocation either.
+/// tag: a 16-byte key fits in place unless it ends in a byte 0..=15, 0xFE or 0xFF, so
+/// the common `prefix:%012d` shape (`key:000000012345`, redis-benchmark's keys) takes
+/// no allocation either.
+///
+/// A third form exists only inside the keyspace's nodes ([`Table`](super::table)):
+/// [`TAIL`], whose bytes the node keeps right after its fixed part, in the node's own
+/// allocation (bytes 0..8 hold the length). Such a key is never dereferenced as a
+/// `Key` (the table reads the bytes from the node) and owns nothing.
 pub struct Key {
     repr: [u8; 16],
 }
 
 const HEAP: u8 = 0xFF;
+const TAIL: u8 = 0xFE;
 
 // SAFETY: a heap `Key` owns its allocation exclusively (like `Box<[u8]>`); shared
 // references only read it.
@@ -57,7 +63,27 @@ impl Key {
     /// Whether `b` is stored in place (no heap allocation).
     #[inline]
     pub fn fits_inline(b: &[u8]) -> bool {
-        b.len() <= Key::INLINE || (b.len() == 16 && b[15] > 15 && b[15] != HEAP)
+        b.len() <= Key::INLINE || (b.len() == 16 && b[15] > 15 && b[15] < TAIL)
+    }
+
+    /// The placeholder of a key of `len` bytes kept in its node's tail.
+    pub(super) fn tail(len: usize) -> Key {
+        let mut repr = [0u8; 16];
+        repr[..8].copy_from_slice(&(len as u64).to_le_bytes());
+        repr[15] = TAIL;
+        Key { repr }
+    }
+
+    /// The length of a key kept in its node's tail; `None` for every other form.
+    #[inline]
+    pub(super) fn tail_len(&self) -> Option<usize> {
+        if self.repr[15] == TAIL {
+            let mut l = [0u8; 8];
+            l.copy_from_slice(&self.repr[..8]);
+            Some(u64::from_le_bytes(l) as usize)
+        } else {
+            None
+        }
     }
 
     /// Bytes a key of these bytes allocates outside its node (0 when in place; the
@@ -100,6 +126,12 @@ impl Key {
         )
     }
 
+    /// Where a key with its own allocation keeps its bytes (for prefetching).
+    #[inline]
+    fn heap_ptr(&self) -> Option<*const u8> {
+        (self.repr[15] == HEAP).then(|| self.heap_parts().0 as *const u8)
+    }
+
     /// Bytes allocated outside the node for this key (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         if self.repr[15] == HEAP {
@@ -116,6 +148,7 @@ impl std::ops::Deref for Key {
     #[inline]
     fn deref(&self) -> &[u8] {
         let tag = self.repr[15];
+        debug_assert!(tag != TAIL, "a tail key is read through its node");
         if (tag as usize) <= Key::INLINE {
             &self.repr[..tag as usize]
         } else if tag == HEAP {
@@ -166,6 +199,19 @@ impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self))
     }
+}
+
+/// A hint to the CPU to start loading the cache line at `p`. Never faults (any address
+/// will do) and reads nothing into the program; a no-op where not available.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is a hint; it does not fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The cursor after `cursor` in a table of `mask + 1` buckets: the reverse-binary
@@ -228,6 +274,36 @@ impl<V> Dict<V> {
     #[inline]
     fn mask(&self) -> usize {
         self.table.len().wrapping_sub(1)
+    }
+
+    /// Starts loading, for each of `hashes`, its bucket, then the first node of that
+    /// bucket, then that node's key if it has its own allocation and what `value_heap`
+    /// says its value keeps outside the node: a batch of lookups to come into a big
+    /// collection (see `Keyspace::prefetch`) overlaps its cache misses instead of
+    /// taking them one after another. Only hints; nothing changes.
+    pub fn prefetch(&self, hashes: &[u64], value_heap: impl Fn(&V) -> Option<*const u8>) {
+        if self.table.is_empty() {
+            return;
+        }
+        let mask = self.mask();
+        for &h in hashes {
+            prefetch(self.table.as_ptr().wrapping_add(h as usize & mask) as *const u8);
+        }
+        for &h in hashes {
+            if let Some(n) = self.table[h as usize & mask].as_deref() {
+                prefetch(n as *const Node<V> as *const u8);
+            }
+        }
+        for &h in hashes {
+            if let Some(n) = self.table[h as usize & mask].as_deref() {
+                if let Some(p) = n.key.heap_ptr() {
+                    prefetch(p);
+                }
+                if let Some(p) = value_heap(&n.value) {
+                    prefetch(p);
+                }
+            }
+        }
     }
 
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<&V> {
@@ -512,8 +588,9 @@ mod tests {
             .iter()
             .map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect())
             .collect();
-        // 16-byte keys: in place unless the last byte looks like a tag (0..=15, 0xFF).
-        for last in [0u8, 1, 15, 16, b'0', b'9', 0xFE, 0xFF] {
+        // 16-byte keys: in place unless the last byte looks like a tag (0..=15, 0xFE,
+        // 0xFF).
+        for last in [0u8, 1, 15, 16, b'0', b'9', 0xFD, 0xFE, 0xFF] {
             let mut b = b"key:00000000000".to_vec();
             b.push(last);
             cases.push(b);
@@ -522,7 +599,7 @@ mod tests {
             let n = b.len();
             let k = Key::new(&b);
             assert_eq!(&*k, &b[..], "len {n}");
-            let inline = n <= Key::INLINE || (n == 16 && b[15] > 15 && b[15] != 0xFF);
+            let inline = n <= Key::INLINE || (n == 16 && b[15] > 15 && b[15] < 0xFE);
             assert_eq!(Key::fits_inline(&b), inline, "{b:?}");
             assert_eq!(k.heap_size(), if inline { 0 } else { n }, "{b:?}");
             let c = k.clone();

@@ -266,7 +266,6 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::dict::Key;
     use crate::keyspace::Entry;
     use crate::types::{StrValue, Value};
 
@@ -287,7 +286,7 @@ mod tests {
         let mut t = Table::new();
         for k in [&b"big"[..], b"other"] {
             let v = Value::Str(StrValue::Int(1));
-            t.insert_new(h(k), Key::new(k), Entry::new(v, 0, 0, 0), &h);
+            t.insert_new(h(k), k, Entry::new(v, 0, 0, 0), &h);
         }
         let parity = snap.begin(enc);
         let node = t.slot(h(b"big"), b"big").map(|s| s.node());

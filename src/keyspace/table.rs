@@ -13,10 +13,17 @@
 //! Layouts (offsets in bytes; every node starts with the same 32 bytes, [`Hdr`]):
 //!
 //! ```text
-//! general  [next 0..8][key 8..24][lru 24..28][snap 28][kind=0 29][- 30..32][expire 32..40][Value 40..64]
-//! packed   [next 0..8][key 8..24][lru 24..28][snap 28][kind=1 29][len 30..32][bytes]
-//! +ttl     [next 0..8][key 8..24][lru 24..28][snap 28][kind=2 29][len 30..32][expire 32..40][bytes]
+//! general  [next 0..8][key 8..24][lru 24..28][snap 28][kind=0 29][- 30..32][expire 32..40][Value 40..64][tail]
+//! packed   [next 0..8][key 8..24][lru 24..28][snap 28][kind=1 29][len 30..32][tail][bytes]
+//! +ttl     [next 0..8][key 8..24][lru 24..28][snap 28][kind=2 29][len 30..32][tail][expire, 8][bytes]
 //! ```
+//!
+//! `tail` is the key when it does not fit in the 16 bytes of `key` (longer than 16
+//! bytes, up to [`MAX_TAIL`]): its bytes follow the node's fixed part, and `key` is a
+//! placeholder holding the length ([`Key::tail`]). A lookup then compares the key it
+//! is looking for with bytes in the node it has just loaded, instead of chasing a
+//! pointer to a separate allocation (a cache miss per lookup on a big keyspace, and an
+//! allocation per key). The TTL after a tail is unaligned (read and written as such).
 //!
 //! A general node is a `GenNode` (`Key` + [`Entry`], `repr(C)`), so `&mut Entry` can be
 //! handed out for it. A packed node has no `Entry`; readers get an [`EntryRef`], which
@@ -36,7 +43,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr;
 
-use super::dict::{grown, next_cursor, shrunk, Key};
+use super::dict::{grown, next_cursor, prefetch, shrunk, Key};
 use super::Entry;
 use crate::types::string::{ExtStr, INLINE_MAX};
 use crate::types::{StrValue, Value};
@@ -47,6 +54,10 @@ const PACKED_TTL: u8 = 2;
 
 /// Size of the common header.
 const HDR: usize = 32;
+/// Size of a general node's fixed part.
+const GEN: usize = std::mem::size_of::<GenNode>();
+/// Longest key kept in its node's tail (a longer one has its own allocation).
+const MAX_TAIL: usize = 1024;
 /// Longest string ever packed (longer ones gain nothing: see [`packs`]).
 const MAX_PACKED: usize = 4096;
 
@@ -79,17 +90,36 @@ const _: () = {
     assert!(std::mem::offset_of!(Entry, expire) == 8);
 };
 
-/// Bytes of a packed node holding `len` bytes, with or without a TTL slot.
+/// Bytes of the tail a node of `key` keeps it in (0: the key is in `Hdr::key`).
 #[inline]
-fn packed_size(len: usize, ttl: bool) -> usize {
-    HDR + if ttl { 8 } else { 0 } + len
+fn key_tail(key: &[u8]) -> usize {
+    if Key::fits_inline(key) || key.len() > MAX_TAIL {
+        0
+    } else {
+        key.len()
+    }
 }
 
-/// Whether a string of `len` bytes is stored packed: when its packed node takes no more
-/// memory (allocator size classes) than a general node plus the string's own
-/// allocation (none for strings of up to [`INLINE_MAX`] bytes, kept inside the value).
+/// Bytes of a packed node with a `tail`-byte key holding `len` bytes, with or without
+/// a TTL slot.
 #[inline]
-pub fn packs(len: usize, ttl: bool) -> bool {
+fn packed_size(tail: usize, len: usize, ttl: bool) -> usize {
+    HDR + tail + if ttl { 8 } else { 0 } + len
+}
+
+/// The allocation of a general node with a `tail`-byte key.
+#[inline]
+fn gen_layout(tail: usize) -> Layout {
+    // SAFETY: GEN + at most MAX_TAIL bytes, align 8: a valid layout.
+    unsafe { Layout::from_size_align_unchecked(GEN + tail, 8) }
+}
+
+/// Whether a string of `len` bytes is stored packed (in a node whose key takes `tail`
+/// bytes of it): when its packed node takes no more memory (allocator size classes)
+/// than a general node plus the string's own allocation (none for strings of up to
+/// [`INLINE_MAX`] bytes, kept inside the value).
+#[inline]
+pub fn packs(tail: usize, len: usize, ttl: bool) -> bool {
     use crate::memory::size_class;
     if len > MAX_PACKED {
         return false;
@@ -99,17 +129,71 @@ pub fn packs(len: usize, ttl: bool) -> bool {
     } else {
         size_class(len)
     };
-    size_class(packed_size(len, ttl)) <= 64 + own
+    size_class(packed_size(tail, len, ttl)) <= size_class(GEN + tail) + own
 }
 
-/// Bytes a node of `e` (its key's out-of-node bytes and the value's heap excepted)
-/// takes in the allocator: MEMORY USAGE and eviction's estimate.
-pub fn node_size(e: &Entry) -> usize {
-    match &e.value {
-        Value::Str(StrValue::Ext(x)) => {
-            crate::memory::size_class(packed_size(x.bytes().len(), e.expire != 0))
+/// Bytes the node of `key` holding `e` takes in the allocator, with the key's own
+/// allocation if it has one (the value's heap excepted): MEMORY USAGE and eviction's
+/// estimate.
+pub fn node_size(key: &[u8], e: &Entry) -> usize {
+    let tail = key_tail(key);
+    let own_key = if tail == 0 { Key::alloc_size(key) } else { 0 };
+    own_key
+        + match &e.value {
+            Value::Str(StrValue::Ext(x)) => {
+                crate::memory::size_class(packed_size(tail, x.bytes().len(), e.expire != 0))
+            }
+            _ => crate::memory::size_class(GEN + tail),
         }
-        _ => std::mem::size_of::<GenNode>(),
+}
+
+/// Length of node `p`'s tail key (0: none).
+///
+/// # Safety
+/// `p` must be a live node.
+#[inline]
+unsafe fn tail_len(p: *mut Hdr) -> usize {
+    // SAFETY: by the caller's contract.
+    unsafe { (*p).key.tail_len().unwrap_or(0) }
+}
+
+/// Where node `p`'s tail starts.
+///
+/// # Safety
+/// `p` must be a live node.
+#[inline]
+unsafe fn tail_ptr(p: *mut Hdr) -> *mut u8 {
+    // SAFETY: per the layout above, within the node's allocation.
+    unsafe { (p as *mut u8).add(if (*p).kind == GENERAL { GEN } else { HDR }) }
+}
+
+/// Node `p`'s key.
+///
+/// # Safety
+/// `p` must be a live node that outlives `'a`.
+#[inline]
+unsafe fn node_key<'a>(p: *mut Hdr) -> &'a [u8] {
+    // SAFETY: by the caller's contract; a tail key's bytes are in the node.
+    unsafe {
+        match (*p).key.tail_len() {
+            Some(n) => std::slice::from_raw_parts(tail_ptr(p), n),
+            None => &*ptr::addr_of!((*p).key),
+        }
+    }
+}
+
+/// Node `p`'s key as an owned `Key` (a tail key copied out).
+///
+/// # Safety
+/// `p` must be a live node; its `key` field is moved out (not to be dropped again).
+unsafe fn take_key(p: *mut Hdr) -> Key {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        if (*p).key.tail_len().is_some() {
+            Key::new(node_key(p))
+        } else {
+            ptr::read(&(*p).key)
+        }
     }
 }
 
@@ -122,9 +206,9 @@ unsafe fn packed_parts<'a>(p: *mut Hdr) -> (&'a [u8], u64) {
     // SAFETY: per the layout above, within the node's allocation.
     unsafe {
         let len = (*p).len as usize;
-        let base = (p as *mut u8).add(HDR);
+        let base = (p as *mut u8).add(HDR + tail_len(p));
         if (*p).kind == PACKED_TTL {
-            let exp = ptr::read(base as *const u64);
+            let exp = ptr::read_unaligned(base as *const u64);
             (std::slice::from_raw_parts(base.add(8), len), exp)
         } else {
             (std::slice::from_raw_parts(base, len), 0)
@@ -142,7 +226,7 @@ unsafe fn node_expire(p: *mut Hdr) -> u64 {
     unsafe {
         match (*p).kind {
             GENERAL => (*(p as *mut GenNode)).entry.expire,
-            PACKED_TTL => ptr::read((p as *mut u8).add(HDR) as *const u64),
+            PACKED_TTL => ptr::read_unaligned((p as *mut u8).add(HDR + tail_len(p)) as *const u64),
             _ => 0,
         }
     }
@@ -184,45 +268,74 @@ fn owned(v: &mut Value) {
     }
 }
 
-/// Allocates a node for `key` and `e` (packed if [`packs`] says so; a borrowed string
-/// is copied either way).
-fn make_node(key: Key, e: Entry) -> *mut Hdr {
-    let packable = match &e.value {
-        Value::Str(s) => s.packable_bytes().filter(|b| packs(b.len(), e.expire != 0)),
-        _ => None,
-    };
-    let Some(bytes) = packable else {
-        let mut entry = e;
-        entry.kind = GENERAL;
-        owned(&mut entry.value);
-        return Box::into_raw(Box::new(GenNode {
+/// Allocates `layout` for a node.
+#[inline]
+fn alloc_node(layout: Layout) -> *mut Hdr {
+    // SAFETY: node layouts have a non-zero size.
+    let p = unsafe { alloc(layout) } as *mut Hdr;
+    if p.is_null() {
+        handle_alloc_error(layout);
+    }
+    p
+}
+
+/// Allocates a general node for `key` (`Hdr::key` already made: the key itself, or a
+/// tail placeholder whose bytes are `tail`) and `entry`.
+fn make_general(key: Key, tail: &[u8], mut entry: Entry) -> *mut Hdr {
+    entry.kind = GENERAL;
+    owned(&mut entry.value);
+    let p = alloc_node(gen_layout(tail.len()));
+    // SAFETY: a fresh allocation of GEN + tail bytes; every field is written.
+    unsafe {
+        (p as *mut GenNode).write(GenNode {
             next: ptr::null_mut(),
             key,
             entry,
-        })) as *mut Hdr;
+        });
+        ptr::copy_nonoverlapping(tail.as_ptr(), (p as *mut u8).add(GEN), tail.len());
+    }
+    p
+}
+
+/// Allocates a node for `key` and `e` (packed if [`packs`] says so; a borrowed string
+/// is copied either way).
+fn make_node(key: &[u8], e: Entry) -> *mut Hdr {
+    let tail = key_tail(key);
+    let (k, tail_bytes) = if tail > 0 {
+        (Key::tail(tail), key)
+    } else {
+        (Key::new(key), &[][..])
+    };
+    let packable = match &e.value {
+        Value::Str(s) => s
+            .packable_bytes()
+            .filter(|b| packs(tail, b.len(), e.expire != 0)),
+        _ => None,
+    };
+    let Some(bytes) = packable else {
+        return make_general(k, tail_bytes, e);
     };
     let ttl = e.expire != 0;
-    let size = packed_size(bytes.len(), ttl);
+    let size = packed_size(tail, bytes.len(), ttl);
     let Ok(layout) = Layout::from_size_align(size, 8) else {
         unreachable!("packed nodes are small")
     };
-    // SAFETY: `layout` has a non-zero size; every field is written before use.
+    let p = alloc_node(layout);
+    // SAFETY: a fresh allocation of `size` bytes; every field is written before use.
     unsafe {
-        let p = alloc(layout) as *mut Hdr;
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
         ptr::addr_of_mut!((*p).next).write(ptr::null_mut());
-        ptr::addr_of_mut!((*p).key).write(key);
+        ptr::addr_of_mut!((*p).key).write(k);
+        ptr::copy_nonoverlapping(tail_bytes.as_ptr(), (p as *mut u8).add(HDR), tail);
         fill_packed(p, &e, bytes);
-        p
     }
+    p
 }
 
 /// Writes a packed node's metadata (all but `next` and `key`), TTL and bytes.
 ///
 /// # Safety
-/// `p` must be an allocation of `packed_size(bytes.len(), e.expire != 0)` bytes.
+/// `p` must be an allocation of `packed_size(tail, bytes.len(), e.expire != 0)` bytes
+/// whose `key` (and tail) are in place.
 #[inline]
 unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
     let ttl = e.expire != 0;
@@ -232,9 +345,9 @@ unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
         ptr::addr_of_mut!((*p).snap).write(e.snap);
         ptr::addr_of_mut!((*p).kind).write(if ttl { PACKED_TTL } else { PACKED });
         ptr::addr_of_mut!((*p).len).write(bytes.len() as u16);
-        let mut base = (p as *mut u8).add(HDR);
+        let mut base = (p as *mut u8).add(HDR + tail_len(p));
         if ttl {
-            ptr::write(base as *mut u64, e.expire);
+            ptr::write_unaligned(base as *mut u64, e.expire);
             base = base.add(8);
         }
         ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len());
@@ -249,9 +362,11 @@ unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
 unsafe fn take_node(p: *mut Hdr) -> (Key, Entry) {
     // SAFETY: by the caller's contract.
     unsafe {
+        let key = take_key(p);
         if (*p).kind == GENERAL {
-            let n = Box::from_raw(p as *mut GenNode);
-            let GenNode { key, entry, .. } = *n;
+            let tail = tail_len(p);
+            let entry = ptr::read(&(*(p as *mut GenNode)).entry);
+            dealloc(p as *mut u8, gen_layout(tail));
             return (key, entry);
         }
         let (bytes, expire) = packed_parts(p);
@@ -263,7 +378,6 @@ unsafe fn take_node(p: *mut Hdr) -> (Key, Entry) {
             expire,
             value: Value::Str(StrValue::emb(bytes)),
         };
-        let key = ptr::read(&(*p).key);
         free_packed(p);
         (key, entry)
     }
@@ -277,7 +391,9 @@ unsafe fn drop_node(p: *mut Hdr) {
     // SAFETY: by the caller's contract.
     unsafe {
         if (*p).kind == GENERAL {
-            drop(Box::from_raw(p as *mut GenNode));
+            let tail = tail_len(p);
+            ptr::drop_in_place(p as *mut GenNode);
+            dealloc(p as *mut u8, gen_layout(tail));
         } else {
             ptr::drop_in_place(&mut (*p).key);
             free_packed(p);
@@ -285,14 +401,15 @@ unsafe fn drop_node(p: *mut Hdr) {
     }
 }
 
-/// Releases a packed node's memory (its key already dropped or moved out).
+/// Releases a packed node's memory (its key already dropped or moved out: a tail
+/// placeholder's length stays readable, it owns nothing).
 ///
 /// # Safety
 /// `p` must be a packed node allocated by [`make_node`].
 unsafe fn free_packed(p: *mut Hdr) {
     // SAFETY: the same layout `make_node` allocated with.
     unsafe {
-        let size = packed_size((*p).len as usize, (*p).kind == PACKED_TTL);
+        let size = packed_size(tail_len(p), (*p).len as usize, (*p).kind == PACKED_TTL);
         dealloc(p as *mut u8, Layout::from_size_align_unchecked(size, 8));
     }
 }
@@ -347,7 +464,7 @@ impl<'a> Slot<'a> {
     #[inline]
     pub fn key(&self) -> &[u8] {
         // SAFETY: the node is live for the slot's lifetime.
-        unsafe { &(*self.p).key }
+        unsafe { node_key(self.p) }
     }
 
     #[inline]
@@ -438,7 +555,7 @@ unsafe impl Send for Removed {}
 impl Removed {
     pub fn key(&self) -> &[u8] {
         // SAFETY: the node is owned by `self`.
-        unsafe { &(*self.p).key }
+        unsafe { node_key(self.p) }
     }
 
     pub fn entry(&self) -> EntryRef<'_> {
@@ -471,7 +588,7 @@ impl Removed {
             std::mem::forget(self);
             // SAFETY: owned and unlinked; the key is moved out before the memory goes.
             unsafe {
-                let key = ptr::read(&(*p).key);
+                let key = take_key(p);
                 free_packed(p);
                 return key;
             }
@@ -531,6 +648,32 @@ impl Table {
         self.table.len().wrapping_sub(1)
     }
 
+    /// Starts loading the bucket `hash` falls in (a hint to the CPU: nothing is read).
+    #[inline]
+    pub fn prefetch_bucket(&self, hash: u64) {
+        if !self.table.is_empty() {
+            prefetch(
+                self.table
+                    .as_ptr()
+                    .wrapping_add(hash as usize & self.mask()) as *const u8,
+            );
+        }
+    }
+
+    /// Starts loading the first node of `hash`'s bucket (reads the bucket: best after
+    /// [`Table::prefetch_bucket`] had time to bring it in). Both cache lines a node
+    /// with a tail key may span.
+    #[inline]
+    pub fn prefetch_node(&self, hash: u64) {
+        if !self.table.is_empty() {
+            let p = self.table[hash as usize & self.mask()] as *const u8;
+            if !p.is_null() {
+                prefetch(p);
+                prefetch(p.wrapping_add(64));
+            }
+        }
+    }
+
     /// The link (bucket slot or a node's `next`) that points at `key`'s node.
     #[inline]
     fn find_link(&self, hash: u64, key: &[u8]) -> Option<*mut *mut Hdr> {
@@ -548,7 +691,7 @@ impl Table {
                 if p.is_null() {
                     return None;
                 }
-                if *(*p).key == *key {
+                if node_key(p) == key {
                     return Some(link);
                 }
                 link = &mut (*p).next;
@@ -611,12 +754,23 @@ impl Table {
     /// # Safety
     /// `link` must point at a live packed node of this table.
     unsafe fn regeneral(link: *mut *mut Hdr) -> *mut Hdr {
-        // SAFETY: by the caller's contract; the new node takes the old one's place.
+        // SAFETY: by the caller's contract; the new node takes the old one's place,
+        // with the old one's key (moved) and tail (copied) before the old one is freed.
         unsafe {
             let old = *link;
-            let next = (*old).next;
-            let (key, entry) = take_node(old);
-            let n = Box::into_raw(Box::new(GenNode { next, key, entry })) as *mut Hdr;
+            let (bytes, expire) = packed_parts(old);
+            let entry = Entry {
+                lru: (*old).lru,
+                snap: (*old).snap,
+                kind: GENERAL,
+                _len: 0,
+                expire,
+                value: Value::Str(StrValue::emb(bytes)),
+            };
+            let tail = std::slice::from_raw_parts(tail_ptr(old), tail_len(old));
+            let n = make_general(ptr::read(&(*old).key), tail, entry);
+            (*n).next = (*old).next;
+            free_packed(old);
             *link = n;
             n
         }
@@ -645,11 +799,13 @@ impl Table {
             make(node_expire(p), (*p).lru)
         };
         let ttl = e.expire != 0;
+        // SAFETY: as above.
+        let tail = unsafe { tail_len(*link) };
         let packed_len = match &e.value {
             Value::Str(s) => s
                 .packable_bytes()
                 .map(|b| b.len())
-                .filter(|&n| packs(n, ttl)),
+                .filter(|&n| packs(tail, n, ttl)),
             _ => None,
         };
         // SAFETY: `link` points at a live node owned by this table, borrowed mutably;
@@ -673,8 +829,10 @@ impl Table {
                     slot.value = value;
                 }
                 (false, Some(n)) => {
-                    let old_size = packed_size((*old).len as usize, (*old).kind == PACKED_TTL);
-                    let size = packed_size(n, ttl);
+                    // The header and the tail key stay where they are.
+                    let old_size =
+                        packed_size(tail, (*old).len as usize, (*old).kind == PACKED_TTL);
+                    let size = packed_size(tail, n, ttl);
                     let p = if size == old_size {
                         old
                     } else {
@@ -693,11 +851,10 @@ impl Table {
                     *link = p;
                 }
                 _ => {
-                    let next = (*old).next;
-                    let key = Removed { p: old }.free(false);
-                    let n = make_node(key, e);
-                    (*n).next = next;
+                    let n = make_node(node_key(old), e);
+                    (*n).next = (*old).next;
                     *link = n;
+                    drop_node(old);
                 }
             }
         }
@@ -714,21 +871,25 @@ impl Table {
             let p = *link;
             match (*p).kind {
                 GENERAL => (*(p as *mut GenNode)).entry.expire = at_ms,
-                PACKED_TTL => ptr::write((p as *mut u8).add(HDR) as *mut u64, at_ms),
+                PACKED_TTL => {
+                    ptr::write_unaligned((p as *mut u8).add(HDR + tail_len(p)) as *mut u64, at_ms)
+                }
                 _ if at_ms == 0 => {}
                 _ => {
                     // A packed node without a TTL slot: grown by one (in place when
                     // its size class allows), the bytes moved up behind the TTL.
                     let len = (*p).len as usize;
-                    let layout = Layout::from_size_align_unchecked(packed_size(len, false), 8);
-                    let size = packed_size(len, true);
+                    let tail = tail_len(p);
+                    let layout =
+                        Layout::from_size_align_unchecked(packed_size(tail, len, false), 8);
+                    let size = packed_size(tail, len, true);
                     let q = std::alloc::realloc(p as *mut u8, layout, size) as *mut Hdr;
                     if q.is_null() {
                         handle_alloc_error(Layout::from_size_align_unchecked(size, 8));
                     }
-                    let base = (q as *mut u8).add(HDR);
+                    let base = (q as *mut u8).add(HDR + tail);
                     ptr::copy(base, base.add(8), len);
-                    ptr::write(base as *mut u64, at_ms);
+                    ptr::write_unaligned(base as *mut u64, at_ms);
                     (*q).kind = PACKED_TTL;
                     *link = q;
                 }
@@ -738,7 +899,7 @@ impl Table {
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, hash: u64, key: Key, e: Entry, rehash: &dyn Fn(&[u8]) -> u64) {
+    pub fn insert_new(&mut self, hash: u64, key: &[u8], e: Entry, rehash: &dyn Fn(&[u8]) -> u64) {
         if let Some(want) = grown(self.len, self.table.len()) {
             self.resize(want, rehash);
         }
@@ -786,7 +947,7 @@ impl Table {
             unsafe {
                 while !p.is_null() {
                     let next = (*p).next;
-                    let idx = rehash(&(*p).key) as usize & mask;
+                    let idx = rehash(node_key(p)) as usize & mask;
                     (*p).next = self.table[idx];
                     self.table[idx] = p;
                     p = next;
@@ -846,7 +1007,7 @@ impl Table {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], EntryRef<'_>)> {
         (0..self.table.len()).flat_map(move |idx| {
             // SAFETY: live nodes, borrowed with `self`.
-            self.bucket(idx).map(|p| unsafe { (&*(*p).key, view(p)) })
+            self.bucket(idx).map(|p| unsafe { (node_key(p), view(p)) })
         })
     }
 
@@ -858,7 +1019,7 @@ impl Table {
         let mask = self.mask() as u64;
         for p in self.bucket((cursor & mask) as usize) {
             // SAFETY: a live node, borrowed with `self`.
-            unsafe { f(&(*p).key, &view(p)) };
+            unsafe { f(node_key(p), &view(p)) };
         }
         next_cursor(cursor, mask)
     }
@@ -931,7 +1092,7 @@ impl Table {
             let pick = (rand() % chain_len) as usize;
             if let Some(p) = self.bucket(idx).nth(pick) {
                 // SAFETY: a live node, borrowed with `self`.
-                return Some(unsafe { (&*(*p).key, view(p)) });
+                return Some(unsafe { (node_key(p), view(p)) });
             }
         }
     }
@@ -978,97 +1139,159 @@ mod tests {
     #[test]
     fn packing_rule() {
         // A 64-byte value: one 96-byte node instead of 64 + 64.
-        assert!(packs(64, false));
-        assert_eq!(crate::memory::size_class(packed_size(64, false)), 96);
-        assert!(packs(0, false) && packs(INLINE_MAX, false) && packs(16, true));
+        assert!(packs(0, 64, false));
+        assert_eq!(crate::memory::size_class(packed_size(0, 64, false)), 96);
+        assert!(packs(0, 0, false) && packs(0, INLINE_MAX, false) && packs(0, 16, true));
+        // With a 20-byte key in the tail: 116 -> 128 bytes, against 64 + 20 -> 96 for a
+        // general node and 80 for the 64-byte string.
+        assert!(packs(20, 64, false) && packs(20, 64, true));
         // Around 1 KiB the size classes are 256 bytes apart: no gain.
-        assert!(!packs(1024, false));
-        assert!(!packs(MAX_PACKED + 1, false));
+        assert!(!packs(0, 1024, false));
+        assert!(!packs(0, MAX_PACKED + 1, false));
     }
 
     #[test]
     fn packed_and_general_nodes() {
+        // Keys in `Hdr::key` (short), in the node's tail (17..=MAX_TAIL bytes), and in
+        // their own allocation (longer).
+        for prefix in [
+            "",
+            "a-key-of-twenty-b:",
+            &"L".repeat(300),
+            &"X".repeat(MAX_TAIL),
+        ] {
+            nodes_with_keys(prefix);
+        }
+    }
+
+    fn nodes_with_keys(prefix: &str) {
+        let key = |name: &str| format!("{prefix}{name}").into_bytes();
         let mut t = Table::new();
         let sizes = [0usize, 1, 16, 22, 23, 44, 45, 64, 200, 1024, 5000];
         for (i, &n) in sizes.iter().enumerate() {
-            let k = format!("k{i}");
+            let k = key(&format!("k{i}"));
             let b: Vec<u8> = (0..n).map(|j| (j * 31 + i) as u8).collect();
-            t.insert_new(
-                h(k.as_bytes()),
-                Key::new(k.as_bytes()),
-                entry(Value::Str(StrValue::emb(&b)), 0),
-                &h,
-            );
+            t.insert_new(h(&k), &k, entry(Value::Str(StrValue::emb(&b)), 0), &h);
         }
-        t.insert_new(
-            h(b"int"),
-            Key::new(b"int"),
-            entry(Value::Str(StrValue::Int(42)), 5),
-            &h,
-        );
+        let int = key("int");
+        t.insert_new(h(&int), &int, entry(Value::Str(StrValue::Int(42)), 5), &h);
         for (i, &n) in sizes.iter().enumerate() {
-            let k = format!("k{i}");
+            let k = key(&format!("k{i}"));
             let b: Vec<u8> = (0..n).map(|j| (j * 31 + i) as u8).collect();
-            let e = t.get(h(k.as_bytes()), k.as_bytes()).expect("present");
+            let e = t.get(h(&k), &k).expect("present");
             assert_eq!(bytes_of(&e), b, "len {n}");
             assert_eq!((e.lru, e.expire), (7, 0));
             let packed = matches!(e.value, Value::Str(StrValue::Ext(_)));
-            assert_eq!(packed, packs(n, false), "len {n}");
+            assert_eq!(packed, packs(key_tail(&k), n, false), "len {n}");
             // The encoding reads as the owned value's would.
             assert_eq!(e.value.encoding(), StrValue::emb(&b).encoding());
             // A clone is owned, of the kind it was packed from.
             let c = e.value.clone();
             assert!(!matches!(c, Value::Str(StrValue::Ext(_))));
+            // The node's own view of its key.
+            assert_eq!(t.slot(h(&k), &k).expect("present").key(), &k[..]);
         }
         // TTLs: set on a packed node (rebuilt with a slot), read back, cleared.
-        let k = b"k7";
-        assert!(t.set_expire(h(k), k, 123_456));
-        assert_eq!(t.expire_of(h(k), k), Some(123_456));
-        assert_eq!(t.get(h(k), k).map(|e| bytes_of(&e).len()), Some(64));
-        assert!(t.set_expire(h(k), k, 0));
-        assert_eq!(t.expire_of(h(k), k), Some(0));
-        assert_eq!(t.expire_of(h(b"int"), b"int"), Some(5));
+        let k7 = key("k7");
+        assert!(t.set_expire(h(&k7), &k7, 123_456));
+        assert_eq!(t.expire_of(h(&k7), &k7), Some(123_456));
+        assert_eq!(
+            t.get(h(&k7), &k7)
+                .map(|e| bytes_of(&e)[..].to_vec())
+                .map(|b| b.len()),
+            Some(64)
+        );
+        assert!(t.set_expire(h(&k7), &k7, 0));
+        assert_eq!(t.expire_of(h(&k7), &k7), Some(0));
+        assert_eq!(t.expire_of(h(&int), &int), Some(5));
         // get_mut turns a packed node into a general one with the same contents.
-        let e = t.get_mut(h(b"k6"), b"k6").expect("present");
+        let k6 = key("k6");
+        assert!(t.set_expire(h(&k6), &k6, 77));
+        let e = t.get_mut(h(&k6), &k6).expect("present");
         assert!(matches!(e.value, Value::Str(StrValue::Emb(_))));
         e.lru = 9;
-        let e = t.get(h(b"k6"), b"k6").expect("present");
-        assert_eq!((bytes_of(&e).len(), e.lru), (45, 9));
+        let e = t.get(h(&k6), &k6).expect("present");
+        assert_eq!((bytes_of(&e).len(), e.lru, e.expire), (45, 9, 77));
+        assert_eq!(t.slot(h(&k6), &k6).expect("present").key(), &k6[..]);
         // Slots change metadata in place.
-        let mut s = t.slot(h(b"k2"), b"k2").expect("present");
+        let k2 = key("k2");
+        let mut s = t.slot(h(&k2), &k2).expect("present");
         *s.lru_mut() = 11;
         s.set_snap(0);
-        let e = t.get(h(b"k2"), b"k2").expect("present");
+        let e = t.get(h(&k2), &k2).expect("present");
         assert_eq!((e.lru, e.snap), (11, 0));
         // replace: packed -> general -> packed, then packed resized in place.
-        assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(
-            Value::Str(StrValue::Int(1)),
-            0
-        )));
-        let enc = t.get(h(b"k2"), b"k2").map(|e| e.value.encoding());
+        assert!(t.replace_with(h(&k2), &k2, |_, _| entry(Value::Str(StrValue::Int(1)), 0)));
+        let enc = t.get(h(&k2), &k2).map(|e| e.value.encoding());
         assert_eq!(enc, Some("int"));
         let v = Value::Str(StrValue::emb(&[b'x'; 64]));
-        assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(v, 9)));
-        assert_eq!(t.expire_of(h(b"k2"), b"k2"), Some(9));
-        for n in [64usize, 3, 300, 0, 64, 2000] {
+        assert!(t.replace_with(h(&k2), &k2, |_, _| entry(v, 9)));
+        assert_eq!(t.expire_of(h(&k2), &k2), Some(9));
+        for n in [64usize, 3, 300, 0, 64, 2000, 17] {
             let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
             let ttl = (n % 2) as u64 * 77;
             let v = Value::Str(StrValue::emb(&b));
-            assert!(t.replace_with(h(b"k2"), b"k2", |_, _| entry(v, ttl)));
-            let e = t.get(h(b"k2"), b"k2").expect("present");
+            assert!(t.replace_with(h(&k2), &k2, |_, _| entry(v, ttl)));
+            let e = t.get(h(&k2), &k2).expect("present");
             assert_eq!((bytes_of(&e), e.expire), (b, ttl));
+            assert_eq!(t.slot(h(&k2), &k2).expect("present").key(), &k2[..]);
         }
         let v = Value::Str(StrValue::Int(1));
-        assert!(!t.replace_with(h(b"nokey"), b"nokey", |_, _| entry(v, 0)));
+        let nokey = key("nokey");
+        assert!(!t.replace_with(h(&nokey), &nokey, |_, _| entry(v, 0)));
+        // Growing the table rehashes every node by its key (tail keys included).
+        for i in 0..500 {
+            let k = key(&format!("more{i}"));
+            let v = Value::Str(StrValue::emb(&vec![b'm'; i % 70]));
+            t.insert_new(h(&k), &k, entry(v, (i % 3) as u64), &h);
+        }
+        for i in 0..500 {
+            let k = key(&format!("more{i}"));
+            assert_eq!(t.expire_of(h(&k), &k), Some((i % 3) as u64));
+            let r = t.remove(h(&k), &k, &h).expect("present");
+            assert_eq!(r.key(), &k[..]);
+            if i % 2 == 0 {
+                assert_eq!(&*r.free(false), &k[..]);
+            } else {
+                let (rk, e) = r.into_parts();
+                assert_eq!((&*rk, bytes_of(&e).len()), (&k[..], i % 70));
+            }
+        }
         // remove / into_entry.
-        let r = t.remove(h(b"k7"), b"k7", &h).expect("present");
-        assert_eq!(r.key(), b"k7");
+        let r = t.remove(h(&k7), &k7, &h).expect("present");
+        assert_eq!(r.key(), &k7[..]);
         let e = r.into_entry();
         assert_eq!(bytes_of(&e).len(), 64);
-        assert!(t.get(h(b"k7"), b"k7").is_none());
+        assert!(t.get(h(&k7), &k7).is_none());
         assert_eq!(t.len(), sizes.len());
         let keys: HashSet<Vec<u8>> = t.iter().map(|(k, _)| k.to_vec()).collect();
         assert_eq!(keys.len(), t.len());
+        assert!(keys.iter().all(|k| k.starts_with(prefix.as_bytes())));
+        assert!(keys.contains(&int));
+    }
+
+    #[test]
+    fn tail_keys_share_the_node() {
+        // A 20-byte key is in the node: one allocation, sized for key and value.
+        let k = b"counter:000000012345";
+        assert_eq!(key_tail(k), 20);
+        let buf = [b'v'; 64];
+        // SAFETY: `buf` outlives `e`, which only node_size reads.
+        let e = entry(
+            Value::Str(StrValue::Ext(unsafe { ExtStr::new(buf.as_ptr(), 64) })),
+            0,
+        );
+        assert_eq!(node_size(k, &e), crate::memory::size_class(HDR + 20 + 64));
+        // A general node grows by the key: 64 + 20 -> the 96-byte class.
+        let g = entry(Value::Str(StrValue::Int(5)), 0);
+        assert_eq!(node_size(k, &g), crate::memory::size_class(GEN + 20));
+        // Short keys and over-long ones have no tail.
+        assert_eq!(key_tail(b"key:000000012345"), 0);
+        assert_eq!(key_tail(&[b'x'; MAX_TAIL + 1]), 0);
+        assert_eq!(
+            node_size(&[b'x'; MAX_TAIL + 1], &g),
+            GEN + crate::memory::size_class(MAX_TAIL + 1)
+        );
     }
 
     #[test]
@@ -1076,18 +1299,13 @@ mod tests {
         // `StrValue::for_set` borrows the command's argument; whatever form the node
         // takes (packed, or general with an owned copy), the stored bytes are a copy.
         let mut t = Table::new();
-        t.insert_new(
-            h(b"g"),
-            Key::new(b"g"),
-            entry(Value::Str(StrValue::Int(1)), 0),
-            &h,
-        );
+        t.insert_new(h(b"g"), b"g", entry(Value::Str(StrValue::Int(1)), 0), &h);
         for n in [30usize, 64, 1024, 5000] {
             let mut buf = vec![b'a'; n];
             let k = format!("b{n}");
             // SAFETY: inserted (copied) while `buf` is alive.
             let v = Value::Str(unsafe { StrValue::for_set(&buf) });
-            t.insert_new(h(k.as_bytes()), Key::new(k.as_bytes()), entry(v, 0), &h);
+            t.insert_new(h(k.as_bytes()), k.as_bytes(), entry(v, 0), &h);
             // SAFETY: as above; `g` is a general node, replaced in place when `n` does
             // not pack.
             let v = Value::Str(unsafe { StrValue::for_set(&buf) });
@@ -1097,7 +1315,7 @@ mod tests {
                 let e = t.get(h(key), key).expect("present");
                 assert_eq!(bytes_of(&e), vec![b'a'; n], "len {n}");
                 let packed = matches!(e.value, Value::Str(StrValue::Ext(_)));
-                assert_eq!(packed, packs(n, false), "len {n}");
+                assert_eq!(packed, packs(0, n, false), "len {n}");
             }
         }
     }
@@ -1108,12 +1326,7 @@ mod tests {
         for i in 0..2000 {
             let k = format!("key:{i:012}");
             let v = Value::Str(StrValue::emb(&vec![b'v'; i % 100]));
-            t.insert_new(
-                h(k.as_bytes()),
-                Key::new(k.as_bytes()),
-                entry(v, (i % 2) as u64),
-                &h,
-            );
+            t.insert_new(h(k.as_bytes()), k.as_bytes(), entry(v, (i % 2) as u64), &h);
         }
         let mut seen = 0;
         let mut gone = 0;

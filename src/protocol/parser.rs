@@ -384,6 +384,72 @@ fn split_quoted(line: &[u8]) -> Option<Vec<(usize, usize, bool)>> {
 
 /// Decodes one raw inline token (as delimited by the tokenizer) into its argument bytes,
 /// applying Redis's quote and escape rules. Plain tokens decode to themselves.
+/// The first two arguments after the command name (empty if absent) that
+/// [`peek_keys`] found (a window of a pipeline: no allocation).
+pub type PeekedKeys<'a> = smallvec::SmallVec<[(&'a [u8], &'a [u8]); PEEK_WINDOW]>;
+
+/// Commands looked ahead at once by [`peek_keys`]' callers.
+pub const PEEK_WINDOW: usize = 32;
+
+/// The second and third arguments (the first key of most commands, and a member, field
+/// or value) of each complete multibulk command at the front of `input` that has a
+/// second one, up to `max` commands, for prefetching (see `Keyspace::prefetch`);
+/// returns the bytes those commands take. Stops at the first
+/// thing that is not a complete, plain multibulk command: it is only a hint, the
+/// parser proper validates everything.
+pub fn peek_keys<'a>(input: &'a [u8], max: usize, out: &mut PeekedKeys<'a>) -> usize {
+    /// The integer after `at` up to CRLF, and the position after the CRLF.
+    fn line(b: &[u8], at: usize) -> Option<(usize, usize)> {
+        let mut n: usize = 0;
+        let mut i = at;
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'0'..=b'9' => n = n.checked_mul(10)?.checked_add((c - b'0') as usize)?,
+                b'\r' => return (b.get(i + 1) == Some(&b'\n') && i > at).then_some((n, i + 2)),
+                _ => return None,
+            }
+            i += 1;
+        }
+        None
+    }
+    let mut pos = 0;
+    let mut found = 0;
+    while found < max && input.get(pos) == Some(&b'*') {
+        let Some((argc, mut p)) = line(input, pos + 1) else {
+            break;
+        };
+        if argc == 0 || argc > 1024 {
+            break;
+        }
+        let mut key = None;
+        let mut arg = &input[..0];
+        for i in 0..argc {
+            if input.get(p) != Some(&b'$') {
+                return pos;
+            }
+            let Some((len, q)) = line(input, p + 1) else {
+                return pos;
+            };
+            let end = match q.checked_add(len) {
+                Some(e) if e + 2 <= input.len() => e,
+                _ => return pos,
+            };
+            match i {
+                1 => key = Some(&input[q..end]),
+                2 => arg = &input[q..end],
+                _ => {}
+            }
+            p = end + 2;
+        }
+        if let Some(k) = key {
+            out.push((k, arg));
+        }
+        found += 1;
+        pos = p;
+    }
+    pos
+}
+
 pub fn decode_inline_token(tok: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(tok.len());
     let mut i = 0;
@@ -453,6 +519,46 @@ pub fn inline_token_is_quoted(tok: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peek_keys_looks_ahead_at_complete_commands_only() {
+        let c1 = &b"*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n"[..];
+        let c2 = &b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1\r\nv\r\n"[..];
+        let c3 = &b"*1\r\n$4\r\nPING\r\n"[..];
+        let batch = [c1, c2, c3].concat();
+        let mut keys = PeekedKeys::new();
+        // Every command, a key for those with a second argument.
+        assert_eq!(peek_keys(&batch, 10, &mut keys), batch.len());
+        assert_eq!(&keys[..], &[(&b"k1"[..], &b""[..]), (b"key", b"v")]);
+        // At most `max` commands.
+        keys.clear();
+        assert_eq!(peek_keys(&batch, 1, &mut keys), c1.len());
+        assert_eq!(&keys[..], &[(&b"k1"[..], &b""[..])]);
+        // A partial command ends the look-ahead (at every cut).
+        for cut in c1.len() + 1..c1.len() + c2.len() {
+            keys.clear();
+            assert_eq!(
+                peek_keys(&batch[..cut], 10, &mut keys),
+                c1.len(),
+                "cut {cut}"
+            );
+            assert_eq!(keys.len(), 1);
+        }
+        keys.clear();
+        assert_eq!(peek_keys(b"GET k1\r\n", 10, &mut keys), 0);
+        // Malformed lengths stop it without panicking.
+        for bad in [
+            &b"*2\r\n$99999999999999999999999\r\nGET\r\n"[..],
+            b"*\r\n",
+            b"*2\r\n$-1\r\n",
+            b"*0\r\n",
+            b"*2\r\n$3\r\nGET\r\n:1\r\n",
+        ] {
+            keys.clear();
+            assert_eq!(peek_keys(bad, 10, &mut keys), 0);
+            assert!(keys.is_empty());
+        }
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, String> {
         let mut p = Parser::new();

@@ -377,9 +377,7 @@ fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) ->
         if policy.volatile() && e.expire() == 0 {
             return None;
         }
-        crate::keyspace::dict::Key::alloc_size(key) as u64
-            + e.value.heap_size() as u64
-            + crate::keyspace::table::node_size(e) as u64
+        e.value.heap_size() as u64 + crate::keyspace::table::node_size(key, e) as u64
     };
     let old = txn.remove(db, key)?;
     // With lazyfree-lazy-eviction the memory is returned a little later, as in Redis.

@@ -37,6 +37,23 @@ pub enum HashValue {
     Big(Box<Inner>),
 }
 
+impl HashValue {
+    /// Starts loading what looking `fields` up will touch (a pipelined batch of
+    /// HSET/HGET on one big hash; see `Keyspace::prefetch`).
+    pub fn prefetch(&self, fields: &[&[u8]]) {
+        if let HashValue::Big(i) = self {
+            if let Enc::Table(d) = &i.enc {
+                let hashes: smallvec::SmallVec<[u64; 32]> =
+                    fields.iter().map(|f| fhash(f)).collect();
+                d.prefetch(&hashes, |v| match v {
+                    SmallBytes::Heap(b) => Some(b.as_ptr()),
+                    SmallBytes::Inline(_) => None,
+                });
+            }
+        }
+    }
+}
+
 /// A `listpackex` or `hashtable` hash.
 pub struct Inner {
     enc: Enc,

@@ -35,6 +35,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// Starts loading what looking `members` (set members, hash fields) up in this
+    /// collection will touch; nothing for the other types.
+    pub fn prefetch_members(&self, members: &[&[u8]]) {
+        match self {
+            Value::Set(s) => s.prefetch(members),
+            Value::Hash(h) => h.prefetch(members),
+            _ => {}
+        }
+    }
+
     /// The name TYPE replies with.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -366,6 +366,17 @@ pub struct SetValue {
     pub repr: Repr,
 }
 
+impl SetValue {
+    /// Starts loading what looking `members` up will touch (a pipelined batch of
+    /// SADD/SISMEMBER/SREM on one big set; see `Keyspace::prefetch`).
+    pub fn prefetch(&self, members: &[&[u8]]) {
+        if let Repr::Big(b) = &self.repr {
+            let hashes: smallvec::SmallVec<[u64; 32]> = members.iter().map(|m| hash(m)).collect();
+            b.dict.prefetch(&hashes, |_| None);
+        }
+    }
+}
+
 impl Default for SetValue {
     fn default() -> Self {
         SetValue::new_intset()
