@@ -431,7 +431,7 @@ pub fn peek_keys<'a>(input: &'a [u8], max: usize, out: &mut PeekedKeys<'a>) -> u
                 return pos;
             };
             let end = match q.checked_add(len) {
-                Some(e) if e + 2 <= input.len() => e,
+                Some(e) if e.checked_add(2).is_some_and(|x| x <= input.len()) => e,
                 _ => return pos,
             };
             match i {
@@ -557,6 +557,13 @@ mod tests {
             keys.clear();
             assert_eq!(peek_keys(bad, 10, &mut keys), 0);
             assert!(keys.is_empty());
+        }
+        // A length that lands exactly at the end of the address space.
+        for delta in 0..64 {
+            let huge = (usize::MAX - delta).to_string();
+            let bad = format!("*2\r\n${huge}\r\nGET\r\n");
+            let mut keys = PeekedKeys::new();
+            assert_eq!(peek_keys(bad.as_bytes(), 10, &mut keys), 0);
         }
     }
 
