@@ -354,6 +354,25 @@ unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
     }
 }
 
+/// A packed node's contents as an owned entry (the string copied out).
+///
+/// # Safety
+/// `p` must be a live packed node.
+unsafe fn packed_entry(p: *mut Hdr) -> Entry {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        let (bytes, expire) = packed_parts(p);
+        Entry {
+            lru: (*p).lru,
+            snap: (*p).snap,
+            kind: GENERAL,
+            _len: 0,
+            expire,
+            value: Value::Str(StrValue::emb(bytes)),
+        }
+    }
+}
+
 /// Frees node `p` and returns its key and entry (a packed string becomes an owned
 /// value).
 ///
@@ -369,15 +388,7 @@ unsafe fn take_node(p: *mut Hdr) -> (Key, Entry) {
             dealloc(p as *mut u8, gen_layout(tail));
             return (key, entry);
         }
-        let (bytes, expire) = packed_parts(p);
-        let entry = Entry {
-            lru: (*p).lru,
-            snap: (*p).snap,
-            kind: GENERAL,
-            _len: 0,
-            expire,
-            value: Value::Str(StrValue::emb(bytes)),
-        };
+        let entry = packed_entry(p);
         free_packed(p);
         (key, entry)
     }
@@ -758,15 +769,7 @@ impl Table {
         // with the old one's key (moved) and tail (copied) before the old one is freed.
         unsafe {
             let old = *link;
-            let (bytes, expire) = packed_parts(old);
-            let entry = Entry {
-                lru: (*old).lru,
-                snap: (*old).snap,
-                kind: GENERAL,
-                _len: 0,
-                expire,
-                value: Value::Str(StrValue::emb(bytes)),
-            };
+            let entry = packed_entry(old);
             let tail = std::slice::from_raw_parts(tail_ptr(old), tail_len(old));
             let n = make_general(ptr::read(&(*old).key), tail, entry);
             (*n).next = (*old).next;
