@@ -49,6 +49,12 @@ pub struct ClientState {
     pub last_cmd: Option<(&'static Command, Option<&'static Command>)>,
     /// Set by a blocking command that found nothing: the connection waits on it.
     pub waiter: Option<Arc<Waiter>>,
+    /// Within a batch of pipelined commands (see `connection::process_input`): when
+    /// the last command ended, which is when the next one starts (one clock read per
+    /// command instead of two; see `dispatch::run`). None outside a batch.
+    pub clock: Option<std::time::Instant>,
+    /// Whether commands run in a batch that chains their clock readings.
+    pub chain_clock: bool,
     /// Blocking commands act non-blocking (inside MULTI/EXEC and scripts).
     pub deny_blocking: bool,
     /// Between MULTI and EXEC/DISCARD: the queued commands.
@@ -100,6 +106,8 @@ impl ClientState {
             close_after_reply: false,
             last_cmd: None,
             waiter: None,
+            clock: None,
+            chain_clock: false,
             deny_blocking: false,
             multi: None,
             in_exec: false,

@@ -77,6 +77,9 @@ fn process_input(
     // Input up to here was looked ahead for keys to prefetch.
     let mut peeked = 0;
     let mut keys = PeekedKeys::new();
+    // Commands of this batch run back to back: each starts when the last ended.
+    client.chain_clock = true;
+    client.clock = None;
     // A blocked client processes nothing more until it is unblocked (Redis keeps the
     // rest of the input in the query buffer meanwhile).
     'commands: while pos < input.len() && !client.close_after_reply && client.waiter.is_none() {
@@ -145,6 +148,8 @@ fn process_input(
         crate::server::tracking::broadcast(srv, Some((client.id, &mut *out)));
     }
     gate.release();
+    client.chain_clock = false;
+    client.clock = None;
     client.publish();
     Progress {
         consumed: pos,

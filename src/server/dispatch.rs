@@ -59,7 +59,23 @@ pub fn busy_reply(srv: &Server) -> &'static str {
     }
 }
 
+/// How a [`Gate`] is held, for comparing before and after taking it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GateKind {
+    Open,
+    Shared,
+    Exclusive,
+}
+
 impl<'a> Gate<'a> {
+    fn kind(&self) -> GateKind {
+        match self {
+            Gate::Open => GateKind::Open,
+            Gate::Shared(_) => GateKind::Shared,
+            Gate::Exclusive(_) => GateKind::Exclusive,
+        }
+    }
+
     /// Takes the gate shared. False if a busy script holds it (the caller replies
     /// BUSY, or runs an `allow_busy` command without the gate).
     fn ensure_shared(&mut self, srv: &'a Server) -> bool {
@@ -163,6 +179,7 @@ fn run<'a>(
     args: &[&[u8]],
     gate: &mut Gate<'a>,
 ) {
+    let entry = gate.kind();
     let (cmd, parent) = match srv.commands.resolve(args) {
         Ok(c) => c,
         Err(e) => {
@@ -302,8 +319,15 @@ fn run<'a>(
             return;
         }
     }
-    // One clock read gives the command's time and the start of its duration.
-    let started = Instant::now();
+    // One clock read gives the command's time and the start of its duration. In a
+    // pipelined batch the previous command's end is this one's start (what lies
+    // between is parsing this command): unless this command waited for the gate,
+    // during which time passed (keys may have expired meanwhile).
+    let chained = client.clock.take();
+    let started = match chained {
+        Some(t) if entry != GateKind::Open && gate.kind() == entry => t,
+        _ => Instant::now(),
+    };
     let now = crate::util::time::ms_at(started);
     let mut txn = if matches!(gate, Gate::Exclusive(_)) {
         Txn::exclusive(&srv.ks, now)
@@ -393,7 +417,11 @@ fn run<'a>(
             true
         }
     };
-    let usec = started.elapsed().as_micros() as u64;
+    let ended = Instant::now();
+    let usec = ended.saturating_duration_since(started).as_micros() as u64;
+    if client.chain_clock {
+        client.clock = Some(ended);
+    }
     if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
         crate::server::slowlog::record(srv, client, args, usec);
     }
