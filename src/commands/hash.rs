@@ -107,10 +107,11 @@ fn hash_mut(v: &mut Value) -> Result<&mut HashValue, RError> {
 
 /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
 fn limits(ctx: &Ctx) -> (usize, usize) {
-    let cfg = ctx.srv.config.read();
+    use crate::server::Limit;
+    let hot = &ctx.srv.hot;
     (
-        cfg.int("hash-max-listpack-entries").max(0) as usize,
-        cfg.int("hash-max-listpack-value").max(0) as usize,
+        hot.limit(Limit::HashMaxListpackEntries) as usize,
+        hot.limit(Limit::HashMaxListpackValue) as usize,
     )
 }
 

@@ -61,11 +61,7 @@ fn hll_mut(v: &mut Value) -> Result<&mut Vec<u8>, RError> {
 
 /// The `hll-sparse-max-bytes` setting.
 fn sparse_max_bytes(ctx: &Ctx) -> usize {
-    ctx.srv
-        .config
-        .read()
-        .int("hll-sparse-max-bytes")
-        .clamp(0, i64::MAX) as usize
+    ctx.srv.hot.limit(crate::server::Limit::HllSparseMaxBytes) as usize
 }
 
 /// PFADD key [element ...]: 1 if the key was created or a register changed.

@@ -92,7 +92,7 @@ pub fn set_mut(v: &mut Value) -> Result<&mut SetValue, RError> {
 
 /// `set-max-intset-entries`.
 fn max_intset(ctx: &Ctx) -> usize {
-    ctx.srv.config.read().int("set-max-intset-entries").max(0) as usize
+    ctx.srv.hot.limit(crate::server::Limit::SetMaxIntsetEntries) as usize
 }
 
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

@@ -238,10 +238,11 @@ fn write_entries(out: &mut crate::protocol::Reply, s: &StreamValue, es: &[EntryP
 }
 
 fn limits(ctx: &Ctx) -> NodeLimits {
-    let cfg = ctx.srv.config.read();
+    use crate::server::Limit;
+    let hot = &ctx.srv.hot;
     NodeLimits {
-        max_entries: cfg.int("stream-node-max-entries").max(0) as u64,
-        max_bytes: cfg.int("stream-node-max-bytes").max(0) as u64,
+        max_entries: hot.limit(Limit::StreamNodeMaxEntries),
+        max_bytes: hot.limit(Limit::StreamNodeMaxBytes),
     }
 }
 

@@ -168,10 +168,10 @@ pub fn limits(ctx: &Ctx) -> Limits {
 
 /// `limits` from the server (usable while the keyspace is borrowed).
 fn limits_of(srv: &crate::server::Server) -> Limits {
-    let cfg = srv.config.read();
+    use crate::server::Limit;
     Limits {
-        max_entries: cfg.int("zset-max-listpack-entries").max(0) as usize,
-        max_value: cfg.int("zset-max-listpack-value").max(0) as usize,
+        max_entries: srv.hot.limit(Limit::ZsetMaxListpackEntries) as usize,
+        max_value: srv.hot.limit(Limit::ZsetMaxListpackValue) as usize,
     }
 }
 
