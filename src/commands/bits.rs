@@ -78,7 +78,7 @@ fn put_bit(buf: &mut [u8], offset: u64, on: bool) {
 
 /// `lookupStringForBitCommand`: the key's string as a raw buffer, created or zero
 /// padded so that bit `maxbit` exists. Returns the buffer and whether it was created
-/// or grew.
+/// or grew; WRONGTYPE (before creating anything) if the key holds another type.
 fn string_for_bits<'t>(
     ctx: &'t mut Ctx,
     key: &[u8],
@@ -87,10 +87,15 @@ fn string_for_bits<'t>(
     let db = ctx.db();
     let need = (maxbit >> 3) as usize + 1;
     let mut grew = false;
-    if ctx.txn.get_mut(db, key).is_none() {
-        ctx.txn
-            .set(db, key, Value::Str(StrValue::raw(vec![0; need])), false);
-        grew = true;
+    match ctx.txn.get_mut(db, key) {
+        Some(e) => {
+            str_ref(&e.value)?;
+        }
+        None => {
+            ctx.txn
+                .set(db, key, Value::Str(StrValue::raw(vec![0; need])), false);
+            grew = true;
+        }
     }
     let Some(e) = ctx.txn.get_mut(db, key) else {
         return Err(RError::err("key vanished while being written"));
@@ -109,11 +114,6 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let on = parse_i64(argv[3]).ok_or(BIT_VALUE_ERR)?;
     if on & !1 != 0 {
         return Err(BIT_VALUE_ERR);
-    }
-    let db = ctx.db();
-    // Type check before creating anything.
-    if let Some(e) = ctx.txn.get_mut(db, argv[1]) {
-        str_ref(&e.value)?;
     }
     let (buf, grew) = string_for_bits(ctx, argv[1], offset)?;
     let old = get_bit(buf, offset);
@@ -696,9 +696,6 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], ro_command: bool) -> CmdResul
         return Err(RError::raw(
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
-    }
-    if let Some(e) = ctx.txn.get_mut(db, key) {
-        str_ref(&e.value)?;
     }
     let (buf, grew) = string_for_bits(ctx, key, highest_write)?;
     // The buffer borrows the keyspace; replies are collected and written after.
