@@ -590,13 +590,14 @@ fn points_in_range(
         maxex: true,
     };
     let (start, end) = z.score_span(&range);
+    let probe = geohash::Probe::new(shape);
     let mut done = false;
     z.for_each_in(start, end, false, |m, score| {
         if done {
             return;
         }
         let (x, y) = geohash::decode_score(score);
-        if let Some(dist) = geohash::distance_if_inside(shape, x, y) {
+        if let Some(dist) = probe.distance_if_inside(x, y) {
             out.push(Point {
                 member: m.to_vec(),
                 score,
