@@ -243,18 +243,10 @@ unsafe fn view<'a>(p: *mut Hdr) -> EntryRef<'a> {
         if (*p).kind == GENERAL {
             EntryRef(Repr::Node(&(*(p as *mut GenNode)).entry))
         } else {
-            let (bytes, expire) = packed_parts(p);
-            EntryRef(Repr::Packed(
-                Entry {
-                    lru: (*p).lru,
-                    snap: (*p).snap,
-                    kind: GENERAL,
-                    _len: 0,
-                    expire,
-                    value: Value::Str(StrValue::Ext(ExtStr::new(bytes.as_ptr(), bytes.len()))),
-                },
-                PhantomData,
-            ))
+            let entry = packed_as_entry(p, |b| {
+                Value::Str(StrValue::Ext(ExtStr::new(b.as_ptr(), b.len())))
+            });
+            EntryRef(Repr::Packed(entry, PhantomData))
         }
     }
 }
@@ -360,6 +352,16 @@ unsafe fn fill_packed(p: *mut Hdr, e: &Entry, bytes: &[u8]) {
 /// `p` must be a live packed node.
 unsafe fn packed_entry(p: *mut Hdr) -> Entry {
     // SAFETY: by the caller's contract.
+    unsafe { packed_as_entry(p, |b| Value::Str(StrValue::emb(b))) }
+}
+
+/// A packed node's header fields as an entry whose value `value` makes of its bytes
+/// (a view borrowing them, or an owned copy).
+///
+/// # Safety
+/// `p` must be a live packed node.
+unsafe fn packed_as_entry(p: *mut Hdr, value: impl FnOnce(&[u8]) -> Value) -> Entry {
+    // SAFETY: by the caller's contract.
     unsafe {
         let (bytes, expire) = packed_parts(p);
         Entry {
@@ -368,7 +370,7 @@ unsafe fn packed_entry(p: *mut Hdr) -> Entry {
             kind: GENERAL,
             _len: 0,
             expire,
-            value: Value::Str(StrValue::emb(bytes)),
+            value: value(bytes),
         }
     }
 }

@@ -64,23 +64,11 @@ pub struct Hot {
     /// `list-max-listpack-size` (read on every list write).
     pub list_max_listpack_size: AtomicI64,
     /// The other encoding limits read on every write of their type (a configuration
-    /// lookup by name took 3% of a PFADD's time): see [`HOT_LIMITS`].
-    pub limits: [AtomicI64; HOT_LIMITS.len()],
+    /// lookup by name took 3% of a PFADD's time), indexed by [`Limit`].
+    pub limits: [AtomicI64; Limit::ALL.len()],
 }
 
-/// Directives cached in [`Hot::limits`], in this order ([`Limit`] indexes it).
-pub const HOT_LIMITS: [&str; 8] = [
-    "hash-max-listpack-entries",
-    "hash-max-listpack-value",
-    "set-max-intset-entries",
-    "zset-max-listpack-entries",
-    "zset-max-listpack-value",
-    "stream-node-max-entries",
-    "stream-node-max-bytes",
-    "hll-sparse-max-bytes",
-];
-
-/// An index into [`Hot::limits`].
+/// A directive cached in [`Hot::limits`].
 #[derive(Clone, Copy)]
 pub enum Limit {
     HashMaxListpackEntries,
@@ -91,6 +79,34 @@ pub enum Limit {
     StreamNodeMaxEntries,
     StreamNodeMaxBytes,
     HllSparseMaxBytes,
+}
+
+impl Limit {
+    /// Every limit, in declaration order (so `ALL[l as usize]` is `l`).
+    pub const ALL: [Limit; 8] = [
+        Limit::HashMaxListpackEntries,
+        Limit::HashMaxListpackValue,
+        Limit::SetMaxIntsetEntries,
+        Limit::ZsetMaxListpackEntries,
+        Limit::ZsetMaxListpackValue,
+        Limit::StreamNodeMaxEntries,
+        Limit::StreamNodeMaxBytes,
+        Limit::HllSparseMaxBytes,
+    ];
+
+    /// The configuration directive.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::HashMaxListpackEntries => "hash-max-listpack-entries",
+            Limit::HashMaxListpackValue => "hash-max-listpack-value",
+            Limit::SetMaxIntsetEntries => "set-max-intset-entries",
+            Limit::ZsetMaxListpackEntries => "zset-max-listpack-entries",
+            Limit::ZsetMaxListpackValue => "zset-max-listpack-value",
+            Limit::StreamNodeMaxEntries => "stream-node-max-entries",
+            Limit::StreamNodeMaxBytes => "stream-node-max-bytes",
+            Limit::HllSparseMaxBytes => "hll-sparse-max-bytes",
+        }
+    }
 }
 
 impl Hot {
@@ -184,7 +200,7 @@ impl Server {
             timeout_secs: AtomicU64::new(config.int("timeout") as u64),
             requirepass: RwLock::new(None),
             list_max_listpack_size: AtomicI64::new(config.int("list-max-listpack-size")),
-            limits: HOT_LIMITS.map(|name| AtomicI64::new(config.int(name))),
+            limits: Limit::ALL.map(|l| AtomicI64::new(config.int(l.name()))),
         };
         let script_state = Arc::new(crate::scripting::RunState::default());
         let mut commands = CommandTable::new();
@@ -257,8 +273,8 @@ impl Server {
             .store(c.int("timeout") as u64, Ordering::Relaxed);
         h.list_max_listpack_size
             .store(c.int("list-max-listpack-size"), Ordering::Relaxed);
-        for (slot, name) in h.limits.iter().zip(HOT_LIMITS) {
-            slot.store(c.int(name), Ordering::Relaxed);
+        for l in Limit::ALL {
+            h.limits[l as usize].store(c.int(l.name()), Ordering::Relaxed);
         }
         self.tracking.max_keys.store(
             c.int("tracking-table-max-keys").max(0) as u64,
@@ -336,4 +352,17 @@ pub fn random_hex(n: usize) -> String {
     (0..n)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
         .collect()
+}
+
+#[cfg(test)]
+mod hot_tests {
+    use super::Limit;
+
+    /// `Hot::limits` is indexed by discriminant and filled in `Limit::ALL`'s order.
+    #[test]
+    fn limit_all_is_in_declaration_order() {
+        for (i, l) in Limit::ALL.iter().enumerate() {
+            assert_eq!(*l as usize, i, "{}", l.name());
+        }
+    }
 }

@@ -210,9 +210,7 @@ impl Pack {
 
     /// Gives back the growth slack of a pack that is no longer at an end of its list.
     fn seal(&mut self) {
-        if self.buf.capacity() > self.buf.len() {
-            self.buf.shrink_to_fit();
-        }
+        self.buf.shrink_to_fit();
     }
 
     fn push_back(&mut self, v: &[u8]) {

@@ -510,16 +510,18 @@ pub fn lat_distance(lat1d: f64, lat2d: f64) -> f64 {
 /// `geohashGetDistance`: haversine great circle distance in metres (Redis 7.0.15
 /// takes the meridian shortcut when the longitudes are the same).
 pub fn distance(lon1d: f64, lat1d: f64, lon2d: f64, lat2d: f64) -> f64 {
-    let lon1r = deg_rad(lon1d);
-    let lon2r = deg_rad(lon2d);
-    let v = ((lon2r - lon1r) / 2.0).sin();
+    haversine(lon1d, lat1d, deg_rad(lat1d).cos(), lon2d, lat2d)
+}
+
+/// [`distance`] given the cosine of the first point's latitude (in radians).
+#[inline]
+fn haversine(lon1d: f64, lat1d: f64, cos_lat1: f64, lon2d: f64, lat2d: f64) -> f64 {
+    let v = ((deg_rad(lon2d) - deg_rad(lon1d)) / 2.0).sin();
     if v == 0.0 {
         return lat_distance(lat1d, lat2d);
     }
-    let lat1r = deg_rad(lat1d);
-    let lat2r = deg_rad(lat2d);
-    let u = ((lat2r - lat1r) / 2.0).sin();
-    let a = u * u + lat1r.cos() * lat2r.cos() * v * v;
+    let u = ((deg_rad(lat2d) - deg_rad(lat1d)) / 2.0).sin();
+    let a = u * u + cos_lat1 * deg_rad(lat2d).cos() * v * v;
     2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
 }
 
@@ -546,20 +548,6 @@ impl<'s> Probe<'s> {
         }
     }
 
-    /// [`distance`] from the centre, the same computation (bit for bit) with the
-    /// centre's cosine computed once.
-    #[inline]
-    fn distance_from_centre(&self, lon2d: f64, lat2d: f64) -> f64 {
-        let (lon1d, lat1d) = self.shape.xy;
-        let v = ((deg_rad(lon2d) - deg_rad(lon1d)) / 2.0).sin();
-        if v == 0.0 {
-            return lat_distance(lat1d, lat2d);
-        }
-        let u = ((deg_rad(lat2d) - deg_rad(lat1d)) / 2.0).sin();
-        let a = u * u + self.cos_lat1 * deg_rad(lat2d).cos() * v * v;
-        2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
-    }
-
     pub fn distance_if_inside(&self, x2: f64, y2: f64) -> Option<f64> {
         let shape = self.shape;
         let (_, y1) = shape.xy;
@@ -574,32 +562,26 @@ impl<'s> Probe<'s> {
                 if lat_distance(y2, y1) > radius_m * (1.0 + 1e-9) {
                     return None;
                 }
-                let d = self.distance_from_centre(x2, y2);
+                let (x1, _) = shape.xy;
+                let d = haversine(x1, y1, self.cos_lat1, x2, y2);
                 if d > radius_m {
                     None
                 } else {
                     Some(d)
                 }
             }
-            _ => box_distance_if_inside(shape, x2, y2),
-        }
-    }
-}
-
-fn box_distance_if_inside(shape: &Shape, x2: f64, y2: f64) -> Option<f64> {
-    let (x1, y1) = shape.xy;
-    match shape.kind {
-        ShapeKind::Circle { .. } => None,
-        ShapeKind::Box { width, height } => {
-            let width_m = width * shape.conversion;
-            let height_m = height * shape.conversion;
-            if lat_distance(y2, y1) > height_m / 2.0 {
-                return None;
+            ShapeKind::Box { width, height } => {
+                let (x1, _) = shape.xy;
+                let width_m = width * shape.conversion;
+                let height_m = height * shape.conversion;
+                if lat_distance(y2, y1) > height_m / 2.0 {
+                    return None;
+                }
+                if distance(x2, y2, x1, y2) > width_m / 2.0 {
+                    return None;
+                }
+                Some(haversine(x1, y1, self.cos_lat1, x2, y2))
             }
-            if distance(x2, y2, x1, y2) > width_m / 2.0 {
-                return None;
-            }
-            Some(distance(x1, y1, x2, y2))
         }
     }
 }
