@@ -548,3 +548,72 @@ fn pipelined_commands_each_get_their_own_time() {
         }
     }
 }
+
+/// Statistics of pipelined commands are visible to the next command of the same
+/// pipeline (INFO, LATENCY HISTOGRAM, INFO persistence's change count), INFO does not
+/// count itself while it runs, and another client sees them once the replies arrived
+/// (Ferrodis adds a batch's figures to the shared counters once, see
+/// `dispatch::PendingStats`).
+#[test]
+fn pipelined_statistics_are_seen_by_the_next_command() {
+    let f = common::ferrodis(&[]);
+    let r = common::redis(&[]);
+    for (name, srv) in [("ferrodis", &f), ("redis", &r)] {
+        let mut c = srv.client();
+        let mut other = srv.client();
+        let changes = |lines: &[String]| -> i64 {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(-1)
+        };
+        let before = changes(&info_section(&mut c, "persistence"));
+        assert_eq!(c.cmds(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+        let mut batch = Vec::new();
+        let mut cmds: Vec<&[&str]> = vec![&["INCR", "n"]; 5];
+        cmds.extend([
+            &["INFO", "commandstats"][..],
+            &["INFO", "commandstats"],
+            &["LATENCY", "HISTOGRAM", "incr"],
+            &["INFO", "persistence"],
+        ]);
+        for args in &cmds {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            batch.extend_from_slice(&common::encode(&a));
+        }
+        c.send_raw(&batch);
+        let replies: Vec<String> = (0..cmds.len())
+            .map(|_| String::from_utf8_lossy(&c.read_reply()).into_owned())
+            .collect();
+        assert_eq!(replies[4], ":5\r\n", "{name}");
+        let calls = |info: &str, cmd: &str| -> Option<String> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:calls=")))
+                .map(|v| v.split(',').next().unwrap_or("").to_string())
+        };
+        assert_eq!(calls(&replies[5], "incr").as_deref(), Some("5"), "{name}");
+        assert_eq!(calls(&replies[5], "info"), None, "{name}: {}", replies[5]);
+        assert_eq!(calls(&replies[6], "info").as_deref(), Some("1"), "{name}");
+        assert!(
+            replies[7].contains("$5\r\ncalls\r\n:5\r\n"),
+            "{name}: {}",
+            replies[7]
+        );
+        let lines: Vec<String> = replies[8].lines().map(str::to_string).collect();
+        assert_eq!(changes(&lines), before + 5, "{name}");
+        // Another client, once the replies of a batch of INCRs alone arrived.
+        let incr = common::encode(&[b"INCR", b"n"]);
+        c.send_raw(&incr.repeat(3));
+        for _ in 0..3 {
+            c.read_reply();
+        }
+        let seen = String::from_utf8_lossy(&other.cmds(&["INFO", "commandstats"])).into_owned();
+        assert_eq!(calls(&seen, "incr").as_deref(), Some("8"), "{name}");
+        assert_eq!(
+            calls(&seen, "latency|histogram").as_deref(),
+            Some("1"),
+            "{name}"
+        );
+    }
+}

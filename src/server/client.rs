@@ -55,6 +55,8 @@ pub struct ClientState {
     pub clock: Option<std::time::Instant>,
     /// Whether commands run in a batch that chains their clock readings.
     pub chain_clock: bool,
+    /// Statistics held back within a batch (see `dispatch::PendingStats`).
+    pub stats: crate::server::dispatch::PendingStats,
     /// Blocking commands act non-blocking (inside MULTI/EXEC and scripts).
     pub deny_blocking: bool,
     /// Between MULTI and EXEC/DISCARD: the queued commands.
@@ -108,6 +110,7 @@ impl ClientState {
             waiter: None,
             clock: None,
             chain_clock: false,
+            stats: Default::default(),
             deny_blocking: false,
             multi: None,
             in_exec: false,

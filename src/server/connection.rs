@@ -150,6 +150,7 @@ fn process_input(
     gate.release();
     client.chain_clock = false;
     client.clock = None;
+    client.stats.flush(srv);
     client.publish();
     Progress {
         consumed: pos,

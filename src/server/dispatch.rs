@@ -123,6 +123,90 @@ impl<'a> Gate<'a> {
     }
 }
 
+/// Statistics of the commands a client ran in the current batch, not yet added to the
+/// shared counters.
+///
+/// `INFO commandstats`, the latency histograms and `dirty` are atomics shared by every
+/// worker thread; adding to them per command was three to four locked instructions per
+/// command (the hottest instructions of `execute` in a pipelined `PFADD` profile). A
+/// batch of the same fast command (`-P 16` of one command, a pipeline of GETs) now adds
+/// them once. Whatever reads them sees the same figures as before from this client's
+/// point of view: the pending figures go out before any other command runs (INFO,
+/// LATENCY HISTOGRAM, CONFIG RESETSTAT, SAVE...), a command that is not `FAST` is never
+/// held back, and the batch ends with a flush (`connection::process_input`) before its
+/// replies are written. Other clients may see them up to one batch late.
+#[derive(Default)]
+pub struct PendingStats {
+    cmd: Option<&'static crate::commands::Command>,
+    calls: u64,
+    usec: u64,
+    dirty: u64,
+    /// The last duration for the histogram, and how many runs took it.
+    hist_usec: u64,
+    hist_n: u64,
+}
+
+impl PendingStats {
+    /// Adds the pending figures to the shared counters.
+    pub fn flush(&mut self, srv: &Server) {
+        let Some(cmd) = self.cmd.take() else { return };
+        cmd.stats.calls.fetch_add(self.calls, Ordering::Relaxed);
+        cmd.stats.usec.fetch_add(self.usec, Ordering::Relaxed);
+        if self.dirty > 0 {
+            srv.stats.dirty.fetch_add(self.dirty, Ordering::Relaxed);
+        }
+        self.flush_histogram(srv, cmd);
+        *self = PendingStats::default();
+    }
+
+    fn flush_histogram(&mut self, srv: &Server, cmd: &crate::commands::Command) {
+        if self.hist_n > 0 && srv.latency.tracking.load(Ordering::Relaxed) {
+            cmd.stats
+                .latency
+                .record_n(self.hist_usec.saturating_mul(1000), self.hist_n);
+        }
+        self.hist_n = 0;
+    }
+
+    /// Before `cmd` runs: flushes what another command left pending.
+    #[inline]
+    fn before(&mut self, srv: &Server, cmd: &'static crate::commands::Command) {
+        if self.cmd.is_some_and(|c| !std::ptr::eq(c, cmd)) {
+            self.flush(srv);
+        }
+    }
+
+    /// After `cmd` ran for `usec` µs making `dirty` changes; `hist`: whether it counts in
+    /// its latency histogram (not when it blocked); `defer`: whether the figures may wait
+    /// for the end of the batch.
+    #[inline]
+    fn add(
+        &mut self,
+        srv: &Server,
+        cmd: &'static crate::commands::Command,
+        usec: u64,
+        dirty: u64,
+        hist: bool,
+        defer: bool,
+    ) {
+        self.before(srv, cmd);
+        self.cmd = Some(cmd);
+        self.calls += 1;
+        self.usec += usec;
+        self.dirty += dirty;
+        if hist {
+            if self.hist_n > 0 && self.hist_usec != usec {
+                self.flush_histogram(srv, cmd);
+            }
+            self.hist_usec = usec;
+            self.hist_n += 1;
+        }
+        if !defer {
+            self.flush(srv);
+        }
+    }
+}
+
 /// Runs one command and writes its reply into `out`.
 pub fn execute<'a>(
     srv: &'a Server,
@@ -212,6 +296,8 @@ fn run<'a>(
             return;
         }
     };
+    // Whatever reads the statistics sees those of the commands before it.
+    client.stats.before(srv, cmd);
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         multi::flag_error(client);
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -425,14 +511,12 @@ fn run<'a>(
     if srv.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) && client.waiter.is_none() {
         crate::server::slowlog::record(srv, client, args, usec);
     }
-    crate::server::latency::after_command(srv, cmd, usec, client.waiter.is_some());
-    cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
-    cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
+    let blocked = client.waiter.is_some();
+    crate::server::latency::after_command(srv, cmd, usec, blocked);
+    let defer = client.chain_clock && cmd.has(flags::FAST);
+    client.stats.add(srv, cmd, usec, dirty, !blocked, defer);
     if failed {
         cmd.stats.failed.fetch_add(1, Ordering::Relaxed);
-    }
-    if dirty > 0 {
-        srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
     // Lazily expired keys: their DEL was propagated above (their `expired` events
     // were published with the command's).

@@ -86,12 +86,17 @@ impl Histogram {
     /// Records one duration in nanoseconds (clamped to Redis's 1 ns .. 1 s range).
     #[inline]
     pub fn record(&self, ns: u64) {
+        self.record_n(ns, 1);
+    }
+
+    /// Records `n` values of `ns` nanoseconds.
+    pub fn record_n(&self, ns: u64, n: u64) {
         let v = (ns.min(MAX_VALUE as u64) as i64).max(MIN_VALUE);
         let counts = self
             .counts
             .get_or_init(|| (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect());
         if let Some(c) = counts.get(counts_index_for(v)) {
-            c.fetch_add(1, Ordering::Relaxed);
+            c.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -367,18 +372,15 @@ pub fn parse_percentiles(s: &str) -> Option<Vec<f64>> {
     s.split(' ').map(|p| p.parse::<f64>().ok()).collect()
 }
 
-/// The dispatcher's hook after each command ran (not for a command that blocked):
-/// the command's histogram (`latency-tracking`) and the monitor's `command` /
-/// `fast-command` events.
+/// The dispatcher's hook after each command ran (not for a command that blocked): the
+/// monitor's `command` / `fast-command` events. (The command's histogram,
+/// `latency-tracking`, is recorded with its other statistics, `dispatch::PendingStats`.)
 #[inline]
 pub fn after_command(srv: &Server, cmd: &Command, usec: u64, blocked: bool) {
     if blocked {
         return;
     }
     let m = &srv.latency;
-    if m.tracking.load(Ordering::Relaxed) {
-        cmd.stats.latency.record(usec.saturating_mul(1000));
-    }
     let t = m.threshold_ms.load(Ordering::Relaxed);
     if t > 0 && usec / 1000 >= t {
         let event = if cmd.has(flags::FAST) {
