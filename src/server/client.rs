@@ -159,6 +159,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection notices it and closes.
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
+    /// Wakes the connection task while it waits to read (see `connection::killed`).
+    pub kill_waker: atomic_waker::AtomicWaker,
     pub user: Mutex<String>,
     /// Commands queued in MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     pub multi: AtomicI64,
@@ -197,6 +199,7 @@ impl ClientInfo {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
+            kill_waker: atomic_waker::AtomicWaker::new(),
             user: Mutex::new("default".into()),
             blocked: Mutex::new(None),
             multi: AtomicI64::new(-1),
@@ -211,6 +214,7 @@ impl ClientInfo {
     /// Asks the connection to close (CLIENT KILL, shutdown).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
+        self.kill_waker.wake();
         self.kill_notify.notify_one();
     }
 
