@@ -35,6 +35,17 @@ fn info_section(c: &mut RawClient, section: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sends `cmds` in one write (one pipelined batch) and reads their replies.
+fn pipeline(c: &mut RawClient, cmds: &[&[&str]]) -> Vec<Vec<u8>> {
+    let mut batch = Vec::new();
+    for args in cmds {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        batch.extend_from_slice(&common::encode(&a));
+    }
+    c.send_raw(&batch);
+    cmds.iter().map(|_| c.read_reply()).collect()
+}
+
 /// Runs the same monitor scenario on both servers: two slow commands in different
 /// seconds, then every LATENCY view of them.
 #[test]
@@ -500,19 +511,16 @@ fn pipelined_commands_each_get_their_own_time() {
     for (name, srv) in [("ferrodis", &f), ("redis", &r)] {
         let mut c = srv.client();
         assert_eq!(c.cmds(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
-        let mut batch = Vec::new();
-        for args in [
-            &["SET", "k", "v", "PX", "40"][..],
-            &["DEBUG", "SLEEP", "0.1"],
-            &["GET", "k"],
-            &["EXISTS", "k"],
-            &["PING"],
-        ] {
-            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-            batch.extend_from_slice(&common::encode(&a));
-        }
-        c.send_raw(&batch);
-        let replies: Vec<Vec<u8>> = (0..5).map(|_| c.read_reply()).collect();
+        let replies = pipeline(
+            &mut c,
+            &[
+                &["SET", "k", "v", "PX", "40"],
+                &["DEBUG", "SLEEP", "0.1"],
+                &["GET", "k"],
+                &["EXISTS", "k"],
+                &["PING"],
+            ],
+        );
         assert_eq!(
             replies,
             [
@@ -570,7 +578,6 @@ fn pipelined_statistics_are_seen_by_the_next_command() {
         };
         let before = changes(&info_section(&mut c, "persistence"));
         assert_eq!(c.cmds(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
-        let mut batch = Vec::new();
         let mut cmds: Vec<&[&str]> = vec![&["INCR", "n"]; 5];
         cmds.extend([
             &["INFO", "commandstats"][..],
@@ -578,13 +585,9 @@ fn pipelined_statistics_are_seen_by_the_next_command() {
             &["LATENCY", "HISTOGRAM", "incr"],
             &["INFO", "persistence"],
         ]);
-        for args in &cmds {
-            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-            batch.extend_from_slice(&common::encode(&a));
-        }
-        c.send_raw(&batch);
-        let replies: Vec<String> = (0..cmds.len())
-            .map(|_| String::from_utf8_lossy(&c.read_reply()).into_owned())
+        let replies: Vec<String> = pipeline(&mut c, &cmds)
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
             .collect();
         assert_eq!(replies[4], ":5\r\n", "{name}");
         let calls = |info: &str, cmd: &str| -> Option<String> {

@@ -83,13 +83,14 @@ impl Histogram {
         }
     }
 
-    /// Records one duration in nanoseconds (clamped to Redis's 1 ns .. 1 s range).
-    #[inline]
+    /// Records one duration in nanoseconds.
+    #[cfg(test)]
     pub fn record(&self, ns: u64) {
         self.record_n(ns, 1);
     }
 
-    /// Records `n` values of `ns` nanoseconds.
+    /// Records `n` durations of `ns` nanoseconds each (clamped to Redis's 1 ns .. 1 s
+    /// range).
     pub fn record_n(&self, ns: u64, n: u64) {
         let v = (ns.min(MAX_VALUE as u64) as i64).max(MIN_VALUE);
         let counts = self
