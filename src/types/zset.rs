@@ -7,9 +7,12 @@
 //!   is_float`), the rest of the member, then the score: a zigzag varint when it is
 //!   an integer of at most 53 bits, else the 8 bytes of the `f64`. Ten members such
 //!   as `member:0`..`member:9` with small integer scores take 46 bytes.
-//! * `skiplist`: Redis's skiplist with spans (so ranks are O(log n)), its nodes kept in
-//!   an arena and linked by `u32` slot numbers, plus an open-addressing hash index of
-//!   member -> slot for O(1) score lookups. Members are stored once, in the nodes.
+//! * `skiplist` (the name Redis and OBJECT ENCODING give it): members in an arena of
+//!   `u32` slots, ordered by an order-statistic B+tree of (score, slot) keys
+//!   ([`btree`]: ranks in O(log n), and a search touches three nodes at 100,000
+//!   members where Redis's skiplist chases ~30 pointers), plus an open-addressing hash
+//!   index of member -> slot for O(1) score lookups. Members are stored once, in the
+//!   arena.
 //!
 //! Conversion is one way (listpack -> skiplist), as in Redis; the thresholds are
 //! passed in by the commands, which read them from the configuration.
@@ -19,6 +22,8 @@
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
+
+mod btree;
 
 /// Thresholds for the compact encoding (`zset-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug)]
@@ -153,14 +158,14 @@ impl ZSetValue {
     pub fn len(&self) -> usize {
         match self {
             ZSetValue::Listpack(b) => lp::len(b),
-            ZSetValue::Skiplist(s) => s.len,
+            ZSetValue::Skiplist(s) => s.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         match self {
             ZSetValue::Listpack(b) => b.is_empty(),
-            ZSetValue::Skiplist(s) => s.len == 0,
+            ZSetValue::Skiplist(s) => s.is_empty(),
         }
     }
 
@@ -210,13 +215,13 @@ impl ZSetValue {
     /// freshly built results, as Redis's `zsetConvertToListpackIfNeeded`).
     pub fn compact_if_fits(&mut self, lim: Limits) {
         if let ZSetValue::Skiplist(sl) = self {
-            if sl.len <= lim.max_entries && sl.max_member_len() <= lim.max_value {
-                let mut entries = Vec::with_capacity(sl.len);
-                let mut x = sl.first();
-                while let Some(i) = x {
-                    let (m, s) = sl.entry(i);
+            if sl.len() <= lim.max_entries && sl.max_member_len() <= lim.max_value {
+                let mut entries = Vec::with_capacity(sl.len());
+                let mut x = sl.tree.at_rank(0);
+                while let Some(c) = x {
+                    let (m, s) = sl.entry(c);
                     entries.push((m.to_vec(), s));
-                    x = sl.next(i);
+                    x = sl.tree.next(c);
                 }
                 *self = ZSetValue::Listpack(lp::encode_all(&entries));
             }
@@ -289,8 +294,8 @@ impl ZSetValue {
         match self {
             ZSetValue::Listpack(b) => lp::find(b, member),
             ZSetValue::Skiplist(sl) => {
-                let s = sl.score(member)?;
-                Some((sl.rank_of(s, member)?, s))
+                let slot = sl.index.find(member, &sl.nodes)?;
+                Some((sl.rank_of(slot)?, sl.nodes[slot as usize].score))
             }
         }
     }
@@ -379,17 +384,16 @@ impl ZSetValue {
                 }
             }
             ZSetValue::Skiplist(sl) => {
-                let (first, n) = if rev {
-                    (sl.at_rank(end - 1), end - start)
-                } else {
-                    (sl.at_rank(start), end - start)
-                };
-                let mut x = first;
-                for _ in 0..n {
-                    let Some(i) = x else { break };
-                    let (m, s) = sl.entry(i);
+                let mut x = sl.tree.at_rank(if rev { end - 1 } else { start });
+                for _ in start..end {
+                    let Some(c) = x else { break };
+                    let (m, s) = sl.entry(c);
                     f(m, s);
-                    x = if rev { sl.prev(i) } else { sl.next(i) };
+                    x = if rev {
+                        sl.tree.prev(c)
+                    } else {
+                        sl.tree.next(c)
+                    };
                 }
             }
         }
@@ -457,12 +461,12 @@ impl ZSetValue {
             }
             ZSetValue::Skiplist(sl) => {
                 let total = sl.nodes.len() as u64;
-                let mut i = cursor.max(1);
+                let mut i = cursor;
                 let mut found = 0;
                 let mut budget = count.saturating_mul(10).max(1);
                 while i < total && found < count && budget > 0 {
                     let n = &sl.nodes[i as usize];
-                    if !n.levels.is_empty() {
+                    if !n.score.is_nan() {
                         f(&n.member, n.score);
                         found += 1;
                     }
@@ -615,60 +619,39 @@ mod lp {
     }
 }
 
-/// No node (a null link).
-const NIL: u32 = u32::MAX;
-const MAX_LEVEL: usize = 32;
+/// Keys per B+tree leaf: 64 scores (512 bytes) and 64 slots, so a leaf search reads
+/// a few cache lines.
+const LEAF_KEYS: usize = 64;
+/// Children per inner node: at 100,000 members the tree is three nodes deep.
+const INNER_CHILDREN: usize = 64;
 
-#[derive(Clone, Copy, Debug)]
-struct Level {
-    fwd: u32,
-    span: u32,
-}
+type Tree = btree::Tree<LEAF_KEYS, INNER_CHILDREN>;
 
-/// A node's levels: inline up to three (98.4% of nodes with Redis's p = 1/4), so a
-/// search step reads one cache line per node; the few taller nodes spill to the heap.
-type Levels = smallvec::SmallVec<[Level; 3]>;
-
-/// One arena slot, a cache line.
+/// One arena slot: a member and its score. A free slot has a NaN score (scores are
+/// never NaN).
 #[derive(Clone, Debug)]
-#[repr(align(64))]
 struct Node {
     member: Box<[u8]>,
     score: f64,
-    /// Previous node (NIL for the first); for a free slot, the next free slot.
-    back: u32,
-    /// Empty for a free slot.
-    levels: Levels,
 }
 
-/// The skiplist encoding: an order-statistic skiplist (Redis's `zskiplist`) in an
-/// arena, plus a hash index from member to arena slot. Slot 0 is the header.
-#[derive(Clone, Debug)]
+impl btree::Members for [Node] {
+    #[inline]
+    fn member(&self, slot: u32) -> &[u8] {
+        &self[slot as usize].member
+    }
+}
+
+/// The big encoding (Redis calls it `skiplist`, and so does OBJECT ENCODING): members
+/// in an arena of slots, ordered by an order-statistic B+tree of (score, slot) keys,
+/// plus a hash index from member to slot. Members are stored once, in the arena, and
+/// never move slot while they are in the set (ZSCAN's cursor is a slot).
+#[derive(Clone, Debug, Default)]
 pub struct SkipList {
     nodes: Vec<Node>,
-    free: u32,
-    level: usize,
-    len: usize,
-    tail: u32,
+    free: Vec<u32>,
+    tree: Tree,
     index: Index,
-}
-
-impl Default for SkipList {
-    fn default() -> Self {
-        SkipList {
-            nodes: vec![Node {
-                member: Box::default(),
-                score: 0.0,
-                back: NIL,
-                levels: Levels::from_elem(Level { fwd: NIL, span: 0 }, MAX_LEVEL),
-            }],
-            free: NIL,
-            level: 1,
-            len: 0,
-            tail: NIL,
-            index: Index::default(),
-        }
-    }
 }
 
 fn hasher() -> &'static ahash::RandomState {
@@ -676,34 +659,22 @@ fn hasher() -> &'static ahash::RandomState {
     H.get_or_init(ahash::RandomState::new)
 }
 
-fn random_level() -> usize {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    let mut level = 1;
-    // Redis's ZSKIPLIST_P = 0.25.
-    while level < MAX_LEVEL && rng.gen::<u32>() < u32::MAX / 4 {
-        level += 1;
-    }
-    level
-}
-
 impl SkipList {
     pub fn len(&self) -> usize {
-        self.len
+        self.tree.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     fn heap_size(&self) -> usize {
-        let mut n =
-            self.nodes.capacity() * std::mem::size_of::<Node>() + self.index.slots.len() * 8;
+        let mut n = self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.free.capacity() * 4
+            + self.index.slots.len() * 8
+            + self.tree.heap_size();
         for node in &self.nodes {
             n += node.member.len();
-            if node.levels.spilled() {
-                n += node.levels.capacity() * std::mem::size_of::<Level>();
-            }
         }
         n
     }
@@ -711,36 +682,16 @@ impl SkipList {
     fn max_member_len(&self) -> usize {
         self.nodes
             .iter()
-            .filter(|n| !n.levels.is_empty())
+            .filter(|n| !n.score.is_nan())
             .map(|n| n.member.len())
             .max()
             .unwrap_or(0)
     }
 
     #[inline]
-    fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].levels[i].fwd
-    }
-
-    #[inline]
-    fn entry(&self, x: u32) -> (&[u8], f64) {
-        let n = &self.nodes[x as usize];
-        (&n.member, n.score)
-    }
-
-    fn first(&self) -> Option<u32> {
-        let f = self.fwd(0, 0);
-        (f != NIL).then_some(f)
-    }
-
-    fn next(&self, x: u32) -> Option<u32> {
-        let f = self.fwd(x, 0);
-        (f != NIL).then_some(f)
-    }
-
-    fn prev(&self, x: u32) -> Option<u32> {
-        let b = self.nodes[x as usize].back;
-        (b != NIL).then_some(b)
+    fn entry(&self, c: btree::Cursor) -> (&[u8], f64) {
+        let (score, slot) = self.tree.get(c);
+        (&self.nodes[slot as usize].member, score)
     }
 
     fn score(&self, member: &[u8]) -> Option<f64> {
@@ -748,146 +699,35 @@ impl SkipList {
         Some(self.nodes[slot as usize].score)
     }
 
-    /// Slot of the first node (going down from the top) whose successor is not
-    /// before (score, member), with the update path and ranks.
-    fn search(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
-        let mut update = [0u32; MAX_LEVEL];
-        let mut rank = [0usize; MAX_LEVEL];
-        let mut x = 0u32;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let l = self.nodes[x as usize].levels[i];
-                if l.fwd == NIL {
-                    break;
-                }
-                let n = &self.nodes[l.fwd as usize];
-                if cmp_entry(n.score, &n.member, score, member).is_lt() {
-                    rank[i] += l.span as usize;
-                    x = l.fwd;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        (update, rank)
-    }
-
-    fn alloc(&mut self, node: Node) -> u32 {
-        if self.free != NIL {
-            let slot = self.free;
-            self.free = self.nodes[slot as usize].back;
-            self.nodes[slot as usize] = node;
-            slot
-        } else {
-            self.nodes.push(node);
-            (self.nodes.len() - 1) as u32
-        }
-    }
-
     /// Inserts a member known to be absent.
     pub fn insert(&mut self, member: &[u8], score: f64) {
-        let slot = self.link(member.into(), score);
-        self.index.insert(slot, &self.nodes);
-    }
-
-    /// Links a new node into the list (not the index); returns its slot.
-    fn link(&mut self, member: Box<[u8]>, score: f64) -> u32 {
-        let level = random_level();
-        let x = self.alloc(Node {
-            member,
+        let node = Node {
+            member: member.into(),
             score,
-            back: NIL,
-            levels: Levels::from_elem(Level { fwd: NIL, span: 0 }, level),
-        });
-        self.link_node(x);
-        x
-    }
-
-    /// Links node `x` (member, score and level count set, not linked) at its place.
-    fn link_node(&mut self, x: u32) {
-        let (mut update, mut rank) = {
-            let n = &self.nodes[x as usize];
-            self.search(n.score, &n.member)
         };
-        let level = self.nodes[x as usize].levels.len();
-        if level > self.level {
-            for i in self.level..level {
-                rank[i] = 0;
-                update[i] = 0;
-                self.nodes[0].levels[i].span = self.len as u32;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.nodes[slot as usize] = node;
+                slot
             }
-            self.level = level;
-        }
-        for i in 0..level {
-            let u = update[i] as usize;
-            let ul = self.nodes[u].levels[i];
-            let crossed = (rank[0] - rank[i]) as u32;
-            self.nodes[x as usize].levels[i] = Level {
-                fwd: ul.fwd,
-                span: ul.span - crossed,
-            };
-            self.nodes[u].levels[i] = Level {
-                fwd: x,
-                span: crossed + 1,
-            };
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.nodes[u as usize].levels[i].span += 1;
-        }
-        self.nodes[x as usize].back = if update[0] == 0 { NIL } else { update[0] };
-        let f = self.fwd(x, 0);
-        if f != NIL {
-            self.nodes[f as usize].back = x;
-        } else {
-            self.tail = x;
-        }
-        self.len += 1;
-    }
-
-    /// Unlinks node `x` given its update path (not the index, the slot stays).
-    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let u = u as usize;
-            if self.nodes[u].levels[i].fwd == x {
-                let xl = self.nodes[x as usize].levels[i];
-                let ul = &mut self.nodes[u].levels[i];
-                ul.span = ul.span + xl.span - 1;
-                ul.fwd = xl.fwd;
-            } else {
-                self.nodes[u].levels[i].span -= 1;
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
             }
-        }
-        let f = self.fwd(x, 0);
-        let b = self.nodes[x as usize].back;
-        if f != NIL {
-            self.nodes[f as usize].back = b;
-        } else {
-            self.tail = b;
-        }
-        while self.level > 1 && self.nodes[0].levels[self.level - 1].fwd == NIL {
-            self.level -= 1;
-        }
-        self.len -= 1;
-    }
-
-    fn release(&mut self, x: u32) -> Box<[u8]> {
-        let n = &mut self.nodes[x as usize];
-        let m = std::mem::take(&mut n.member);
-        n.levels = Levels::new();
-        n.back = self.free;
-        self.free = x;
-        m
+        };
+        self.tree.insert(self.nodes.as_slice(), score, slot);
+        self.index.insert(slot, &self.nodes);
     }
 
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let slot = self.index.remove(member, &self.nodes)?;
         let score = self.nodes[slot as usize].score;
-        let (update, _) = self.search(score, member);
-        self.unlink(slot, &update);
-        self.release(slot);
+        self.tree.remove(self.nodes.as_slice(), score, slot);
+        let n = &mut self.nodes[slot as usize];
+        n.member = Box::default();
+        n.score = f64::NAN;
+        self.free.push(slot);
         Some(score)
     }
 
@@ -901,122 +741,34 @@ impl SkipList {
         }
     }
 
-    /// Changes the score of the node in `slot`. The node stays in its slot (ZSCAN
-    /// cursors, and the index entry stays valid) and keeps its levels: it is unlinked
-    /// and linked again at its new place, without allocating.
+    /// Changes the score of the member in `slot`; it keeps its slot (ZSCAN cursors and
+    /// the index entry stay valid).
     fn update_slot(&mut self, slot: u32, score: f64) {
-        let x = slot as usize;
-        let cur = self.nodes[x].score;
-        let b = self.nodes[x].back;
-        let f = self.fwd(slot, 0);
-        let member = &self.nodes[x].member;
-        // Same position after the change: update in place (as zslUpdateScore).
-        let before_ok = b == NIL
-            || cmp_entry(
-                self.nodes[b as usize].score,
-                &self.nodes[b as usize].member,
-                score,
-                member,
-            )
-            .is_lt();
-        let after_ok = f == NIL
-            || cmp_entry(
-                score,
-                member,
-                self.nodes[f as usize].score,
-                &self.nodes[f as usize].member,
-            )
-            .is_lt();
-        if before_ok && after_ok {
-            self.nodes[x].score = score;
-            return;
-        }
-        let (update, _) = self.search(cur, member);
-        self.unlink(slot, &update);
-        self.nodes[x].score = score;
-        self.link_node(slot);
+        let old = self.nodes[slot as usize].score;
+        self.tree.rescore(self.nodes.as_slice(), old, slot, score);
+        self.nodes[slot as usize].score = score;
     }
 
-    /// Ascending 0-based rank of (score, member).
-    fn rank_of(&self, score: f64, member: &[u8]) -> Option<usize> {
-        let mut x = 0u32;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.nodes[x as usize].levels[i];
-                if l.fwd == NIL {
-                    break;
-                }
-                let n = &self.nodes[l.fwd as usize];
-                if cmp_entry(n.score, &n.member, score, member).is_le() {
-                    rank += l.span as usize;
-                    x = l.fwd;
-                } else {
-                    break;
-                }
-            }
-            if x != 0 && &*self.nodes[x as usize].member == member {
-                return Some(rank - 1);
-            }
-        }
-        None
+    /// Ascending 0-based rank of the member in `slot`.
+    fn rank_of(&self, slot: u32) -> Option<usize> {
+        let score = self.nodes[slot as usize].score;
+        self.tree.rank(self.nodes.as_slice(), score, slot)
     }
 
-    /// The node at 0-based ascending rank `r`.
-    fn at_rank(&self, r: usize) -> Option<u32> {
-        if r >= self.len {
-            return None;
-        }
-        let target = r + 1;
-        let mut x = 0u32;
-        let mut traversed = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.nodes[x as usize].levels[i];
-                if l.fwd != NIL && traversed + l.span as usize <= target {
-                    traversed += l.span as usize;
-                    x = l.fwd;
-                } else {
-                    break;
-                }
-            }
-            if traversed == target {
-                return Some(x);
-            }
-        }
-        None
-    }
-
-    /// Number of leading nodes for which `pred` holds (pred must be monotone:
-    /// true for a prefix of the list).
+    /// Number of leading members for which `pred` holds (pred must be monotone:
+    /// true for a prefix of the set).
     fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let mut x = 0u32;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.nodes[x as usize].levels[i];
-                if l.fwd == NIL {
-                    break;
-                }
-                let n = &self.nodes[l.fwd as usize];
-                if pred(n.score, &n.member) {
-                    rank += l.span as usize;
-                    x = l.fwd;
-                } else {
-                    break;
-                }
-            }
-        }
-        rank
+        self.tree
+            .count_while(|score, slot| pred(score, &self.nodes[slot as usize].member))
     }
 
     fn remove_rank_range(&mut self, start: usize, end: usize) {
         let mut members = Vec::with_capacity(end - start);
-        let mut x = self.at_rank(start);
+        let mut c = self.tree.at_rank(start);
         for _ in start..end {
-            let Some(i) = x else { break };
-            members.push(self.nodes[i as usize].member.to_vec());
-            x = self.next(i);
+            let Some(cur) = c else { break };
+            members.push(self.entry(cur).0.to_vec());
+            c = self.tree.next(cur);
         }
         for m in members {
             self.remove(&m);
@@ -1244,8 +996,8 @@ mod tests {
     fn value_is_two_words() {
         // Stored inline in `Value` (no extra allocation per key).
         assert_eq!(std::mem::size_of::<ZSetValue>(), 16);
-        // A skiplist node fills one cache line.
-        assert_eq!(std::mem::size_of::<Node>(), 64);
+        // An arena slot is a member pointer and a score.
+        assert_eq!(std::mem::size_of::<Node>(), 24);
     }
 
     #[test]
