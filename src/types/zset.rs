@@ -428,7 +428,11 @@ impl ZSetValue {
                 v.drain(start..end);
                 *b = lp::encode_all(&v);
             }
-            ZSetValue::Skiplist(sl) => sl.remove_rank_range(start, end),
+            ZSetValue::Skiplist(sl) => {
+                for _ in start..end {
+                    sl.remove_at(start);
+                }
+            }
         }
         end - start
     }
@@ -438,6 +442,16 @@ impl ZSetValue {
     pub fn pop(&mut self, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
         let len = self.len();
         let n = count.min(len);
+        if let ZSetValue::Skiplist(sl) = self {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let r = if max { sl.len() - 1 } else { 0 };
+                if let Some((m, s)) = sl.remove_at(r) {
+                    out.push((m.into_vec(), s));
+                }
+            }
+            return out;
+        }
         let (start, end) = if max { (len - n, len) } else { (0, n) };
         let out = self.collect_range(start, end, max);
         self.remove_range(start, end);
@@ -762,17 +776,15 @@ impl SkipList {
             .count_while(|score, slot| pred(score, &self.nodes[slot as usize].member))
     }
 
-    fn remove_rank_range(&mut self, start: usize, end: usize) {
-        let mut members = Vec::with_capacity(end - start);
-        let mut c = self.tree.at_rank(start);
-        for _ in start..end {
-            let Some(cur) = c else { break };
-            members.push(self.entry(cur).0.to_vec());
-            c = self.tree.next(cur);
-        }
-        for m in members {
-            self.remove(&m);
-        }
+    /// Removes the member at ascending rank `r`; returns it (moved out, not copied)
+    /// with its score.
+    fn remove_at(&mut self, r: usize) -> Option<(Box<[u8]>, f64)> {
+        let (score, slot) = self.tree.remove_at(self.nodes.as_slice(), r)?;
+        let member = std::mem::take(&mut self.nodes[slot as usize].member);
+        self.index.remove_slot(&member, slot);
+        self.nodes[slot as usize].score = f64::NAN;
+        self.free.push(slot);
+        Some((member, score))
     }
 }
 
@@ -847,7 +859,33 @@ impl Index {
     }
 
     fn remove(&mut self, member: &[u8], nodes: &[Node]) -> Option<u32> {
-        let mut p = self.find_pos(member, nodes)?;
+        let p = self.find_pos(member, nodes)?;
+        Some(self.remove_pos(p))
+    }
+
+    /// Removes the entry of arena slot `slot`, whose member is `member`: the probe
+    /// compares slot numbers, not member bytes.
+    fn remove_slot(&mut self, member: &[u8], slot: u32) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let want = (u64::from(Self::hash(member)) << 32) | u64::from(slot);
+        let mut p = (want >> 32) as usize & self.mask();
+        loop {
+            let e = self.slots[p];
+            if e == want {
+                self.remove_pos(p);
+                return;
+            }
+            if e == EMPTY {
+                return;
+            }
+            p = (p + 1) & self.mask();
+        }
+    }
+
+    /// Empties table position `p`; returns the arena slot it held.
+    fn remove_pos(&mut self, mut p: usize) -> u32 {
         let slot = self.slots[p] as u32;
         let mask = self.mask();
         // Backward-shift deletion keeps every probe chain unbroken.
@@ -874,7 +912,7 @@ impl Index {
         if self.slots.len() > 16 && self.len * 8 < self.slots.len() {
             self.resize(self.slots.len() / 2);
         }
-        Some(slot)
+        slot
     }
 }
 

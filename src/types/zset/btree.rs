@@ -161,11 +161,19 @@ pub struct Cursor {
     pos: u32,
 }
 
+/// Which key `remove_rec` removes.
+#[derive(Clone, Copy)]
+enum Target {
+    Key(f64, u32),
+    Rank(usize),
+}
+
 /// What `remove_rec` did.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Removed {
     No,
-    Yes,
+    /// Removed this key.
+    Yes(f64, u32),
     /// The key's score was changed where it stood (`rescore`).
     Rescored,
 }
@@ -368,20 +376,36 @@ impl<const L: usize, const I: usize> Tree<L, I> {
 
     /// Removes `(s, x)`; false if it is not in the tree.
     pub fn remove<M: Members + ?Sized>(&mut self, m: &M, s: f64, x: u32) -> bool {
-        let r = self.remove_rec(m, self.root, self.height, s, x, None);
-        if r == Removed::Yes {
+        let r = self.remove_rec(m, self.root, self.height, Target::Key(s, x), None);
+        if let Removed::Yes(..) = r {
             self.after_remove();
+            return true;
         }
-        r == Removed::Yes
+        false
+    }
+
+    /// Removes the key at 0-based rank `r` and returns it. The descent follows the
+    /// counts, so it compares nothing (ZPOPMIN, ZREMRANGEBYRANK).
+    pub fn remove_at<M: Members + ?Sized>(&mut self, m: &M, r: usize) -> Option<(f64, u32)> {
+        if r >= self.len {
+            return None;
+        }
+        match self.remove_rec(m, self.root, self.height, Target::Rank(r), None) {
+            Removed::Yes(s, x) => {
+                self.after_remove();
+                Some((s, x))
+            }
+            _ => None,
+        }
     }
 
     /// Changes the score of `(s, x)` to `new`, in place when its neighbours allow
     /// (one descent), else by moving it. False if the key is not in the tree.
     pub fn rescore<M: Members + ?Sized>(&mut self, m: &M, s: f64, x: u32, new: f64) -> bool {
-        match self.remove_rec(m, self.root, self.height, s, x, Some(new)) {
+        match self.remove_rec(m, self.root, self.height, Target::Key(s, x), Some(new)) {
             Removed::No => false,
             Removed::Rescored => true,
-            Removed::Yes => {
+            Removed::Yes(..) => {
                 self.after_remove();
                 self.insert(m, new, x);
                 true
@@ -405,16 +429,22 @@ impl<const L: usize, const I: usize> Tree<L, I> {
         m: &M,
         node: u32,
         h: u32,
-        s: f64,
-        x: u32,
+        target: Target,
         rescore: Option<f64>,
     ) -> Removed {
         if h == 0 {
             let leaf = &mut self.leaves[node as usize];
-            let pos = leaf.lower_bound(m, s, x);
-            if pos >= leaf.len as usize || leaf.slots[pos] != x {
-                return Removed::No;
-            }
+            let pos = match target {
+                Target::Key(s, x) => {
+                    let pos = leaf.lower_bound(m, s, x);
+                    if pos >= leaf.len as usize || leaf.slots[pos] != x {
+                        return Removed::No;
+                    }
+                    pos
+                }
+                Target::Rank(r) => r,
+            };
+            let (s, x) = (leaf.scores[pos], leaf.slots[pos]);
             if let Some(new) = rescore {
                 // In place only strictly inside the leaf: position 0 may be copied
                 // into a separator above.
@@ -429,14 +459,25 @@ impl<const L: usize, const I: usize> Tree<L, I> {
                 }
             }
             leaf.remove_at(pos);
-            return Removed::Yes;
+            return Removed::Yes(s, x);
         }
-        let i = self.inners[node as usize].child_for(m, s, x);
-        let child = self.inners[node as usize].children[i];
-        let r = self.remove_rec(m, child, h - 1, s, x, rescore);
-        if r != Removed::Yes {
+        let inner = &self.inners[node as usize];
+        let (i, sub) = match target {
+            Target::Key(s, x) => (inner.child_for(m, s, x), target),
+            Target::Rank(mut r) => {
+                let mut i = 0;
+                while r >= inner.counts[i] as usize {
+                    r -= inner.counts[i] as usize;
+                    i += 1;
+                }
+                (i, Target::Rank(r))
+            }
+        };
+        let child = inner.children[i];
+        let r = self.remove_rec(m, child, h - 1, sub, rescore);
+        let Removed::Yes(_, x) = r else {
             return r;
-        }
+        };
         self.inners[node as usize].counts[i] -= 1;
         let small = if h == 1 {
             (self.leaves[child as usize].len as usize) < Self::min_leaf()
@@ -458,7 +499,7 @@ impl<const L: usize, const I: usize> Tree<L, I> {
                 inner.sep_slots[j] = mx;
             }
         }
-        Removed::Yes
+        r
     }
 
     /// Child `i` of `node` (at height `h`) is below its minimum: merge it with a
@@ -815,6 +856,23 @@ mod tests {
                     assert!(model.remove(&K(old, name, x)));
                     score[x as usize] = None;
                     assert!(!t.remove(&names, old, x));
+                }
+                (Some(_), 1) if step % 4 == 0 => {
+                    // Remove by rank (the first, the last or one in between).
+                    let r = match step % 3 {
+                        0 => 0,
+                        1 => model.len() - 1,
+                        _ => rng.gen_range(0..model.len()),
+                    };
+                    let k = match step % 3 {
+                        0 => model.first().map(|k| (k.0, k.2)).unwrap(),
+                        1 => model.last().map(|k| (k.0, k.2)).unwrap(),
+                        // The key at a middle rank is checked by the rank checks.
+                        _ => t.get(t.at_rank(r).unwrap()),
+                    };
+                    assert_eq!(t.remove_at(&names, r), Some(k));
+                    assert!(model.remove(&K(k.0, names.0[k.1 as usize].clone(), k.1)));
+                    score[k.1 as usize] = None;
                 }
                 (Some(old), _) => {
                     assert!(t.rescore(&names, old, x, s));
