@@ -25,6 +25,8 @@ use std::sync::OnceLock;
 
 mod btree;
 
+use super::string::SmallBytes;
+
 /// Thresholds for the compact encoding (`zset-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -447,7 +449,13 @@ impl ZSetValue {
             for _ in 0..n {
                 let r = if max { sl.len() - 1 } else { 0 };
                 if let Some((m, s)) = sl.remove_at(r) {
-                    out.push((m.into_vec(), s));
+                    out.push((
+                        match m {
+                            SmallBytes::Heap(b) => b.into_vec(),
+                            inline => inline.to_vec(),
+                        },
+                        s,
+                    ));
                 }
             }
             return out;
@@ -641,12 +649,29 @@ const INNER_CHILDREN: usize = 64;
 
 type Tree = btree::Tree<LEAF_KEYS, INNER_CHILDREN>;
 
-/// One arena slot: a member and its score. A free slot has a NaN score (scores are
-/// never NaN).
-#[derive(Clone, Debug)]
+/// One arena slot: a member and its score, 32 bytes. A member of up to 22 bytes is
+/// stored in the slot itself, so the index's compare after a hash match reads the
+/// slot's cache line and nothing else. A free slot has a NaN score (scores are never
+/// NaN).
+#[derive(Clone)]
 struct Node {
-    member: Box<[u8]>,
+    member: SmallBytes,
     score: f64,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}:{}",
+            String::from_utf8_lossy(&self.member),
+            self.score
+        )
+    }
+}
+
+fn no_member() -> SmallBytes {
+    SmallBytes::from(&b""[..])
 }
 
 impl btree::Members for [Node] {
@@ -688,7 +713,7 @@ impl SkipList {
             + self.index.slots.len() * 8
             + self.tree.heap_size();
         for node in &self.nodes {
-            n += node.member.len();
+            n += node.member.heap_size();
         }
         n
     }
@@ -716,7 +741,7 @@ impl SkipList {
     /// Inserts a member known to be absent.
     pub fn insert(&mut self, member: &[u8], score: f64) {
         let node = Node {
-            member: member.into(),
+            member: SmallBytes::from(member),
             score,
         };
         let slot = match self.free.pop() {
@@ -739,7 +764,7 @@ impl SkipList {
         let score = self.nodes[slot as usize].score;
         self.tree.remove(self.nodes.as_slice(), score, slot);
         let n = &mut self.nodes[slot as usize];
-        n.member = Box::default();
+        n.member = no_member();
         n.score = f64::NAN;
         self.free.push(slot);
         Some(score)
@@ -778,9 +803,9 @@ impl SkipList {
 
     /// Removes the member at ascending rank `r`; returns it (moved out, not copied)
     /// with its score.
-    fn remove_at(&mut self, r: usize) -> Option<(Box<[u8]>, f64)> {
+    fn remove_at(&mut self, r: usize) -> Option<(SmallBytes, f64)> {
         let (score, slot) = self.tree.remove_at(self.nodes.as_slice(), r)?;
-        let member = std::mem::take(&mut self.nodes[slot as usize].member);
+        let member = std::mem::replace(&mut self.nodes[slot as usize].member, no_member());
         self.index.remove_slot(&member, slot);
         self.nodes[slot as usize].score = f64::NAN;
         self.free.push(slot);
@@ -1034,8 +1059,8 @@ mod tests {
     fn value_is_two_words() {
         // Stored inline in `Value` (no extra allocation per key).
         assert_eq!(std::mem::size_of::<ZSetValue>(), 16);
-        // An arena slot is a member pointer and a score.
-        assert_eq!(std::mem::size_of::<Node>(), 24);
+        // An arena slot is a 24-byte member (inline up to 22 bytes) and a score.
+        assert_eq!(std::mem::size_of::<Node>(), 32);
     }
 
     #[test]
