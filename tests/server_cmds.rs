@@ -812,3 +812,49 @@ fn debug_is_refused_unless_enabled_like_redis() {
     let local = common::ferrodis(&["--enable-debug-command", "local"]);
     assert_eq!(local.client().cmds(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n");
 }
+
+fn info_field(c: &mut RawClient, field: &str) -> u64 {
+    let text = info(c, &["memory"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+}
+
+/// Freed pages go back to the OS within seconds (jemalloc's dirty decay is 1 s here,
+/// not its default 10 s), so RSS follows the data after a big delete.
+#[test]
+fn rss_follows_a_flush_within_seconds() {
+    let f = common::ferrodis(&[]);
+    let mut c = f.client();
+    let base = info_field(&mut c, "used_memory_rss");
+    // ~60 MB of 300-byte strings, loaded in pipelined batches.
+    let value = "v".repeat(300);
+    for batch in 0..200 {
+        let mut buf = Vec::new();
+        for i in 0..1000 {
+            let k = format!("k{batch}:{i}");
+            buf.extend(common::encode(&[b"SET", k.as_bytes(), value.as_bytes()]));
+        }
+        c.send_raw(&buf);
+        for _ in 0..1000 {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+    }
+    let loaded = info_field(&mut c, "used_memory_rss");
+    assert!(
+        loaded > base + 50_000_000,
+        "load did not grow RSS: {base} -> {loaded}"
+    );
+    assert_eq!(c.cmds(&["FLUSHALL", "SYNC"]), b"+OK\r\n");
+    let start = Instant::now();
+    let mut rss = loaded;
+    while start.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(250));
+        rss = info_field(&mut c, "used_memory_rss");
+        if rss < base + 15_000_000 {
+            return;
+        }
+    }
+    panic!("RSS still {rss} 6 s after FLUSHALL (before the load: {base}, loaded: {loaded})");
+}

@@ -331,6 +331,7 @@ impl Server {
             .lazy_expire
             .store(c.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
         crate::memory::set_background_thread(c.bool("jemalloc-bg-thread"));
+        crate::memory::set_dirty_decay(crate::memory::DIRTY_DECAY_MS);
     }
 
     /// Asks the main task to shut down.

@@ -16,6 +16,13 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
         return None;
     }
     let st = std::str::from_utf8(s).ok()?;
+    // Plain decimal notation (the common case: scores, coordinates, increments) needs
+    // no spelling checks, and no lowercased copy.
+    if s.iter()
+        .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
+        return st.parse().ok();
+    }
     let v: f64 = match st.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
@@ -209,5 +216,10 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b""), None);
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"+1.5E2"), Some(150.0));
+        assert_eq!(parse_f64(b"1.5.2"), None);
+        assert_eq!(parse_f64(b"--1"), None);
+        assert_eq!(parse_f64(b"INF"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"1e999"), Some(f64::INFINITY));
     }
 }
