@@ -24,6 +24,7 @@ pub mod introspection;
 pub mod keys;
 pub mod latency;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
 pub mod multi;
 pub mod pubsub;

@@ -7,8 +7,8 @@ type Map = HashMap<&'static str, &'static Command, ahash::RandomState>;
 use super::{Command, RError};
 use crate::commands::{
     acl, aof, bits, client, connection, db, dump, functions, geo, hash, hll, introspection, keys,
-    latency, list, memory, multi, pubsub, replication, scripting, server, set, slowlog, sort,
-    stream, strings, zset,
+    latency, list, lolwut, memory, multi, pubsub, replication, scripting, server, set, slowlog,
+    sort, stream, strings, zset,
 };
 
 /// All commands, by lower-case name.
@@ -34,6 +34,7 @@ pub fn families() -> Vec<&'static [Command]> {
         &aof::COMMANDS,
         &slowlog::COMMANDS,
         &latency::COMMANDS,
+        &lolwut::COMMANDS,
         &memory::COMMANDS,
         &list::COMMANDS,
         &hash::COMMANDS,
