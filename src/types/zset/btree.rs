@@ -633,11 +633,18 @@ impl<const L: usize, const I: usize> Tree<L, I> {
         let mut rank = 0usize;
         for _ in 0..self.height {
             let inner = &self.inners[node as usize];
-            let n = inner.len as usize;
-            let mut i = 0;
-            while i + 1 < n && pred(inner.sep_scores[i + 1], inner.sep_slots[i + 1]) {
-                i += 1;
+            // The last child whose separator satisfies `pred` (binary search: `pred`
+            // may read members, for lex ranges).
+            let (mut lo, mut hi) = (1, inner.len as usize);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if pred(inner.sep_scores[mid], inner.sep_slots[mid]) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
+            let i = lo - 1;
             rank += inner.counts[..i].iter().map(|&c| c as usize).sum::<usize>();
             node = inner.children[i];
         }
