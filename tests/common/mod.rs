@@ -125,7 +125,14 @@ pub fn spawn_listening(bin: &str, dir: &std::path::Path, extra: &[&str]) -> (Chi
 /// exits first.
 pub fn wait_listening(bin: &str, child: &mut Child, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // A connect to a port in the ephemeral range that nothing listens on can succeed
+    // by connecting to itself (the kernel picked the same port as the local end, TCP
+    // simultaneous open): that is not the server.
+    let listening = || {
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+    };
+    while !listening() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{bin} exited during startup: {status}");
         }
