@@ -168,3 +168,54 @@ fn evictions_raise_evicted_events() {
     assert_eq!(parts[1], b"$22\r\n__keyevent@0__:evicted\r\n");
     assert!(common::show(&parts[2]).contains("k:"));
 }
+
+/// Hot keys alive (`hot:0`..`hot:{n-1}`), read with GET (which refreshes them).
+fn read_alive(c: &mut RawClient, n: usize) -> usize {
+    (0..n)
+        .filter(|i| c.cmds(&["GET", &format!("hot:{i}")]) != b"$-1\r\n")
+        .count()
+}
+
+/// A key sampled into the eviction pool as the idlest, then read, is not evicted on
+/// its stale idle time: the candidate is checked again when its turn comes.
+#[test]
+fn keys_read_after_sampling_are_not_evicted() {
+    let f = ferrodis(&[
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--maxmemory-samples",
+        "16",
+    ]);
+    let mut c = f.client();
+    assert_eq!(fill(&mut c, "hot", 800, 1000, None), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(fill(&mut c, "cold", 200, 1000, None), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Just below the current use: the next command evicts, after sampling 16 keys
+    // into the pool, mostly hot ones (the idlest now).
+    let used = info(&mut c, "used_memory");
+    let max = (used - 200).to_string();
+    assert_eq!(c.cmds(&["CONFIG", "SET", "maxmemory", &max]), b"+OK\r\n");
+    assert_eq!(c.cmds(&["PING"]), b"+PONG\r\n");
+    assert!(info(&mut c, "evicted_keys") >= 1);
+    // Every hot key is read: the cold keys are now the idlest, and the hot ones left
+    // in the pool are stale.
+    let before = read_alive(&mut c, 800);
+    let evicted_before = info(&mut c, "evicted_keys");
+    // New writes until ten more keys are evicted (the first eviction may have freed
+    // more than it had to): they must be cold ones.
+    let mut batch = 0;
+    while info(&mut c, "evicted_keys") - evicted_before < 10 && batch < 300 {
+        assert_eq!(fill(&mut c, &format!("new{batch}"), 10, 1000, None), 0);
+        batch += 1;
+    }
+    let evicted = info(&mut c, "evicted_keys") - evicted_before;
+    assert!(evicted >= 10, "only {evicted} evictions");
+    let after = (0..800)
+        .filter(|i| c.cmds(&["EXISTS", &format!("hot:{i}")]) == b":1\r\n")
+        .count();
+    assert_eq!(
+        after, before,
+        "{evicted} evictions took hot keys read since sampling"
+    );
+}

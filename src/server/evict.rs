@@ -246,16 +246,16 @@ fn evict(srv: &Server, need: u64) -> bool {
     let mut any = false;
     while freed < need {
         let picked = if policy.random() {
-            random_key(srv, policy)
+            random_key(srv, policy).map(|(db, key)| (db, key, None))
         } else {
             fill_pool(srv, policy, &mut pool);
-            best_from_pool(&mut pool)
+            best_from_pool(&mut pool).map(|(db, key, score)| (db, key, Some(score)))
         };
-        let Some((db, key)) = picked else {
+        let Some((db, key, sampled)) = picked else {
             break;
         };
         let del_started = Instant::now();
-        if let Some(bytes) = evict_key(srv, policy, db, &key, lazy) {
+        if let Some(bytes) = evict_key(srv, policy, db, &key, sampled, lazy) {
             freed += bytes;
             any = true;
         }
@@ -335,10 +335,10 @@ fn fill_pool(srv: &Server, policy: Policy, pool: &mut Vec<Candidate>) {
     }
 }
 
-fn best_from_pool(pool: &mut Vec<Candidate>) -> Option<(usize, Box<[u8]>)> {
+fn best_from_pool(pool: &mut Vec<Candidate>) -> Option<(usize, Box<[u8]>, u64)> {
     let (i, _) = pool.iter().enumerate().max_by_key(|(_, c)| c.score)?;
     let c = pool.swap_remove(i);
-    Some((c.db, c.key))
+    Some((c.db, c.key, c.score))
 }
 
 /// A random key (of a database taken in turn), for the random policies.
@@ -369,12 +369,27 @@ fn random_key(srv: &Server, policy: Policy) -> Option<(usize, Box<[u8]>)> {
 
 /// Deletes `key` (if it still qualifies) as an eviction: `evicted` event, client
 /// tracking invalidation, INFO counter. Returns an estimate of the bytes freed.
-fn evict_key(srv: &Server, policy: Policy, db: usize, key: &[u8], lazy: bool) -> Option<u64> {
-    let mut txn = Txn::shared(&srv.ks, now_ms());
+fn evict_key(
+    srv: &Server,
+    policy: Policy,
+    db: usize,
+    key: &[u8],
+    sampled: Option<u64>,
+    lazy: bool,
+) -> Option<u64> {
+    let now = now_ms();
+    let mut txn = Txn::shared(&srv.ks, now);
     txn.lock_keys(db, std::iter::once(key));
     let bytes = {
         let e = txn.peek(db, key)?;
         if policy.volatile() && e.expire() == 0 {
+            return None;
+        }
+        // A pool candidate used (or given a later TTL) since it was sampled is no
+        // longer the one to evict: it leaves the pool and the next best goes.
+        // Redis evicts it on its stale score; checking costs nothing here, under
+        // the lock the eviction takes anyway.
+        if sampled.is_some_and(|s| score(srv, policy, e, now) < s) {
             return None;
         }
         e.value.heap_size() as u64 + crate::keyspace::table::node_size(key, e) as u64
