@@ -60,11 +60,13 @@ fn lolwut(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         (crate::VERSION_REDIS.as_bytes(), &argv[1..])
     };
-    let text = match piece_for(version) {
+    // Every piece ends with the server's version.
+    let mut text = match piece_for(version) {
         Piece::Schotter => schotter_command(rest)?,
         Piece::Skyline => skyline_command(rest)?,
-        Piece::VersionOnly => format!("Redis ver. {}\n", crate::VERSION_REDIS).into_bytes(),
+        Piece::VersionOnly => Vec::new(),
     };
+    text.extend_from_slice(format!("Redis ver. {}\n", crate::VERSION_REDIS).as_bytes());
     ctx.out.verbatim(&text, "txt");
     Ok(())
 }
@@ -80,15 +82,14 @@ fn arg_or(rest: &[&[u8]], i: usize, default: i64) -> Result<i64, RError> {
 // ---------------------------------------------------------------------------------
 // Version 5: Schotter.
 
-/// `[columns] [squares-per-row] [squares-per-col]`, defaults 66 8 12.
+/// `[columns] [squares-per-row] [squares-per-col]`, defaults 66 8 12: the art and
+/// its credit, which the version follows.
 fn schotter_command(rest: &[&[u8]]) -> Result<Vec<u8>, RError> {
     let cols = arg_or(rest, 0, 66)?.clamp(1, 1000) as i32;
     let per_row = arg_or(rest, 1, 8)?.clamp(1, 200) as i32;
     let per_col = arg_or(rest, 2, 12)?.clamp(1, 200) as i32;
     let mut text = schotter(cols, per_row, per_col, &mut rand::thread_rng());
-    text.extend_from_slice(b"\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. ");
-    text.extend_from_slice(crate::VERSION_REDIS.as_bytes());
-    text.push(b'\n');
+    text.extend_from_slice(b"\nGeorg Nees - schotter, plotter on paper, 1968. ");
     Ok(text)
 }
 
@@ -232,17 +233,16 @@ fn schotter(cols: i32, per_row: i32, per_col: i32, rng: &mut impl Rng) -> Vec<u8
 // ---------------------------------------------------------------------------------
 // Version 6: the skyline.
 
-/// `[columns] [rows]`, defaults 80 20.
+/// `[columns] [rows]`, defaults 80 20: the art and its credit, which the version
+/// follows.
 fn skyline_command(rest: &[&[u8]]) -> Result<Vec<u8>, RError> {
     let cols = arg_or(rest, 0, 80)?.clamp(1, 1000) as i32;
     let rows = arg_or(rest, 1, 20)?.clamp(1, 1000) as i32;
     let mut text = skyline(cols, rows, &mut rand::thread_rng());
     text.extend_from_slice(
         b"\nDedicated to the 8 bit game developers of past and present.\n\
-          Original 8 bit image from Plaguemon by hikikomori. Redis ver. ",
+          Original 8 bit image from Plaguemon by hikikomori. ",
     );
-    text.extend_from_slice(crate::VERSION_REDIS.as_bytes());
-    text.push(b'\n');
     Ok(text)
 }
 

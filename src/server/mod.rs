@@ -250,6 +250,8 @@ impl Server {
 
     fn init(self: Arc<Server>) -> Arc<Server> {
         crate::memory::record_startup();
+        // Not a configuration setting: applied once (arenas created later inherit it).
+        crate::memory::set_dirty_decay(crate::memory::DIRTY_DECAY_MS);
         self.refresh_hot();
         self
     }
@@ -331,7 +333,6 @@ impl Server {
             .lazy_expire
             .store(c.bool("lazyfree-lazy-expire"), Ordering::Relaxed);
         crate::memory::set_background_thread(c.bool("jemalloc-bg-thread"));
-        crate::memory::set_dirty_decay(crate::memory::DIRTY_DECAY_MS);
     }
 
     /// Asks the main task to shut down.

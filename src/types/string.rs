@@ -68,6 +68,16 @@ impl SmallBytes {
     }
 }
 
+impl From<SmallBytes> for Vec<u8> {
+    /// The bytes, without a copy for heap-stored ones.
+    fn from(b: SmallBytes) -> Vec<u8> {
+        match b {
+            SmallBytes::Inline(i) => i.bytes().to_vec(),
+            SmallBytes::Heap(b) => b.into_vec(),
+        }
+    }
+}
+
 impl From<&[u8]> for SmallBytes {
     fn from(b: &[u8]) -> SmallBytes {
         match InlineStr::new(b) {

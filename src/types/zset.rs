@@ -449,13 +449,7 @@ impl ZSetValue {
             for _ in 0..n {
                 let r = if max { sl.len() - 1 } else { 0 };
                 if let Some((m, s)) = sl.remove_at(r) {
-                    out.push((
-                        match m {
-                            SmallBytes::Heap(b) => b.into_vec(),
-                            inline => inline.to_vec(),
-                        },
-                        s,
-                    ));
+                    out.push((m.into(), s));
                 }
             }
             return out;
@@ -763,11 +757,17 @@ impl SkipList {
         let slot = self.index.remove(member, &self.nodes)?;
         let score = self.nodes[slot as usize].score;
         self.tree.remove(self.nodes.as_slice(), score, slot);
+        self.release(slot);
+        Some(score)
+    }
+
+    /// Frees arena slot `slot` (already out of the tree and the index) for reuse;
+    /// returns its member.
+    fn release(&mut self, slot: u32) -> SmallBytes {
         let n = &mut self.nodes[slot as usize];
-        n.member = no_member();
         n.score = f64::NAN;
         self.free.push(slot);
-        Some(score)
+        std::mem::replace(&mut n.member, no_member())
     }
 
     fn update_score(&mut self, member: &[u8], score: f64) -> bool {
@@ -805,11 +805,9 @@ impl SkipList {
     /// with its score.
     fn remove_at(&mut self, r: usize) -> Option<(SmallBytes, f64)> {
         let (score, slot) = self.tree.remove_at(self.nodes.as_slice(), r)?;
-        let member = std::mem::replace(&mut self.nodes[slot as usize].member, no_member());
-        self.index.remove_slot(&member, slot);
-        self.nodes[slot as usize].score = f64::NAN;
-        self.free.push(slot);
-        Some((member, score))
+        self.index
+            .remove_slot(&self.nodes[slot as usize].member, slot);
+        Some((self.release(slot), score))
     }
 }
 
