@@ -6,12 +6,25 @@ pub fn used_memory() -> u64 {
     {
         use tikv_jemalloc_ctl::{epoch, stats};
         let _ = epoch::advance();
-        stats::allocated::read().map(|v| v as u64).unwrap_or(0)
+        let allocated = stats::allocated::read().map(|v| v as u64).unwrap_or(0);
+        allocated.saturating_sub(tcache_bytes())
     }
     #[cfg(target_env = "msvc")]
     {
         0
     }
+}
+
+/// Bytes of freed objects held in the threads' allocation caches. jemalloc counts
+/// them in `stats.allocated` (to the arena they are still handed out), but the
+/// server has freed them.
+#[cfg(not(target_env = "msvc"))]
+fn tcache_bytes() -> u64 {
+    // SAFETY: `stats.arenas.<i>.tcache_bytes` is a `size_t`; 4096 is
+    // MALLCTL_ARENAS_ALL, the merged statistics of every arena.
+    unsafe { tikv_jemalloc_ctl::raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") }
+        .map(|v| v as u64)
+        .unwrap_or(0)
 }
 
 /// `jemalloc-bg-thread`: jemalloc's background thread returns freed ("dirty") pages
