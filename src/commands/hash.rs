@@ -714,6 +714,7 @@ fn hexpire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: bool, relative: bool)
         let ks = ctx.txn.ks;
         let (shard, hv) = ctx.txn.shard_for(db, key);
         shard.track_field_ttls(hv, key, &|k: &[u8]| ks.hash(k));
+        ks.dbs[db].hint_expiry();
     }
     ctx.out.array(codes.len());
     for c in codes {

@@ -99,12 +99,21 @@ pub fn active_expire_cycle_full(
 ) -> CycleStats {
     let start = Instant::now();
     let mut stats = CycleStats::default();
+    // One cycle visits each shard position at most once; a database skipped as a
+    // whole (no TTL in it) counts as all of its shards.
     let total = ks.num_dbs() * SHARDS;
-    for _ in 0..total {
+    let mut steps = 0;
+    while steps < total {
         if cursor.db >= ks.num_dbs() {
             cursor.db = 0;
             cursor.shard = 0;
         }
+        if cursor.shard == 0 && !ks.dbs[cursor.db].take_expiry_hint() {
+            cursor.db += 1;
+            steps += SHARDS;
+            continue;
+        }
+        steps += 1;
         let (db, s) = (cursor.db, cursor.shard);
         cursor.shard += 1;
         if cursor.shard == SHARDS {
@@ -169,6 +178,9 @@ pub fn active_expire_cycle_full(
                 }
                 let n = removed.len();
                 shard.volatile -= n;
+                if shard.volatile > 0 {
+                    ks.dbs[db].hint_expiry();
+                }
                 shard.expired += n as u64;
                 let rehash = |k: &[u8]| ks.hash(k);
                 shard.dict.shrink_if_sparse(&rehash);
@@ -262,6 +274,9 @@ fn expire_hash_fields(
         }
     }
     shard.hfe.shrink_if_sparse(&rehash);
+    if !shard.hfe.is_empty() {
+        ks.dbs[db].hint_expiry();
+    }
     fields
 }
 
@@ -348,5 +363,106 @@ mod tests {
         assert_eq!(ks.db_counts(0).0, 100);
         let tracked: usize = ks.dbs[0].shards.iter().map(|s| s.lock().hfe.len()).sum();
         assert_eq!(tracked, 0);
+    }
+
+    /// Runs cycles until `db` holds `left` keys (at most 100 cycles).
+    fn expire_until(ks: &Keyspace, cursor: &mut ExpireCursor, db: usize, left: usize) {
+        for _ in 0..100 {
+            active_expire_cycle(
+                ks,
+                cursor,
+                || 5000,
+                Duration::from_millis(50),
+                &mut |_, _| {},
+            );
+            if ks.db_counts(db).0 == left {
+                return;
+            }
+        }
+        panic!("db {db} still has {} keys, not {left}", ks.db_counts(db).0);
+    }
+
+    /// Databases without TTLs are skipped by the cycle, and every way a key can get a
+    /// TTL (SET with one, EXPIRE, RENAME/MOVE/RESTORE's insert, an overwrite with one,
+    /// SWAPDB) brings the cycle back to its database.
+    #[test]
+    fn databases_without_ttls_are_skipped_until_a_key_gets_one() {
+        let ks = Keyspace::new(16);
+        let mut cursor = ExpireCursor::default();
+        let v = || Value::Str(StrValue::from_bytes(b"v"));
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            t.set(3, b"persistent", v(), false);
+        }
+        active_expire_cycle(
+            &ks,
+            &mut cursor,
+            || 5000,
+            Duration::from_millis(50),
+            &mut |_, _| {},
+        );
+        // One pass cleared every hint and nothing set one again.
+        for db in 0..16 {
+            assert!(!ks.dbs[db].take_expiry_hint(), "db {db} still hinted");
+        }
+        type Step = fn(&mut Txn, Value);
+        let steps: [(&str, Step); 4] = [
+            ("set_with_expire", |t, v| {
+                t.set_with_expire(5, b"k", v, 2000)
+            }),
+            ("set_expire", |t, _| {
+                t.set_expire(5, b"persistent5", 2000);
+            }),
+            ("insert_entry", |t, v| t.insert_entry(5, b"k", v, 2000, 0)),
+            ("overwrite", |t, v| {
+                t.set(5, b"k", v.clone(), false);
+                t.set_with_expire(5, b"k", v, 2000);
+            }),
+        ];
+        for (name, step) in steps {
+            {
+                let _g = ks.gate.write();
+                let mut t = Txn::exclusive(&ks, 1000);
+                t.set(5, b"persistent5", v(), false);
+                step(&mut t, v());
+            }
+            let before = ks.db_counts(5).0;
+            assert!(before >= 1, "{name}");
+            expire_until(&ks, &mut cursor, 5, before - 1);
+            {
+                let _g = ks.gate.write();
+                let mut t = Txn::exclusive(&ks, 1000);
+                t.remove(5, b"persistent5");
+                t.remove(5, b"k");
+            }
+        }
+        // A TTL that moves to another database with SWAPDB.
+        active_expire_cycle(
+            &ks,
+            &mut cursor,
+            || 5000,
+            Duration::from_millis(50),
+            &mut |_, _| {},
+        );
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            t.set_with_expire(9, b"moving", v(), 2000);
+        }
+        // Clear db 9's hint as a pass over it would, then swap it with db 12.
+        assert!(ks.dbs[9].take_expiry_hint());
+        assert!(!ks.dbs[12].take_expiry_hint());
+        {
+            let _g = ks.gate.write();
+            let mut t = Txn::exclusive(&ks, 1000);
+            t.swap_dbs(9, 12);
+        }
+        assert!(
+            ks.dbs[12].take_expiry_hint(),
+            "SWAPDB did not hint the TTL's new db"
+        );
+        ks.dbs[12].hint_expiry();
+        expire_until(&ks, &mut cursor, 12, 0);
     }
 }

@@ -144,13 +144,36 @@ impl Shard {
 
 pub struct Db {
     pub shards: Box<[Mutex<Shard>]>,
+    /// Whether the active expiry cycle has work in this database: set (under the shard
+    /// lock) whenever a key gets a TTL or a hash gets field TTLs, cleared by the cycle
+    /// at the start of a pass over the database and set again by it while a shard it
+    /// visits still has either. A database without TTLs then costs the cycle one load
+    /// instead of locking its 128 shards twice, ten times a second, on the core that
+    /// serves clients (0.4 ms per cycle with 16 empty databases).
+    expiry_hint: AtomicBool,
 }
 
 impl Db {
     fn new() -> Db {
         Db {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            expiry_hint: AtomicBool::new(true),
         }
+    }
+
+    /// Notes that a shard of this database has a key with a TTL or a hash with field
+    /// TTLs (called with that shard locked).
+    #[inline]
+    pub fn hint_expiry(&self) {
+        if !self.expiry_hint.load(Ordering::Relaxed) {
+            self.expiry_hint.store(true, Ordering::Release);
+        }
+    }
+
+    /// Clears the hint at the start of the expiry cycle's pass over this database;
+    /// returns whether it was set.
+    pub fn take_expiry_hint(&self) -> bool {
+        self.expiry_hint.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -818,6 +841,7 @@ impl<'a> Txn<'a> {
         let shard: &mut Shard = &mut self.guards[pos].1;
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &|k: &[u8]| ks.hash(k));
+            ks.dbs[db].hint_expiry();
         }
         if !shard.waiters.is_empty()
             && shard.waiters.contains_key(key)
@@ -855,11 +879,15 @@ impl<'a> Txn<'a> {
                 (false, true) => shard.volatile += 1,
                 _ => {}
             }
+            if is_volatile {
+                ks.dbs[db].hint_expiry();
+            }
             return;
         }
         let rehash = |k: &[u8]| ks.hash(k);
         if at_ms != 0 {
             shard.volatile += 1;
+            ks.dbs[db].hint_expiry();
         }
         shard
             .dict
@@ -882,6 +910,9 @@ impl<'a> Txn<'a> {
             (false, true) => shard.volatile += 1,
             (true, false) => shard.volatile -= 1,
             _ => {}
+        }
+        if is {
+            ks.dbs[db].hint_expiry();
         }
         self.tracked.key(key, true);
         true
@@ -939,6 +970,9 @@ impl<'a> Txn<'a> {
         }
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &rehash);
+        }
+        if expire != 0 || value.has_field_ttls() {
+            ks.dbs[db].hint_expiry();
         }
         let wakes =
             !shard.waiters.is_empty() && wakes_waiters(&value) && shard.waiters.contains_key(key);
@@ -1159,6 +1193,9 @@ impl<'a> Txn<'a> {
                 touch_watched_in_either(sb, sa, &hash);
             }
         }
+        // The databases changed places, and so did their TTLs.
+        ks.dbs[a].hint_expiry();
+        ks.dbs[b].hint_expiry();
         // Clients blocked in either database may now find what they wait for.
         for db in [a, b] {
             for s in 0..SHARDS {
