@@ -331,6 +331,17 @@ def ev_cmd(*cmd):
     return run
 
 
+def steal_ms():
+    """CPU time the hypervisor gave to other guests (all CPUs, /proc/stat 'steal'), ms:
+    a stall that coincides with steal is the VM's, not the server's."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) * 1000 // os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def run_event(kind, event, a, port):
     extra = []
     if event == "aofrw":
@@ -376,6 +387,7 @@ def run_event(kind, event, a, port):
                 while time.time() * 1000 < at + 10:
                     time.sleep(0.001)
                 time.sleep(0.3)
+                st0 = steal_ms()
                 t0 = time.monotonic_ns()
                 c.call("DEBUG", "SET-ACTIVE-EXPIRE", 1)
                 deadline = time.time() + 300
@@ -386,11 +398,13 @@ def run_event(kind, event, a, port):
             else:
                 w = Watchers(port, a.probe, load_keys)
                 time.sleep(0.3)
+                st0 = steal_ms()
                 dur, t0 = fn(c, a)
             t1 = t0 + dur
+            steal = steal_ms() - st0
             time.sleep(0.2)
             probe, load = w.finish()
-            rows.append((label, stats(probe, t0, t1), stats(load, t0, t1), dur / 1e6))
+            rows.append((label, stats(probe, t0, t1), stats(load, t0, t1), dur / 1e6, steal))
         c.close()
     finally:
         srv.stop()
@@ -413,11 +427,11 @@ def main():
         for event in a.events.split(","):
             for kind in a.servers.split(","):
                 port = free_port(a.port_base)
-                for label, p, l, dur in run_event(kind, event, a, port):
+                for label, p, l, dur, steal in run_event(kind, event, a, port):
                     results.setdefault((label, kind), []).append((p, l, dur))
                     ms = lambda s: "%.1f/%.1f/%.1f" % (s[0], s[2], s[1]) if s else "-"
-                    print("# run %d %-12s %-8s probe max/p99.9/p99 %s  write %s  event %.0f ms"
-                          % (rep + 1, label, kind, ms(p), ms(l), dur), flush=True)
+                    print("# run %d %-12s %-8s probe max/p99.9/p99 %s  write %s  event %.0f ms  steal %d ms"
+                          % (rep + 1, label, kind, ms(p), ms(l), dur, steal), flush=True)
     print()
     print("%-12s %-8s | %-24s | %-20s | %s" % ("event", "server", "probe ms max p99.9 p99", "write ms max p99", "event ms"))
     print("-" * 84)
