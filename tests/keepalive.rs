@@ -13,8 +13,14 @@ use std::time::Duration;
 
 use common::{redis_server_bin, start_proc, Proc};
 
+/// Starts `bin` and waits until the process we started answers PING (its INFO
+/// `process_id` is checked): two CI runs saw the first connect refused right after the
+/// port was seen listening; this fails with the server's exit status if it died, or
+/// names the other process if the port was someone else's.
 fn start(bin: &str, extra: &[&str]) -> Proc {
-    start_proc(bin, "keepalive", extra)
+    let mut p = start_proc(bin, "keepalive", extra);
+    common::wait_ready(p.1, &mut p.0, bin);
+    p
 }
 
 /// A connected client that has completed one PING.
