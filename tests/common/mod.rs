@@ -139,6 +139,12 @@ pub fn wait_listening(bin: &str, child: &mut Child, port: u16) {
         assert!(Instant::now() < deadline, "{bin} did not listen");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Three CI runs saw the first connect after this point refused (never locally):
+    // if the server dies right after it starts listening, say so with its status.
+    std::thread::sleep(Duration::from_millis(50));
+    if let Ok(Some(status)) = child.try_wait() {
+        panic!("{bin} exited right after it started listening on {port}: {status}");
+    }
 }
 
 /// A server process (child, port, its directory) killed when dropped.
