@@ -414,13 +414,7 @@ fn maxclients_refuses_connections_over_the_limit() {
         drop(b);
         assert_eq!(a.cmds(&["CONFIG", "SET", "maxclients", "2"]), b"+OK\r\n");
         // Until the server has seen b and c go (CLIENT LIST shows only a).
-        for _ in 0..500 {
-            let list = a.cmds(&["CLIENT", "LIST"]);
-            if list.windows(3).filter(|w| w == b"id=").count() == 1 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        a.wait_alone();
         let mut d = srv.client();
         assert_eq!(d.cmds(&["PING"]), b"+PONG\r\n");
         assert!(a

@@ -228,15 +228,8 @@ fn evictions_just_below_the_limit(server: &common::ServerProc) -> u64 {
     let mut loader = server.client();
     assert_eq!(fill(&mut loader, "k", 1000, 1000, None), 0);
     drop(loader);
-    // The loader's buffers are freed when the server sees it close (CLIENT LIST shows
-    // one client again).
-    for _ in 0..200 {
-        let list = c.cmds(&["CLIENT", "LIST"]);
-        if list.windows(3).filter(|w| w == b"id=").count() <= 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // The loader's buffers are freed when the server sees it close.
+    c.wait_alone();
     let used = info(&mut c, "used_memory");
     c.cmds(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
     let limit = (used - 20_000).to_string();

@@ -296,14 +296,8 @@ fn hll_memory(server: &common::ServerProc, keys: usize, elements: usize) -> i64 
         }
     }
     drop(c);
-    // Wait until the server has seen the connection close (CLIENT LIST shows one).
-    for _ in 0..200 {
-        let list = m.cmds(&["CLIENT", "LIST"]);
-        if list.windows(3).filter(|w| w == b"id=").count() <= 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // Wait until the server has seen the connection close.
+    m.wait_alone();
     used_memory(&mut m) - before
 }
 

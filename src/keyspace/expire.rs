@@ -365,16 +365,21 @@ mod tests {
         assert_eq!(tracked, 0);
     }
 
+    /// One cycle at time 5000 with a generous budget.
+    fn one_cycle(ks: &Keyspace, cursor: &mut ExpireCursor) {
+        active_expire_cycle(
+            ks,
+            cursor,
+            || 5000,
+            Duration::from_millis(50),
+            &mut |_, _| {},
+        );
+    }
+
     /// Runs cycles until `db` holds `left` keys (at most 100 cycles).
     fn expire_until(ks: &Keyspace, cursor: &mut ExpireCursor, db: usize, left: usize) {
         for _ in 0..100 {
-            active_expire_cycle(
-                ks,
-                cursor,
-                || 5000,
-                Duration::from_millis(50),
-                &mut |_, _| {},
-            );
+            one_cycle(ks, cursor);
             if ks.db_counts(db).0 == left {
                 return;
             }
@@ -395,13 +400,7 @@ mod tests {
             let mut t = Txn::exclusive(&ks, 1000);
             t.set(3, b"persistent", v(), false);
         }
-        active_expire_cycle(
-            &ks,
-            &mut cursor,
-            || 5000,
-            Duration::from_millis(50),
-            &mut |_, _| {},
-        );
+        one_cycle(&ks, &mut cursor);
         // One pass cleared every hint and nothing set one again.
         for db in 0..16 {
             assert!(!ks.dbs[db].take_expiry_hint(), "db {db} still hinted");
@@ -438,13 +437,7 @@ mod tests {
             }
         }
         // A TTL that moves to another database with SWAPDB.
-        active_expire_cycle(
-            &ks,
-            &mut cursor,
-            || 5000,
-            Duration::from_millis(50),
-            &mut |_, _| {},
-        );
+        one_cycle(&ks, &mut cursor);
         {
             let _g = ks.gate.write();
             let mut t = Txn::exclusive(&ks, 1000);

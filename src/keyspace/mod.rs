@@ -967,11 +967,10 @@ impl<'a> Txn<'a> {
         };
         if expire != 0 {
             shard.volatile += 1;
+            ks.dbs[db].hint_expiry();
         }
         if value.has_field_ttls() {
             shard.track_field_ttls(h, key, &rehash);
-        }
-        if expire != 0 || value.has_field_ttls() {
             ks.dbs[db].hint_expiry();
         }
         let wakes =

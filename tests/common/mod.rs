@@ -352,6 +352,18 @@ impl RawClient {
         self.cmd(&a)
     }
 
+    /// Waits (5 s at most) until CLIENT LIST shows this connection alone: the server
+    /// has seen the others close and freed their buffers.
+    pub fn wait_alone(&mut self) {
+        for _ in 0..500 {
+            let list = self.cmds(&["CLIENT", "LIST"]);
+            if list.windows(3).filter(|w| w == b"id=").count() <= 1 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits up to `ms` for the server to close the connection (unread replies
     /// before the close are skipped): true if it did.
     pub fn closed_within(&mut self, ms: u64) -> bool {
